@@ -1,0 +1,3 @@
+"""Version of the dynalyze package."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,249 @@
+"""The :class:`FixedPointFinder` abstraction.
+
+A finder searches, from many initial states at once, for states ``h*`` with
+``F(h*, x) = h*``. Every finder returns the same labelled dataset: one entry per
+initial state, with the returned state, the speed recomputed there, the number
+of iterations, a status (converged / slow point / failed) and flags for
+duplicates and outliers. Nothing is dropped; :func:`unique_fixed_points`
+selects.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import time
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from dynalyze._validation import (
+    FloatArray,
+    as_batch,
+    attrs_non_negative,
+    attrs_optional_positive,
+    attrs_positive,
+    attrs_positive_int,
+)
+from dynalyze.errors import InputShapeError
+from dynalyze.fixedpoints.selection import deduplicate, outlier_mask
+from dynalyze.results.build import make_dataset, state_coords
+from dynalyze.systems.base import RecurrentSystem
+
+__all__ = ["FixedPointFinder", "SolverOutput", "residual_and_speed"]
+
+logger = logging.getLogger(__name__)
+
+CONVERGED, SLOW_POINT, FAILED = 0, 1, 2
+
+
+@attrs.frozen
+class SolverOutput:
+    """What a solver hands back to :meth:`FixedPointFinder.find`.
+
+    Parameters
+    ----------
+    states : ndarray, shape (n, state_dim)
+        Final iterates.
+    iterations : ndarray of int, shape (n,)
+        Iterations spent on each point.
+    stationary : ndarray of bool, shape (n,)
+        The solver stopped because it reached a stationary point of the speed
+        (a slow point if the speed is above tolerance).
+    """
+
+    states: FloatArray
+    iterations: NDArray[np.int64]
+    stationary: NDArray[np.bool_]
+
+
+def residual_and_speed(
+    system: RecurrentSystem, h: FloatArray, x: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Residual ``F(h, x) - h`` and speed ``q = 1/2 ||F(h, x) - h||^2`` per point."""
+    residual = system._step(h, x) - h
+    return residual, 0.5 * np.einsum("ni,ni->n", residual, residual)
+
+
+@attrs.frozen(kw_only=True)
+class FixedPointFinder(abc.ABC):
+    """Base class of fixed-point finders; the configuration is the finder.
+
+    Parameters
+    ----------
+    tol : float
+        A candidate has converged when its speed ``q = 1/2 ||F(h, x) - h||^2`` is
+        at most ``tol``.
+    max_iter : int
+        Iteration budget per candidate.
+    dedup_tol : float
+        Candidates of the same status closer than this (Euclidean distance in
+        the joint state-input space) are duplicates of the lowest-speed one.
+    outlier_scale : float or None
+        A candidate farther from every initial state than ``outlier_scale``
+        times the mean distance of the initial states from their centroid is
+        flagged as an outlier. ``None`` disables the check.
+    stationarity_tol : float
+        A non-converged candidate is a slow point when the relative gradient of
+        the speed ``||(J - I)^T r|| / (||J - I||_F / sqrt(N) * ||r||)`` is below
+        this (a local minimum of the speed), otherwise it failed.
+    progress : bool
+        Show a progress bar.
+
+    Examples
+    --------
+    See :class:`dynalyze.fixedpoints.LevenbergMarquardtFinder`.
+    """
+
+    #: Short name used by :func:`dynalyze.find_fixed_points` (``method=``).
+    method: ClassVar[str] = ""
+
+    tol: float = attrs.field(default=1e-12, validator=attrs_positive)
+    max_iter: int = attrs.field(default=200, validator=attrs_positive_int)
+    dedup_tol: float = attrs.field(default=1e-3, validator=attrs_non_negative)
+    outlier_scale: float | None = attrs.field(default=10.0, validator=attrs_optional_positive)
+    stationarity_tol: float = attrs.field(default=1e-6, validator=attrs_positive)
+    progress: bool = False
+
+    def find(
+        self,
+        system: RecurrentSystem,
+        initial_states: ArrayLike,
+        inputs: ArrayLike | None = None,
+    ) -> xr.Dataset:
+        """Search for fixed points from every initial state.
+
+        Parameters
+        ----------
+        system : RecurrentSystem
+            The map ``F``.
+        initial_states : array_like, shape (n, state_dim)
+            Where the searches start.
+        inputs : array_like, optional
+            ``None`` for zero input, one vector ``(input_dim,)`` shared by all
+            points, or ``(n, input_dim)``: one input per point (input-conditioned
+            fixed points).
+
+        Returns
+        -------
+        xarray.Dataset
+            A ``fixed_points`` dataset (see :mod:`dynalyze.results.schema`) with
+            one entry per initial state.
+        """
+        if not isinstance(system, RecurrentSystem):
+            from dynalyze.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(
+                f"find() needs a dynalyze RecurrentSystem; got {type(system).__name__}. "
+                "Wrap a Keras model, layer or cell with dynalyze.wrap(obj) first."
+            )
+        h0 = as_batch(initial_states, system.state_dim, "initial_states", allow_single=False)
+        if h0.shape[0] == 0:
+            raise InputShapeError(
+                "initial_states is empty; expected at least one state of length "
+                f"{system.state_dim}. Sample some with dynalyze.fixedpoints.sample_initial_states."
+            )
+        n = h0.shape[0]
+        if inputs is None:
+            x = np.zeros((n, system.input_dim))
+        else:
+            x = np.ascontiguousarray(as_batch(inputs, system.input_dim, "inputs", n=n))
+        start = time.perf_counter()
+        out = self._solve(system, h0.copy(), x)
+        elapsed = time.perf_counter() - start
+        return self._assemble(system, h0, x, out, elapsed)
+
+    @abc.abstractmethod
+    def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
+        """Run the solver on validated arrays."""
+
+    # ---------------------------------------------------------------- output
+    def _assemble(
+        self,
+        system: RecurrentSystem,
+        h0: FloatArray,
+        x: FloatArray,
+        out: SolverOutput,
+        elapsed: float,
+    ) -> xr.Dataset:
+        h = out.states
+        # Recompute the speed at the returned states: never report a stale value.
+        finite = np.all(np.isfinite(h), axis=1)
+        residual = np.full_like(h, np.nan)
+        speed = np.full(h.shape[0], np.inf)
+        grad_norm = np.full(h.shape[0], np.nan)
+        relative_grad = np.full(h.shape[0], np.inf)
+        rows = np.flatnonzero(finite)
+        chunk = max(1, 2**24 // (h.shape[1] ** 2))
+        for begin in range(0, rows.size, chunk):
+            part = rows[begin : begin + chunk]
+            f, jac = system._step_and_jacobian_state(h[part], x[part])
+            residual[part] = f - h[part]
+            speed[part] = 0.5 * np.einsum("ni,ni->n", residual[part], residual[part])
+            grad_norm[part], relative_grad[part] = _gradient(jac, residual[part])
+        _, speed0 = residual_and_speed(system, h0, x)
+        status = np.full(h.shape[0], FAILED, dtype=np.int8)
+        status[finite & (out.stationary | (relative_grad <= self.stationarity_tol))] = SLOW_POINT
+        status[finite & (speed <= self.tol)] = CONVERGED
+
+        joint = np.concatenate([np.where(finite[:, None], h, 0.0), x], axis=1)
+        duplicate_of = np.arange(h.shape[0], dtype=np.int64)
+        for code in (CONVERGED, SLOW_POINT):
+            idx = np.flatnonzero(status == code)
+            if idx.size:
+                rep = deduplicate(joint[idx], self.dedup_tol, order=speed[idx])
+                duplicate_of[idx] = idx[rep]
+        is_outlier, distance = outlier_mask(
+            np.where(finite[:, None], h, np.inf), h0, self.outlier_scale
+        )
+        is_outlier &= finite
+        counts = {name: int(np.sum(status == code)) for code, name in
+                  ((CONVERGED, "converged"), (SLOW_POINT, "slow_point"), (FAILED, "failed"))}
+        n_unique = int(np.sum((status == CONVERGED) & (duplicate_of == np.arange(h.shape[0]))
+                              & ~is_outlier))
+        logger.info(
+            "%s: %d candidates in %.2f s: %s; %d unique converged fixed points",
+            type(self).__name__, h.shape[0], elapsed, counts, n_unique,
+        )
+        layout = system.layout
+        provenance: dict[str, Any] = {
+            **system.describe(),
+            "finder": type(self).__name__,
+            "wall_time_s": round(elapsed, 6),
+        }
+        return make_dataset(
+            "fixed_points",
+            {
+                "fixed_point_state": h,
+                "fixed_point_input": x,
+                "initial_state": h0,
+                "speed": speed,
+                "initial_speed": speed0,
+                "gradient_norm": grad_norm,
+                "iterations": out.iterations,
+                "status": status,
+                "is_duplicate": (duplicate_of != np.arange(h.shape[0])).astype(np.int8),
+                "duplicate_of": duplicate_of,
+                "is_outlier": is_outlier.astype(np.int8),
+                "distance_to_initial_states": distance,
+            },
+            state_coords(layout.component_labels(), layout.unit_indices()),
+            config=self,
+            provenance=provenance,
+        )
+
+
+def _gradient(jac: FloatArray, residual: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Norm of the speed gradient ``(J - I)^T r`` and its scale-free version."""
+    n, d = residual.shape
+    a = jac - np.eye(d)[None]
+    grad = np.einsum("nij,ni->nj", a, residual)
+    grad_norm = np.linalg.norm(grad, axis=1)
+    scale = np.linalg.norm(a, axis=(1, 2)) / np.sqrt(d) * np.linalg.norm(residual, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.where(scale > 0, grad_norm / scale, 0.0)
+    relative = np.where(np.isfinite(relative), relative, np.inf)
+    return grad_norm, relative

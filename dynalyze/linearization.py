@@ -1,0 +1,325 @@
+"""Linearization of a recurrent system around expansion points.
+
+Around an expansion point ``(h*, x*)`` (usually a fixed point) the dynamics are
+approximately ``h_t - h* = J_rec (h_{t-1} - h*) + J_inp (x_t - x*)``. The
+recurrent Jacobian is eigendecomposed as ``J_rec = R diag(lambda) L`` with the
+right eigenvectors as the columns of ``R`` (unit norm) and the left eigenvectors
+as the rows of ``L = R^-1``, eigenvalues sorted by decreasing magnitude. Each
+mode has a time constant ``tau = |1 / ln|lambda||`` in steps (infinite for
+``|lambda| = 1``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from dynalyze._validation import FloatArray, as_batch, attrs_positive
+from dynalyze.errors import InputShapeError, UnsupportedModelError
+from dynalyze.results.build import make_dataset, state_coords
+from dynalyze.systems.base import RecurrentSystem
+
+__all__ = [
+    "MARGINAL",
+    "SADDLE",
+    "STABLE",
+    "UNSTABLE",
+    "Linearization",
+    "eigendecompose",
+    "linear_rollout",
+    "linear_step",
+    "linearize",
+    "stability_class",
+    "time_constants",
+]
+
+logger = logging.getLogger(__name__)
+
+STABLE, MARGINAL, SADDLE, UNSTABLE = 0, 1, 2, 3
+
+ComplexArray = NDArray[np.complex128]
+
+
+def eigendecompose(jac: ArrayLike) -> tuple[ComplexArray, ComplexArray, ComplexArray]:
+    """Eigendecompose a batch of square matrices.
+
+    Parameters
+    ----------
+    jac : array_like, shape (n, d, d)
+        Matrices.
+
+    Returns
+    -------
+    eigenvalues : ndarray, complex, shape (n, d)
+        Sorted by decreasing magnitude (a complex-conjugate pair: positive
+        imaginary part first).
+    right : ndarray, complex, shape (n, d, d)
+        Right eigenvectors as columns, unit 2-norm: ``J R = R diag(lambda)``.
+    left : ndarray, complex, shape (n, d, d)
+        Left eigenvectors as rows, ``L = R^-1`` so that ``L R = I`` and
+        ``L J = diag(lambda) L``.
+
+    Examples
+    --------
+    >>> lam, R, L = eigendecompose(np.array([[[0.5, 0.0], [0.0, 0.9]]]))
+    >>> lam.real.tolist()
+    [[0.9, 0.5]]
+    >>> bool(np.allclose(L[0] @ R[0], np.eye(2)))
+    True
+    """
+    matrices = np.asarray(jac, dtype=np.float64)
+    if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
+        raise InputShapeError(f"Expected a batch of square matrices (n, d, d); got {matrices.shape}.")
+    values, vectors = np.linalg.eig(matrices)
+    values = values.astype(np.complex128)
+    vectors = vectors.astype(np.complex128)
+    order = np.lexsort((-values.imag, -np.abs(values)), axis=-1)
+    values = np.take_along_axis(values, order, axis=-1)
+    vectors = np.take_along_axis(vectors, order[:, None, :], axis=-1)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    left = np.linalg.inv(vectors)
+    return values, vectors, left
+
+
+def time_constants(eigenvalues: ArrayLike) -> FloatArray:
+    """Time constants ``tau = |1 / ln|lambda||`` in steps (``inf`` at ``|lambda| = 1``).
+
+    Examples
+    --------
+    >>> time_constants([1.0, np.exp(-0.5), 0.0]).tolist()
+    [inf, 2.0, 0.0]
+    """
+    magnitude = np.abs(np.asarray(eigenvalues))
+    with np.errstate(divide="ignore"):
+        log = np.log(magnitude)
+        return np.abs(1.0 / log)
+
+
+def stability_class(eigenvalues: ArrayLike, tol: float = 1e-3) -> NDArray[np.int8]:
+    """Classify expansion points from their eigenvalues (last axis: modes).
+
+    ``stable``: every ``|lambda| < 1 - tol``; ``unstable``: every
+    ``|lambda| > 1 + tol``; ``saddle``: some above ``1 + tol`` and some below
+    ``1 - tol``; ``marginal``: none above ``1 + tol`` but some within ``tol`` of 1,
+    or both marginal and unstable modes without stable ones.
+
+    Examples
+    --------
+    >>> stability_class([[0.5, 0.2], [1.0, 0.5], [2.0, 0.5], [2.0, 3.0]]).tolist()
+    [0, 1, 2, 3]
+    """
+    magnitude = np.abs(np.asarray(eigenvalues))
+    above = np.any(magnitude > 1 + tol, axis=-1)
+    below = np.any(magnitude < 1 - tol, axis=-1)
+    every_above = np.all(magnitude > 1 + tol, axis=-1)
+    out = np.full(magnitude.shape[:-1], MARGINAL, dtype=np.int8)
+    out[~above & np.all(magnitude < 1 - tol, axis=-1)] = STABLE
+    out[above & below] = SADDLE
+    out[every_above] = UNSTABLE
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class Linearization:
+    """Linearize a system at expansion points.
+
+    Parameters
+    ----------
+    marginal_tol : float
+        Eigenvalues with ``| |lambda| - 1 | <= marginal_tol`` count as marginal
+        when classifying stability.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.5]), np.zeros(2),
+    ...                          activation="linear")
+    >>> lin = Linearization().compute(system, np.zeros((1, 2)))
+    >>> lin["time_constant"].values.tolist()
+    [[inf, 1.4426950408889634]]
+    >>> lin["stability"].values.tolist()
+    [1]
+    """
+
+    marginal_tol: float = attrs.field(default=1e-3, validator=attrs_positive)
+
+    def compute(
+        self,
+        system: RecurrentSystem,
+        points: ArrayLike | xr.Dataset,
+        inputs: ArrayLike | None = None,
+    ) -> xr.Dataset:
+        """Jacobians, eigendecomposition, time constants and stability at ``points``.
+
+        Parameters
+        ----------
+        system : RecurrentSystem
+            The map.
+        points : array_like or xarray.Dataset
+            Expansion states ``(n, state_dim)``, or a fixed-points dataset (its
+            ``fixed_point_state`` and ``fixed_point_input`` are used and its
+            ``fixed_point`` coordinate is kept).
+        inputs : array_like, optional
+            Expansion inputs (``None``: zero, or the dataset's inputs).
+
+        Returns
+        -------
+        xarray.Dataset
+            A ``linearization`` dataset.
+        """
+        if not isinstance(system, RecurrentSystem):
+            raise UnsupportedModelError(
+                f"linearize() needs a dynalyze RecurrentSystem; got {type(system).__name__}. "
+                "Wrap a Keras model, layer or cell with dynalyze.wrap(obj) first."
+            )
+        index: Any = None
+        if isinstance(points, xr.Dataset):
+            if "fixed_point_state" not in points:
+                raise InputShapeError(
+                    "A dataset passed to linearize() must contain 'fixed_point_state' "
+                    "(the output of find_fixed_points); got variables "
+                    f"{sorted(map(str, points.data_vars))}."
+                )
+            if inputs is None and "fixed_point_input" in points:
+                inputs = points["fixed_point_input"].values
+            index = points["fixed_point"].values if "fixed_point" in points.coords else None
+            points = points["fixed_point_state"].values
+        h = as_batch(points, system.state_dim, "points", allow_single=False)
+        n = h.shape[0]
+        x = np.zeros((n, system.input_dim)) if inputs is None else as_batch(
+            inputs, system.input_dim, "inputs", n=n
+        )
+        jac_h, jac_x = system._jacobians(h, np.ascontiguousarray(x))
+        values, right, left = eigendecompose(jac_h)
+        tau = time_constants(values)
+        stability = stability_class(values, self.marginal_tol)
+        layout = system.layout
+        coords: dict[str, Any] = state_coords(layout.component_labels(), layout.unit_indices())
+        ds = make_dataset(
+            "linearization",
+            {
+                "fixed_point_state": h,
+                "fixed_point_input": x,
+                "jacobian_state": jac_h,
+                "jacobian_input": jac_x,
+                "eigenvalue": values,
+                "eigenvalue_magnitude": np.abs(values),
+                "right_eigenvector": right,
+                "left_eigenvector": left,
+                "time_constant": tau,
+                "stability": stability,
+                "n_unstable_modes": np.sum(np.abs(values) > 1 + self.marginal_tol, axis=1),
+            },
+            coords,
+            config=self,
+            provenance=system.describe(),
+        )
+        if index is not None:
+            ds = ds.assign_coords(fixed_point=ds["fixed_point"].copy(data=index))
+        return ds
+
+
+def linearize(
+    system: RecurrentSystem,
+    points: ArrayLike | xr.Dataset,
+    inputs: ArrayLike | None = None,
+    **options: Any,
+) -> xr.Dataset:
+    """Linearize ``system`` at ``points`` (see :meth:`Linearization.compute`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.5]), np.zeros(2),
+    ...                          activation="linear")
+    >>> lin = linearize(system, np.zeros((3, 2)))
+    >>> dict(lin.sizes)["eigenmode"]
+    2
+    """
+    return Linearization(**options).compute(system, points, inputs)
+
+
+def linear_step(
+    lin: xr.Dataset, h: ArrayLike, x: ArrayLike, index: ArrayLike | None = None
+) -> FloatArray:
+    """One-step linear prediction ``h* + J_rec (h - h*) + J_inp (x - x*)``.
+
+    Parameters
+    ----------
+    lin : xarray.Dataset
+        A ``linearization`` dataset.
+    h : array_like, shape (m, state_dim)
+        Previous states.
+    x : array_like, shape (m, input_dim)
+        Inputs of this step.
+    index : array_like of int, shape (m,), optional
+        Position (along ``fixed_point``) of the expansion point to use for each
+        row; defaults to the nearest expansion point of each state.
+
+    Returns
+    -------
+    ndarray, shape (m, state_dim)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(1), np.array([[0.5]]), np.zeros(1),
+    ...                          activation="linear")
+    >>> lin = linearize(system, np.zeros((1, 1)))
+    >>> linear_step(lin, [[2.0]], [[1.0]]).tolist()
+    [[2.0]]
+    """
+    states = np.asarray(lin["fixed_point_state"].values)
+    h = as_batch(h, states.shape[1], "h", allow_single=False)
+    inputs_star = np.asarray(lin["fixed_point_input"].values)
+    x = as_batch(x, inputs_star.shape[1], "x", n=h.shape[0])
+    if index is None:
+        from scipy.spatial import cKDTree
+
+        _, idx = cKDTree(states).query(h, k=1)
+    else:
+        idx = np.asarray(index, dtype=np.int64)
+    jac_h = lin["jacobian_state"].values
+    jac_x = lin["jacobian_input"].values
+    out: FloatArray = (
+        states[idx]
+        + np.einsum("mij,mj->mi", jac_h[idx], h - states[idx])
+        + np.einsum("mij,mj->mi", jac_x[idx], x - inputs_star[idx])
+    )
+    return out
+
+
+def linear_rollout(lin: xr.Dataset, h0: ArrayLike, inputs: ArrayLike, index: int = 0) -> FloatArray:
+    """Iterate the linearization around one expansion point over an input sequence.
+
+    Parameters
+    ----------
+    lin : xarray.Dataset
+        A ``linearization`` dataset.
+    h0 : array_like, shape (state_dim,)
+        Initial state.
+    inputs : array_like, shape (T, input_dim)
+        Input sequence.
+    index : int
+        Position of the expansion point along ``fixed_point``.
+
+    Returns
+    -------
+    ndarray, shape (T, state_dim)
+        Predicted states after each input.
+    """
+    x = np.asarray(inputs, dtype=np.float64)
+    h = np.asarray(h0, dtype=np.float64)
+    states = np.empty((x.shape[0], h.shape[0]))
+    for t in range(x.shape[0]):
+        h = linear_step(lin, h[None], x[t][None], [index])[0]
+        states[t] = h
+    return states

@@ -1,0 +1,73 @@
+"""Helpers for building systems from weights and Keras cells."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from dynalyze._validation import FloatArray, as_float_array, check_finite
+from dynalyze.errors import InputShapeError, UnsupportedModelError
+
+__all__ = ["as_weight", "keras_cell_of", "optional_bias"]
+
+
+def as_weight(
+    value: ArrayLike,
+    name: str,
+    *,
+    ndim: int | None = None,
+    shape: tuple[int | None, ...] | None = None,
+) -> FloatArray:
+    """Copy a weight array to float64, checking rank, shape and finiteness."""
+    array = np.array(as_float_array(value, name), dtype=np.float64, copy=True)
+    if ndim is not None and array.ndim != ndim:
+        raise InputShapeError(f"Weight {name} must be {ndim}-D; got shape {array.shape}.")
+    if shape is not None:
+        if array.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(array.shape, shape, strict=True)
+        ):
+            expected = tuple("any" if s is None else s for s in shape)
+            raise InputShapeError(f"Weight {name} must have shape {expected}; got {array.shape}.")
+    check_finite(array, f"weight {name}")
+    return array
+
+
+def optional_bias(value: ArrayLike | None, shape: tuple[int, ...]) -> FloatArray:
+    """A bias of the given shape, zeros when ``value`` is None."""
+    if value is None:
+        return np.zeros(shape)
+    return as_weight(value, "bias", shape=shape)
+
+
+def _keras_class(name: str) -> type | None:
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return None
+    cls = getattr(keras.layers, name, None)
+    return cls if isinstance(cls, type) else None
+
+
+def keras_cell_of(obj: object, cell_class: str, *, required: bool = False) -> Any:
+    """Return the Keras cell of class ``cell_class`` held by ``obj`` (a cell or RNN layer).
+
+    Keras is never imported here: if it is not already imported, ``obj`` cannot
+    be a Keras object. With ``required=True`` a mismatch raises
+    :class:`dynalyze.errors.UnsupportedModelError`; otherwise it returns None.
+    """
+    cls = _keras_class(cell_class)
+    cell = getattr(obj, "cell", obj)
+    if cls is not None and isinstance(cell, cls):
+        if not cell.built:
+            raise UnsupportedModelError(
+                f"The {cell_class} is not built (it has no weights yet). Build it first, "
+                "e.g. by calling the model or layer on one batch of inputs."
+            )
+        return cell
+    if required:
+        raise UnsupportedModelError(
+            f"Expected a Keras {cell_class} or a layer holding one; got {type(obj).__name__}."
+        )
+    return None

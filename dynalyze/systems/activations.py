@@ -1,0 +1,108 @@
+"""Float64 NumPy activations with analytic derivatives, by Keras name.
+
+Built-in systems support the activations listed in :data:`ACTIVATIONS`; a
+Keras cell using any other activation is wrapped by the generic autodiff system
+instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from dynalyze._validation import FloatArray
+from dynalyze.errors import UnsupportedModelError
+
+__all__ = ["ACTIVATIONS", "Activation", "get_activation", "keras_activation_name"]
+
+
+class Activation:
+    """An elementwise function with its derivative expressed through (z, f(z)).
+
+    Parameters
+    ----------
+    name : str
+        Keras name of the activation.
+    fn : callable
+        ``f(z)``.
+    grad : callable
+        ``f'(z)`` computed from ``(z, f(z))`` (so it can reuse the value).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[[FloatArray], FloatArray],
+        grad: Callable[[FloatArray, FloatArray], FloatArray],
+    ) -> None:
+        self.name = name
+        self.fn = fn
+        self.grad = grad
+
+    def __call__(self, z: FloatArray) -> FloatArray:
+        return self.fn(z)
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    out: FloatArray = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def _hard_sigmoid(z: FloatArray) -> FloatArray:
+    # Keras 3: relu6(x + 3) / 6
+    return np.clip(z / 6.0 + 0.5, 0.0, 1.0)
+
+
+ACTIVATIONS: MappingProxyType[str, Activation] = MappingProxyType(
+    {
+        "tanh": Activation("tanh", np.tanh, lambda z, f: 1.0 - f * f),
+        "sigmoid": Activation("sigmoid", _sigmoid, lambda z, f: f * (1.0 - f)),
+        "linear": Activation("linear", lambda z: z, lambda z, f: np.ones_like(z)),
+        "relu": Activation(
+            "relu", lambda z: np.maximum(z, 0.0), lambda z, f: (z > 0).astype(np.float64)
+        ),
+        "hard_sigmoid": Activation(
+            "hard_sigmoid",
+            _hard_sigmoid,
+            lambda z, f: ((z > -3.0) & (z < 3.0)).astype(np.float64) / 6.0,
+        ),
+    }
+)
+
+
+def get_activation(name: str | None) -> Activation:
+    """Look up a supported activation by Keras name (``None`` means linear).
+
+    Examples
+    --------
+    >>> get_activation("tanh")(np.array([0.0])).tolist()
+    [0.0]
+    """
+    key = "linear" if name is None else str(name)
+    try:
+        return ACTIVATIONS[key]
+    except KeyError:
+        raise UnsupportedModelError(
+            f"Activation {key!r} has no analytic float64 implementation; supported: "
+            f"{sorted(ACTIVATIONS)}. Wrap the cell with system='keras' for autodiff Jacobians."
+        ) from None
+
+
+def keras_activation_name(activation: Any) -> str:
+    """Keras name of an activation function object (e.g. ``keras.activations.tanh``)."""
+    if activation is None:
+        return "linear"
+    if isinstance(activation, str):
+        return activation
+    name = getattr(activation, "__name__", None) or type(activation).__name__
+    return str(name)
