@@ -195,7 +195,9 @@ class Linearization:
         x = np.zeros((n, system.input_dim)) if inputs is None else as_batch(
             inputs, system.input_dim, "inputs", n=n
         )
-        jac_h, jac_x = system._jacobians(h, np.ascontiguousarray(x))
+        x = np.ascontiguousarray(x)
+        image = system._step(h, x)
+        jac_h, jac_x = system._jacobians(h, x)
         values, right, left = eigendecompose(jac_h)
         tau = time_constants(values)
         stability = stability_class(values, self.marginal_tol)
@@ -206,6 +208,7 @@ class Linearization:
             {
                 "fixed_point_state": h,
                 "fixed_point_input": x,
+                "expansion_image": image,
                 "jacobian_state": jac_h,
                 "jacobian_input": jac_x,
                 "eigenvalue": values,
@@ -249,7 +252,11 @@ def linearize(
 def linear_step(
     lin: xr.Dataset, h: ArrayLike, x: ArrayLike, index: ArrayLike | None = None
 ) -> FloatArray:
-    """One-step linear prediction ``h* + J_rec (h - h*) + J_inp (x - x*)``.
+    """One-step linear prediction ``F(h*, x*) + J_rec (h - h*) + J_inp (x - x*)``.
+
+    At an exact fixed point ``F(h*, x*) = h*`` and this is the paper's
+    ``h* + J_rec (h - h*) + J_inp x`` (for ``x* = 0``); at an approximate one the
+    small residual is kept, so the prediction is a true first-order expansion.
 
     Parameters
     ----------
@@ -289,8 +296,9 @@ def linear_step(
         idx = np.asarray(index, dtype=np.int64)
     jac_h = lin["jacobian_state"].values
     jac_x = lin["jacobian_input"].values
+    image = lin["expansion_image"].values
     out: FloatArray = (
-        states[idx]
+        image[idx]
         + np.einsum("mij,mj->mi", jac_h[idx], h - states[idx])
         + np.einsum("mij,mj->mi", jac_x[idx], x - inputs_star[idx])
     )

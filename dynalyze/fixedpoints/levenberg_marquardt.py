@@ -41,7 +41,13 @@ class LevenbergMarquardtFinder(FixedPointFinder):
 
     Parameters
     ----------
-    tol, max_iter, dedup_tol, outlier_scale, stationarity_tol, progress
+    tol : float
+        Converged when the speed ``q = 1/2 ||F(h, x) - h||^2 <= tol``. The default,
+        1e-20, is cheap for a second-order method (quadratic convergence costs
+        one or two extra iterations) and locates isolated fixed points to about
+        1e-10; the paper's criterion for approximate fixed points along a line
+        attractor is ``||F(h) - h||^2 / N < 1e-8``, i.e. ``tol = 0.5e-8 * N``.
+    max_iter, dedup_tol, outlier_scale, stationarity_tol, progress
         See :class:`dynalyze.fixedpoints.FixedPointFinder`.
     initial_damping : float
         ``mu`` starts at ``initial_damping * max(diag(A^T A))`` for each point.
@@ -66,6 +72,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
 
     method: ClassVar[str] = "lm"
 
+    tol: float = attrs.field(default=1e-20, validator=attrs_positive)
     initial_damping: float = attrs.field(default=1e-3, validator=attrs_positive)
     step_tol: float = attrs.field(default=1e-15, validator=attrs_positive)
 

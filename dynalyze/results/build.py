@@ -163,13 +163,13 @@ def make_dataset(
     """
     if kind not in KINDS:
         raise KeyError(f"Unknown dataset kind {kind!r}; known kinds: {sorted(KINDS)}.")
-    missing = [name for name in KINDS[kind] if name not in variables]
-    if missing:
-        raise ValueError(f"A {kind!r} dataset needs variables {missing}.")
     data_vars = {
         name: value if isinstance(value, xr.Variable) else make_variable(name, value)
         for name, value in variables.items()
     }
+    missing = [name for name in KINDS[kind] if name not in variables]
+    if missing:
+        raise ValueError(f"A {kind!r} dataset needs variables {missing}.")
     coord_vars = {
         name: value if isinstance(value, xr.Variable) else make_variable(name, value)
         for name, value in (coords or {}).items()

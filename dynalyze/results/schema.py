@@ -168,6 +168,11 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             ("fixed_point",), "distance to the nearest initial state", "1"
         ),
         # -------------------------------------------------------- linearization
+        "expansion_image": _V(
+            ("fixed_point", "state"),
+            "map applied to the expansion point F(h*, x*) (equals h* at an exact fixed point)",
+            "1",
+        ),
         "jacobian_state": _V(
             ("fixed_point", "state", "state_in"),
             "recurrent Jacobian dF_i/dh_j",
@@ -231,6 +236,7 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
         "linearization": (
             "fixed_point_state",
+            "expansion_image",
             "jacobian_state",
             "jacobian_input",
             "eigenvalue",
