@@ -41,13 +41,18 @@ def _compiled_jacobian(system: RecurrentSystem) -> Callable[[Any, Any], Any]:
     fn = _COMPILED.get(system)
     if fn is None:
         tf = import_tensorflow()
+        # A weak reference: the cached function must not keep its key alive.
+        ref = weakref.ref(system)
 
         @tf.function(reduce_retracing=True)
         def jacobians(h: Any, x: Any) -> Any:
+            target = ref()
+            if target is None:  # pragma: no cover - the system owns the call
+                raise ReferenceError("the recurrent system was garbage-collected")
             with tf.GradientTape(persistent=True) as tape:
                 tape.watch(h)
                 tape.watch(x)
-                y = system._step_tensor(h, x)
+                y = target._step_tensor(h, x)
             return tape.batch_jacobian(y, h), tape.batch_jacobian(y, x)
 
         fn = jacobians

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 from dynalyze._validation import FloatArray, as_float_array, check_finite
 from dynalyze.errors import InputShapeError, UnsupportedModelError
 
-__all__ = ["as_weight", "keras_cell_of", "optional_bias"]
+__all__ = ["as_weight", "has_stock_call", "keras_cell_of", "keras_weight", "optional_bias"]
 
 
 def as_weight(
@@ -58,9 +58,9 @@ def keras_cell_of(obj: object, cell_class: str, *, required: bool = False) -> An
     :class:`dynalyze.errors.UnsupportedModelError`; otherwise it returns None.
     """
     cls = _keras_class(cell_class)
-    cell = getattr(obj, "cell", obj)
+    cell: Any = getattr(obj, "cell", obj)
     if cls is not None and isinstance(cell, cls):
-        if not cell.built:
+        if not getattr(cell, "built", False):
             raise UnsupportedModelError(
                 f"The {cell_class} is not built (it has no weights yet). Build it first, "
                 "e.g. by calling the model or layer on one batch of inputs."
@@ -71,3 +71,21 @@ def keras_cell_of(obj: object, cell_class: str, *, required: bool = False) -> An
             f"Expected a Keras {cell_class} or a layer holding one; got {type(obj).__name__}."
         )
     return None
+
+
+def has_stock_call(cell: object, cell_class: str) -> bool:
+    """Whether ``cell`` computes with Keras's own ``cell_class.call``.
+
+    A user subclass that overrides ``call`` changes the math, so the analytic
+    systems must not claim it (the generic autodiff system wraps it instead).
+    """
+    cls = _keras_class(cell_class)
+    return cls is not None and getattr(type(cell), "call", None) is getattr(cls, "call", None)
+
+
+def keras_weight(cell: Any, attribute: str) -> Any:
+    """The NumPy value of the Keras weight ``cell.<attribute>`` (None if absent)."""
+    variable = getattr(cell, attribute, None)
+    if variable is None:
+        return None
+    return np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)

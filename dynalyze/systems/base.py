@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -54,6 +54,10 @@ class StateComponent:
             )
 
 
+def _as_components(value: Iterable[StateComponent]) -> tuple[StateComponent, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class StateLayout:
     """How a flat state vector splits into named components.
@@ -74,7 +78,7 @@ class StateLayout:
     slice(2, 4, None)
     """
 
-    components: tuple[StateComponent, ...] = attrs.field(converter=tuple)
+    components: tuple[StateComponent, ...] = attrs.field(converter=_as_components)
 
     @components.validator
     def _check_components(self, _attribute: Any, value: tuple[StateComponent, ...]) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.systems._weights import as_weight, keras_cell_of, optional_bias
+from dynalyze.systems._weights import as_weight, has_stock_call, keras_cell_of, optional_bias
 from dynalyze.systems.activations import get_activation, keras_activation_name
 from dynalyze.systems.base import RecurrentSystem
 
@@ -60,9 +59,9 @@ class SimpleRNNSystem(RecurrentSystem):
 
     @classmethod
     def can_wrap(cls, obj: object) -> bool:
-        """True for a Keras ``SimpleRNNCell`` with a supported activation."""
+        """True for a built, unmodified Keras ``SimpleRNNCell`` with a supported activation."""
         cell = keras_cell_of(obj, "SimpleRNNCell")
-        if cell is None:
+        if cell is None or not has_stock_call(cell, "SimpleRNNCell"):
             return False
         try:
             get_activation(keras_activation_name(cell.activation))
@@ -118,5 +117,6 @@ class SimpleRNNSystem(RecurrentSystem):
 
     def _vjp_state(self, h: FloatArray, x: FloatArray, v: FloatArray) -> FloatArray:
         z = self._pre(h, x)
-        out: FloatArray = (v * self.activation.grad(z, self.activation(z))) @ self.recurrent_kernel.T
+        grad = v * self.activation.grad(z, self.activation(z))
+        out: FloatArray = grad @ self.recurrent_kernel.T
         return out
