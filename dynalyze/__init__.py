@@ -32,8 +32,8 @@ from dynalyze.fixedpoints import (
     unique_fixed_points,
 )
 from dynalyze.linearization import Linearization, linearize
-from dynalyze.results import load, save
 from dynalyze.results import accessor as _accessor  # noqa: F401  (registers ds.dynalyze)
+from dynalyze.results import load, save
 from dynalyze.systems import RecurrentSystem, StateLayout, list_systems, wrap
 
 __all__ = [

@@ -74,7 +74,9 @@ def eigendecompose(jac: ArrayLike) -> tuple[ComplexArray, ComplexArray, ComplexA
     """
     matrices = np.asarray(jac, dtype=np.float64)
     if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
-        raise InputShapeError(f"Expected a batch of square matrices (n, d, d); got {matrices.shape}.")
+        raise InputShapeError(
+            f"Expected a batch of square matrices (n, d, d); got {matrices.shape}."
+        )
     values, vectors = np.linalg.eig(matrices)
     values = values.astype(np.complex128)
     vectors = vectors.astype(np.complex128)
@@ -192,8 +194,10 @@ class Linearization:
             points = points["fixed_point_state"].values
         h = as_batch(points, system.state_dim, "points", allow_single=False)
         n = h.shape[0]
-        x = np.zeros((n, system.input_dim)) if inputs is None else as_batch(
-            inputs, system.input_dim, "inputs", n=n
+        x = (
+            np.zeros((n, system.input_dim))
+            if inputs is None
+            else as_batch(inputs, system.input_dim, "inputs", n=n)
         )
         x = np.ascontiguousarray(x)
         image = system._step(h, x)

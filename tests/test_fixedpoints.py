@@ -15,7 +15,6 @@ from dynalyze.errors import (
 )
 from dynalyze.fixedpoints import (
     AdamFinder,
-    LevenbergMarquardtFinder,
     deduplicate,
     sample_initial_states,
     unique_fixed_points,
@@ -69,12 +68,14 @@ def test_contractive_linear_system_closed_form():
     expected = np.linalg.solve(np.eye(n) - w, b)
     ds = dynalyze.find_fixed_points(system, rng.normal(scale=3.0, size=(20, n)), tol=1e-26)
     assert (ds["status"] == 0).all()
-    np.testing.assert_allclose(ds["fixed_point_state"].values, np.tile(expected, (20, 1)),
-                               atol=1e-10, rtol=0)
+    np.testing.assert_allclose(
+        ds["fixed_point_state"].values, np.tile(expected, (20, 1)), atol=1e-10, rtol=0
+    )
     unique = unique_fixed_points(ds)
     assert unique.sizes["fixed_point"] == 1
-    np.testing.assert_allclose(ds["speed"].values, recomputed_speed(system, ds), rtol=1e-12,
-                               atol=1e-300)
+    np.testing.assert_allclose(
+        ds["speed"].values, recomputed_speed(system, ds), rtol=1e-12, atol=1e-300
+    )
 
 
 def test_line_attractor_oracle():
@@ -122,12 +123,14 @@ def test_tanh_rnn_fixed_points_are_true_roots_and_speed_is_recomputed():
     rng = np.random.default_rng(5)
     n = 16
     system = SimpleRNNSystem(
-        rng.normal(size=(2, n)), rng.normal(scale=1.5 / np.sqrt(n), size=(n, n)),
+        rng.normal(size=(2, n)),
+        rng.normal(scale=1.5 / np.sqrt(n), size=(n, n)),
         rng.normal(scale=0.1, size=n),
     )
     ds = dynalyze.find_fixed_points(system, rng.normal(size=(100, n)))
-    np.testing.assert_allclose(ds["speed"].values, recomputed_speed(system, ds), rtol=1e-10,
-                               atol=1e-300)
+    np.testing.assert_allclose(
+        ds["speed"].values, recomputed_speed(system, ds), rtol=1e-10, atol=1e-300
+    )
     converged = ds["status"].values == 0
     assert converged.mean() > 0.9
     assert (ds["speed"].values[converged] <= 1e-12).all()
@@ -185,8 +188,9 @@ def test_input_conditioned_fixed_points():
     # Different inputs are never duplicates of each other.
     assert int(ds["is_duplicate"].sum()) == 0
     shared = dynalyze.find_fixed_points(system, np.zeros((3, n)), inputs[0], tol=1e-26)
-    np.testing.assert_allclose(shared["fixed_point_state"].values, np.tile(expected[0], (3, 1)),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        shared["fixed_point_state"].values, np.tile(expected[0], (3, 1)), atol=1e-10
+    )
 
 
 def test_adam_reference_finds_the_same_point():

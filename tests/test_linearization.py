@@ -33,7 +33,7 @@ def test_eigendecomposition_identities_on_random_matrices():
 
 
 def test_real_spectrum_is_still_complex_dtype():
-    values, right, left = eigendecompose(np.diag([0.2, -0.9, 0.5])[None])
+    values, _, _ = eigendecompose(np.diag([0.2, -0.9, 0.5])[None])
     assert values.dtype == np.complex128
     assert values.real.tolist() == [[-0.9, 0.5, 0.2]]
 
@@ -95,8 +95,9 @@ def test_linearize_keeps_fixed_point_labels():
 def test_tanh_linearization_matches_finite_differences():
     rng = np.random.default_rng(2)
     n = 10
-    system = SimpleRNNSystem(rng.normal(size=(2, n)), rng.normal(scale=0.5, size=(n, n)),
-                             rng.normal(size=n))
+    system = SimpleRNNSystem(
+        rng.normal(size=(2, n)), rng.normal(scale=0.5, size=(n, n)), rng.normal(size=n)
+    )
     h0 = rng.normal(size=(3, n))
     lin = dynalyze.linearize(system, h0)
     eps = 1e-6

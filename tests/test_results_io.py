@@ -25,8 +25,9 @@ from dynalyze.systems import SimpleRNNSystem
 def datasets() -> dict[str, xr.Dataset]:
     rng = np.random.default_rng(0)
     n = 6
-    system = SimpleRNNSystem(rng.normal(size=(2, n)), rng.normal(scale=0.6, size=(n, n)),
-                             rng.normal(scale=0.1, size=n))
+    system = SimpleRNNSystem(
+        rng.normal(size=(2, n)), rng.normal(scale=0.6, size=(n, n)), rng.normal(scale=0.1, size=n)
+    )
     fps = dynalyze.find_fixed_points(system, rng.normal(size=(12, n)))
     lin = dynalyze.linearize(system, fps.dynalyze.unique())
     assert np.iscomplexobj(lin["eigenvalue"].values)
@@ -45,8 +46,9 @@ def test_round_trip_is_identical(tmp_path, datasets, kind):
     with xr.open_dataset(path) as plain:
         if kind == "linearization":
             assert "eigenvalue__real" in plain and "eigenvalue__imag" in plain
-            np.testing.assert_array_equal(plain["eigenvalue__imag"].values,
-                                          ds["eigenvalue"].values.imag)
+            np.testing.assert_array_equal(
+                plain["eigenvalue__imag"].values, ds["eigenvalue"].values.imag
+            )
         assert plain.attrs["dynalyze_kind"] == kind
 
 
@@ -119,7 +121,7 @@ def test_load_rejects_foreign_and_truncated_files(tmp_path, datasets):
 
 
 def test_save_errors(tmp_path, datasets):
-    with pytest.raises(ConfigurationError, match="xarray.Dataset"):
+    with pytest.raises(ConfigurationError, match=r"xarray\.Dataset"):
         dynalyze.save(datasets["fixed_points"]["speed"], tmp_path / "x.nc")  # type: ignore[arg-type]
     with pytest.raises(OutputError, match="does not exist"):
         dynalyze.save(datasets["fixed_points"], tmp_path / "nowhere" / "x.nc")

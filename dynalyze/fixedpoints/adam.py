@@ -23,7 +23,7 @@ from dynalyze.systems.base import RecurrentSystem
 __all__ = ["AdamFinder"]
 
 
-def _fraction(_instance: object, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+def _fraction(_instance: object, attribute: attrs.Attribute, value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ConfigurationError(f"{attribute.name} must lie in [0, 1); got {value!r}.")
 
@@ -87,8 +87,11 @@ class AdamFinder(FixedPointFinder):
         previous = np.inf
         iterations = 0
         with tqdm(
-            total=self.max_iter, desc="fixed points (Adam)", unit="it",
-            disable=not self.progress, leave=False,
+            total=self.max_iter,
+            desc="fixed points (Adam)",
+            unit="it",
+            disable=not self.progress,
+            leave=False,
         ) as bar:
             while iterations < self.max_iter:
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -117,6 +120,4 @@ class AdamFinder(FixedPointFinder):
                 bar.update(1)
                 if iterations % 50 == 0:
                     bar.set_postfix(max_q=f"{np.max(q):.2e}", lr=f"{lr:.2e}")
-        return SolverOutput(
-            h, np.full(n, iterations, dtype=np.int64), np.zeros(n, dtype=bool)
-        )
+        return SolverOutput(h, np.full(n, iterations, dtype=np.int64), np.zeros(n, dtype=bool))

@@ -177,13 +177,20 @@ class FixedPointFinder(abc.ABC):
         grad_norm = np.full(h.shape[0], np.nan)
         relative_grad = np.full(h.shape[0], np.inf)
         rows = np.flatnonzero(finite)
+        if rows.size:
+            with np.errstate(over="ignore", invalid="ignore"):
+                residual[rows] = system._step(h[rows], x[rows]) - h[rows]
+                speed[rows] = 0.5 * np.einsum("ni,ni->n", residual[rows], residual[rows])
+                # Gradient of the speed, (J - I)^T r, by a vector-Jacobian product.
+                grad = system._vjp_state(h[rows], x[rows], residual[rows]) - residual[rows]
+            grad_norm[rows] = np.linalg.norm(grad, axis=1)
+        # The scale-free stationarity test needs ||J - I||: only where it decides the status.
+        undecided = rows[~(speed[rows] <= self.tol)]
         chunk = max(1, 2**24 // (h.shape[1] ** 2))
-        for begin in range(0, rows.size, chunk):
-            part = rows[begin : begin + chunk]
-            f, jac = system._step_and_jacobian_state(h[part], x[part])
-            residual[part] = f - h[part]
-            speed[part] = 0.5 * np.einsum("ni,ni->n", residual[part], residual[part])
-            grad_norm[part], relative_grad[part] = _gradient(jac, residual[part])
+        for begin in range(0, undecided.size, chunk):
+            part = undecided[begin : begin + chunk]
+            jac = system._jacobian_state(h[part], x[part])
+            relative_grad[part] = _relative_gradient(jac, residual[part], grad_norm[part])
         _, speed0 = residual_and_speed(system, h0, x)
         status = np.full(h.shape[0], FAILED, dtype=np.int8)
         status[finite & (out.stationary | (relative_grad <= self.stationarity_tol))] = SLOW_POINT
@@ -200,13 +207,24 @@ class FixedPointFinder(abc.ABC):
             np.where(finite[:, None], h, np.inf), h0, self.outlier_scale
         )
         is_outlier &= finite
-        counts = {name: int(np.sum(status == code)) for code, name in
-                  ((CONVERGED, "converged"), (SLOW_POINT, "slow_point"), (FAILED, "failed"))}
-        n_unique = int(np.sum((status == CONVERGED) & (duplicate_of == np.arange(h.shape[0]))
-                              & ~is_outlier))
+        counts = {
+            name: int(np.sum(status == code))
+            for code, name in (
+                (CONVERGED, "converged"),
+                (SLOW_POINT, "slow_point"),
+                (FAILED, "failed"),
+            )
+        }
+        n_unique = int(
+            np.sum((status == CONVERGED) & (duplicate_of == np.arange(h.shape[0])) & ~is_outlier)
+        )
         logger.info(
             "%s: %d candidates in %.2f s: %s; %d unique converged fixed points",
-            type(self).__name__, h.shape[0], elapsed, counts, n_unique,
+            type(self).__name__,
+            h.shape[0],
+            elapsed,
+            counts,
+            n_unique,
         )
         layout = system.layout
         provenance: dict[str, Any] = {
@@ -236,14 +254,12 @@ class FixedPointFinder(abc.ABC):
         )
 
 
-def _gradient(jac: FloatArray, residual: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Norm of the speed gradient ``(J - I)^T r`` and its scale-free version."""
-    n, d = residual.shape
-    a = jac - np.eye(d)[None]
-    grad = np.einsum("nij,ni->nj", a, residual)
-    grad_norm = np.linalg.norm(grad, axis=1)
-    scale = np.linalg.norm(a, axis=(1, 2)) / np.sqrt(d) * np.linalg.norm(residual, axis=1)
+def _relative_gradient(jac: FloatArray, residual: FloatArray, grad_norm: FloatArray) -> FloatArray:
+    """``||(J - I)^T r|| / (||J - I||_F / sqrt(N) * ||r||)``: small at a stationary point."""
+    d = residual.shape[1]
+    a_norm = np.linalg.norm(jac - np.eye(d)[None], axis=(1, 2)) / np.sqrt(d)
+    scale = a_norm * np.linalg.norm(residual, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         relative = np.where(scale > 0, grad_norm / scale, 0.0)
-    relative = np.where(np.isfinite(relative), relative, np.inf)
-    return grad_norm, relative
+    out: FloatArray = np.where(np.isfinite(relative), relative, np.inf)
+    return out

@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 from tqdm.auto import tqdm
 
+from dynalyze._parallel import map_batches
 from dynalyze._validation import FloatArray, attrs_positive
 from dynalyze.fixedpoints.base import FixedPointFinder, SolverOutput
 from dynalyze.systems.base import RecurrentSystem
@@ -96,7 +97,6 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         self, system: RecurrentSystem, h0: FloatArray, x: FloatArray, bar: tqdm
     ) -> tuple[FloatArray, np.ndarray, np.ndarray]:
         m, d = h0.shape
-        eye = np.eye(d)
         h = h0.copy()
         with np.errstate(over="ignore", invalid="ignore"):
             r = system._step(h, x) - h
@@ -113,10 +113,10 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         relinearize = active
         while active.size:
             if relinearize.size:
-                a = system._jacobian_state(h[relinearize], x[relinearize]) - eye
-                at = np.transpose(a, (0, 2, 1))
-                normal[relinearize] = np.matmul(at, a)
-                grad[relinearize] = np.einsum("nij,nj->ni", at, r[relinearize])
+                jac = system._jacobian_state(h[relinearize], x[relinearize])
+                normal[relinearize], grad[relinearize] = map_batches(
+                    _normal_equations, [jac, r[relinearize]]
+                )
                 diag = np.einsum("nii->ni", normal[relinearize])
                 fresh = mu[relinearize] == 0.0
                 mu[relinearize[fresh]] = self.initial_damping * np.maximum(
@@ -132,15 +132,12 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                     if not active.size:
                         break
 
-            lhs = normal[active] + mu[active, None, None] * eye
-            delta = -np.linalg.solve(lhs, grad[active][..., None])[..., 0]
+            delta = map_batches(_damped_step, [normal[active], mu[active], grad[active]])
             trial = h[active] + delta
             with np.errstate(over="ignore", invalid="ignore"):
                 r_trial = system._step(trial, x[active]) - trial
                 cost_trial = 0.5 * np.einsum("ni,ni->n", r_trial, r_trial)
-            predicted = 0.5 * np.einsum(
-                "ni,ni->n", delta, mu[active, None] * delta - grad[active]
-            )
+            predicted = 0.5 * np.einsum("ni,ni->n", delta, mu[active, None] * delta - grad[active])
             with np.errstate(invalid="ignore", divide="ignore"):
                 rho = (cost[active] - cost_trial) / predicted
             accept = np.isfinite(cost_trial) & (cost_trial < cost[active]) & (rho > 0)
@@ -162,10 +159,24 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             hopeless = mu[rej] > 1e16 * np.maximum(1.0, np.einsum("nii->n", normal[rej]))
             stalled[rej[hopeless]] = True
             stationary[stalled] = True
-            done = (cost[active] <= self.tol) | stalled[active] | (
-                iterations[active] >= self.max_iter
+            done = (
+                (cost[active] <= self.tol) | stalled[active] | (iterations[active] >= self.max_iter)
             )
             bar.update(int(done.sum()))
             relinearize = acc[~done[accept]]
             active = active[~done]
         return h, iterations, stationary
+
+
+def _normal_equations(jac: FloatArray, r: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``A^T A`` and ``A^T r`` for ``A = J - I``, one block of points."""
+    a = jac - np.eye(jac.shape[1])
+    at = np.transpose(a, (0, 2, 1))
+    return np.matmul(at, a), np.einsum("nij,nj->ni", at, r)
+
+
+def _damped_step(normal: FloatArray, mu: FloatArray, grad: FloatArray) -> FloatArray:
+    """Solve ``(A^T A + mu I) delta = -A^T r`` for one block of points."""
+    lhs = normal + mu[:, None, None] * np.eye(normal.shape[1])
+    out = -np.linalg.solve(lhs, grad[..., None])[..., 0]
+    return np.asarray(out, dtype=np.float64)

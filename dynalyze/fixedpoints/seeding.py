@@ -6,7 +6,13 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from dynalyze._validation import FloatArray, as_float_array, check_finite, non_negative, positive_int
+from dynalyze._validation import (
+    FloatArray,
+    as_float_array,
+    check_finite,
+    non_negative,
+    positive_int,
+)
 from dynalyze.errors import InputShapeError
 
 __all__ = ["sample_initial_states"]

@@ -53,7 +53,7 @@ def _encode_complex(ds: xr.Dataset) -> xr.Dataset:
                 "index coordinates."
             )
         is_coord = name in ds.coords
-        out = out.drop_vars(name)
+        out = out.drop_vars([name])
         for part, suffix in _PARTS.items():
             new = f"{name}{suffix}"
             if new in ds.variables:
@@ -159,7 +159,9 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = True
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} exists; pass overwrite=True to replace it.")
     if target.is_dir():
-        raise OutputError(f"{target} is a folder; give a file path such as {target / 'results.nc'}.")
+        raise OutputError(
+            f"{target} is a folder; give a file path such as {target / 'results.nc'}."
+        )
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"Folder {folder} does not exist; create it before saving to {target}.")

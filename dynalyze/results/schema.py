@@ -12,7 +12,7 @@ new kind of dataset, an entry to :data:`KINDS`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -46,19 +46,22 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "threshold": "an acceptance threshold",
         "trial": "a random draw of a null distribution",
         "stage": "a pipeline stage",
+        "relaxation_step": "a step of the zero-input relaxation from visited states",
     }
 )
 
 #: Fixed-point solver status.
-STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
-    {0: "converged", 1: "slow_point", 2: "failed"}
-)
+STATUS_FLAGS: Mapping[int, str] = MappingProxyType({0: "converged", 1: "slow_point", 2: "failed"})
 #: Linear stability class of an expansion point.
 STABILITY_FLAGS: Mapping[int, str] = MappingProxyType(
     {0: "stable", 1: "marginal", 2: "saddle", 3: "unstable"}
 )
 #: A boolean stored as a flag (netCDF has no boolean type).
 FLAG_NO_YES: Mapping[int, str] = MappingProxyType({0: "no", 1: "yes"})
+
+
+def _as_dims(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -82,7 +85,7 @@ class VariableSpec:
         Longer explanation (stored as the ``description`` attribute when set).
     """
 
-    dims: tuple[str, ...] = attrs.field(converter=tuple)
+    dims: tuple[str, ...] = attrs.field(converter=_as_dims)
     long_name: str
     units: str
     dtype: str = "float64"
@@ -106,9 +109,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "state": _V(("state",), "flat state index", "1", "int64"),
         "state_in": _V(("state_in",), "flat state index (Jacobian column)", "1", "int64"),
         "input": _V(("input",), "input unit index", "1", "int64"),
-        "eigenmode": _V(
-            ("eigenmode",), "eigenmode rank by decreasing |eigenvalue|", "1", "int64"
-        ),
+        "eigenmode": _V(("eigenmode",), "eigenmode rank by decreasing |eigenvalue|", "1", "int64"),
         "state_component": _V(
             ("state",), "state component the unit belongs to (e.g. h or c)", "1", "str"
         ),
@@ -120,9 +121,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "fixed_point_input": _V(
             ("fixed_point", "input"), "input held constant at the fixed point", "1"
         ),
-        "initial_state": _V(
-            ("fixed_point", "state"), "initial state the search started from", "1"
-        ),
+        "initial_state": _V(("fixed_point", "state"), "initial state the search started from", "1"),
         "speed": _V(
             ("fixed_point",),
             "speed q = 1/2 ||F(h, x) - h||^2 recomputed at the returned state",
@@ -178,9 +177,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             "recurrent Jacobian dF_i/dh_j",
             "1",
         ),
-        "jacobian_input": _V(
-            ("fixed_point", "state", "input"), "input Jacobian dF_i/dx_k", "1"
-        ),
+        "jacobian_input": _V(("fixed_point", "state", "input"), "input Jacobian dF_i/dx_k", "1"),
         "eigenvalue": _V(
             ("fixed_point", "eigenmode"), "eigenvalue of the recurrent Jacobian", "1", "complex128"
         ),
@@ -213,6 +210,222 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             "stable: all |lambda| < 1 - tol; marginal: none > 1 + tol and some within "
             "tol of 1; saddle: some > 1 + tol and some < 1 - tol; unstable: all > 1 + tol",
         ),
+        # --------------------------------------------------------- trajectories
+        "example": _V(("example",), "example index within its data split", "1", "int64"),
+        "time": _V(("time",), "step (token position) within the sequence", "1", "int64"),
+        "hidden_state": _V(
+            ("example", "time", "state"),
+            "recurrent state after each token (NaN at padding)",
+            "1",
+            "float32",
+            description="computed by the recurrent layer's own forward pass (float32)",
+        ),
+        "token_id": _V(
+            ("example", "time"), "vocabulary id of the token at each step", "1", "int32"
+        ),
+        "step_token": _V(("example", "time"), "token at each step ('' at padding)", "1", "str"),
+        "valid": _V(
+            ("example", "time"), "step holds a real token (not padding)", "1", "int8", FLAG_NO_YES
+        ),
+        "length": _V(("example",), "number of real tokens in the sequence", "1", "int64"),
+        "label": _V(("example",), "true class label", "1", "int8"),
+        "logit": _V(("example",), "network output logit for the positive class", "1", "float32"),
+        # ------------------------------------------------------- line attractor
+        "component": _V(("component",), "principal component rank", "1", "int64"),
+        "threshold": _V(("threshold",), "acceptance threshold on ||F(h, 0) - h||^2 / N", "1"),
+        "trial": _V(("trial",), "random draw index", "1", "int64"),
+        "relaxation_step": _V(("relaxation_step",), "steps of zero-input relaxation", "1", "int64"),
+        "token": _V(("token",), "vocabulary token", "1", "str"),
+        "token_index": _V(("token",), "vocabulary id of the token", "1", "int64"),
+        "state_variance_ratio": _V(
+            ("component",), "fraction of hidden-state variance per PC (trained network)", "1"
+        ),
+        "untrained_state_variance_ratio": _V(
+            ("component",),
+            "fraction of hidden-state variance per PC (untrained network of the same shape)",
+            "1",
+        ),
+        "fixed_point_variance_ratio": _V(
+            ("component",), "fraction of fixed-point variance per PC", "1"
+        ),
+        "state_pc_axes": _V(
+            ("component", "state"), "principal axes of the visited states (rows)", "1"
+        ),
+        "readout_weight": _V(("state",), "readout weights over the flat state", "1"),
+        "state_mean": _V(("state",), "mean visited state", "1"),
+        "accepted_count": _V(
+            ("threshold",),
+            "number of candidates with ||F(h, 0) - h||^2 / N below threshold",
+            "1",
+            "int64",
+        ),
+        "normalized_speed": _V(
+            ("fixed_point",), "||F(h, 0) - h||^2 / N (the paper's fixed-point criterion)", "1"
+        ),
+        "manifold_coordinate": _V(
+            ("fixed_point",),
+            "1-D coordinate along the fixed-point manifold (projection on its first PC)",
+            "1",
+        ),
+        "manifold_tangent": _V(
+            ("fixed_point", "state"),
+            "unit tangent of the fixed-point manifold (local PCA of nearest neighbours)",
+            "1",
+        ),
+        "slow_mode_right": _V(
+            ("fixed_point", "state"),
+            "top right eigenvector r1 (real, unit norm, signed so readout . r1 >= 0)",
+            "1",
+        ),
+        "slow_mode_left": _V(
+            ("fixed_point", "state"), "top left eigenvector l1 (real, l1 . r1 = 1)", "1"
+        ),
+        "slow_mode_imaginary_fraction": _V(
+            ("fixed_point",), "||Im r1|| / ||r1|| (0 for a real top eigenvalue)", "1"
+        ),
+        "readout_gain": _V(
+            ("fixed_point",), "change of the readout logit per unit move along r1 (w . r1)", "1"
+        ),
+        "alignment_r1_tangent": _V(
+            ("fixed_point",), "|cos| between r1 and the manifold tangent", "1"
+        ),
+        "alignment_readout_tangent": _V(
+            ("fixed_point",), "|cos| between the readout and the manifold tangent", "1"
+        ),
+        "alignment_readout_r1": _V(("fixed_point",), "|cos| between the readout and r1", "1"),
+        "alignment_null": _V(
+            ("trial",), "|cos| between a fixed direction and a random unit vector (null)", "1"
+        ),
+        "token_projection": _V(
+            ("token",),
+            "input projection l1 . J_inp e(token), averaged over fixed points",
+            "1",
+            description="how far one occurrence of the token moves the state along the line "
+            "attractor (state units along unit r1); positive pushes towards the positive class",
+        ),
+        "token_projection_spread": _V(
+            ("token",), "standard deviation of the input projection across fixed points", "1"
+        ),
+        "token_displacement": _V(
+            ("token",),
+            "nonlinear one-step displacement along l1 at the central fixed point: "
+            "l1 . (F(h*, e(token)) - F(h*, 0))",
+            "1",
+        ),
+        "bow_weight": _V(("token",), "bag-of-words logistic regression weight", "1"),
+        "vader_valence": _V(("token",), "VADER human valence rating (NaN if not rated)", "1"),
+        "true_valence": _V(("token",), "generating valence of the synthetic task", "1"),
+        "linearization_error": _V(
+            ("example", "time"),
+            "one-step relative error ||h_full - h_lin|| / ||h_full|| around the nearest "
+            "fixed point (NaN at padding)",
+            "1",
+        ),
+        "reduced_score": _V(
+            ("example",), "sum of token projections over the document (line coordinate)", "1"
+        ),
+        "reduced_logit": _V(("example",), "logit predicted by the reduced line model", "1"),
+        "relaxation_speed": _V(
+            ("relaxation_step",),
+            "median ||F(h, 0) - h|| relative to its initial value, relaxing from visited states",
+            "1",
+        ),
+        # ------------------------------------------------- line-attractor summary
+        "n_candidates": _V((), "number of fixed-point candidates searched", "1", "int64"),
+        "n_accepted": _V(
+            (), "number of unique candidates passing the paper's criterion", "1", "int64"
+        ),
+        "state_top3_variance": _V(
+            (), "fraction of state variance in the top 3 PCs (trained)", "1", "float64"
+        ),
+        "untrained_state_top3_variance": _V(
+            (), "fraction of state variance in the top 3 PCs (untrained)", "1", "float64"
+        ),
+        "fixed_point_pc1_variance": _V(
+            (), "fraction of fixed-point variance on their first PC", "1", "float64"
+        ),
+        "median_top_eigenvalue_magnitude": _V(
+            (), "median |lambda_1| across fixed points", "1", "float64"
+        ),
+        "median_slow_time_constant": _V(
+            (), "median time constant of the top mode across fixed points (steps)", "1", "float64"
+        ),
+        "median_second_time_constant": _V(
+            (),
+            "median time constant of the second mode across fixed points (steps)",
+            "1",
+            "float64",
+        ),
+        "median_alignment_r1_tangent": _V((), "median |cos(r1, tangent)|", "1", "float64"),
+        "median_alignment_readout_tangent": _V(
+            (), "median |cos(readout, tangent)|", "1", "float64"
+        ),
+        "median_alignment_readout_r1": _V((), "median |cos(readout, r1)|", "1", "float64"),
+        "null_alignment_median": _V(
+            (), "median |cos| of random unit vectors (null)", "1", "float64"
+        ),
+        "null_alignment_p95": _V(
+            (), "95th percentile of |cos| of random unit vectors (null)", "1", "float64"
+        ),
+        "bow_pearson_r": _V(
+            (),
+            "Pearson r between token projections and BoW weights over the vocabulary",
+            "1",
+            "float64",
+        ),
+        "bow_sign_agreement": _V(
+            (),
+            "sign agreement of token projections with BoW weights on the top positive and "
+            "negative BoW words",
+            "1",
+            "float64",
+        ),
+        "vader_pearson_r": _V(
+            (),
+            "Pearson r between token projections and VADER valence over shared words",
+            "1",
+            "float64",
+        ),
+        "vader_n_shared": _V((), "number of vocabulary words rated by VADER", "1", "int64"),
+        "true_valence_pearson_r": _V(
+            (),
+            "Pearson r between token projections and the synthetic task's true valences",
+            "1",
+            "float64",
+        ),
+        "linearization_error_median": _V(
+            (), "median one-step relative linearization error", "1", "float64"
+        ),
+        "linearization_error_mean": _V(
+            (), "mean one-step relative linearization error", "1", "float64"
+        ),
+        "network_accuracy": _V(
+            (), "accuracy of the network on the analysed documents", "1", "float64"
+        ),
+        "reduced_accuracy": _V(
+            (),
+            "accuracy of the reduced line-attractor model on the analysed documents",
+            "1",
+            "float64",
+        ),
+        "reduced_agreement": _V(
+            (),
+            "fraction of documents where the reduced model and the network agree",
+            "1",
+            "float64",
+        ),
+        "reduced_logit_pearson_r": _V(
+            (), "Pearson r between reduced-model and network logits", "1", "float64"
+        ),
+        "reduced_gain": _V(
+            (),
+            "reduced model: logit change per unit of line coordinate (mean w . r1)",
+            "1",
+            "float64",
+        ),
+        "reduced_offset": _V(
+            (), "reduced model: logit offset fitted on calibration documents", "1", "float64"
+        ),
         "n_unstable_modes": _V(
             ("fixed_point",), "number of eigenmodes with |lambda| > 1 + tol", "1", "int64"
         ),
@@ -244,6 +457,14 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "left_eigenvector",
             "time_constant",
             "stability",
+        ),
+        "trajectories": ("hidden_state", "token_id", "valid", "length"),
+        "line_attractor": (
+            "state_variance_ratio",
+            "fixed_point_state",
+            "manifold_coordinate",
+            "alignment_r1_tangent",
+            "token_projection",
         ),
     }
 )

@@ -1,0 +1,27 @@
+"""Attractor models: fitted low-dimensional accounts of how a network computes."""
+
+from dynalyze.attractors.base import AttractorModel
+from dynalyze.attractors.geometry import (
+    PCAResult,
+    StreamingPCA,
+    abs_cosine,
+    local_tangents,
+    oriented_top_mode,
+    pca,
+    random_alignment_null,
+)
+from dynalyze.attractors.line import LineAttractor, pearson_r, sign_agreement
+
+__all__ = [
+    "AttractorModel",
+    "LineAttractor",
+    "PCAResult",
+    "StreamingPCA",
+    "abs_cosine",
+    "local_tangents",
+    "oriented_top_mode",
+    "pca",
+    "pearson_r",
+    "random_alignment_null",
+    "sign_agreement",
+]

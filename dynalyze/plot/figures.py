@@ -1,0 +1,283 @@
+"""Matplotlib figures of a line-attractor analysis.
+
+Every function takes the labelled datasets, draws on a new figure (or a given
+axes) and returns the :class:`matplotlib.figure.Figure`; :func:`save_all`
+writes the standard set as PNG files. Figures are built with the object-oriented
+API (no ``pyplot``), so they never touch the user's matplotlib backend and work
+on machines without a display.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+__all__ = [
+    "eigenvalue_spectra",
+    "linearization_error",
+    "projection_vs_bow",
+    "relaxation",
+    "save_all",
+    "state_pca",
+    "time_constants",
+    "token_projections",
+    "variance_explained",
+]
+
+logger = logging.getLogger(__name__)
+
+_NEG, _POS = "#c0392b", "#2471a3"
+
+
+def _figure(size: tuple[float, float] = (5.5, 4.2)) -> tuple[Figure, Any]:
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots()
+
+
+def state_pca(
+    attractor: xr.Dataset, trajectories: xr.Dataset, *, max_points: int = 20000, seed: int = 0
+) -> Figure:
+    """Visited states on PC1-PC2 coloured by label, fixed points and the readout direction.
+
+    Examples
+    --------
+    See :func:`save_all`.
+    """
+    fig, ax = _figure((5.8, 4.8))
+    axes = attractor["state_pc_axes"].values[:2]
+    mean = attractor["state_mean"].values
+    hidden = trajectories["hidden_state"].values
+    valid = trajectories["valid"].values.astype(bool)
+    rows, cols = np.nonzero(valid)
+    rng = np.random.default_rng(seed)
+    if rows.size > max_points:
+        pick = rng.choice(rows.size, max_points, replace=False)
+        rows, cols = rows[pick], cols[pick]
+    pts = (hidden[rows, cols].astype(np.float64) - mean) @ axes.T
+    if "label" in trajectories:
+        labels = trajectories["label"].values[rows]
+        for value, colour, name in ((0, _NEG, "negative"), (1, _POS, "positive")):
+            sel = labels == value
+            ax.scatter(
+                pts[sel, 0],
+                pts[sel, 1],
+                s=2,
+                alpha=0.25,
+                color=colour,
+                label=f"{name} documents",
+                rasterized=True,
+            )
+    else:
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.25, color="grey", rasterized=True)
+    fps = attractor["fixed_point_state"].values
+    if fps.size:
+        proj = (fps - mean) @ axes.T
+        ax.scatter(proj[:, 0], proj[:, 1], s=8, color="black", label="approximate fixed points")
+    readout = attractor["readout_weight"].values @ axes.T
+    norm = np.linalg.norm(readout)
+    if norm > 0:
+        span = np.ptp(pts, axis=0).max() if len(pts) else 1.0
+        arrow = readout / norm * 0.35 * span
+        ax.annotate(
+            "",
+            xy=tuple(arrow),
+            xytext=(0, 0),
+            arrowprops={"arrowstyle": "->", "color": "darkorange", "lw": 2},
+        )
+        ax.plot([], [], color="darkorange", lw=2, label="readout direction")
+    ratio = attractor["state_variance_ratio"].values
+    ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f}% of variance)")
+    ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f}%)" if ratio.size > 1 else "PC2")
+    ax.set_title("Hidden states and fixed points")
+    ax.legend(loc="best", fontsize=8, markerscale=3)
+    return fig
+
+
+def eigenvalue_spectra(
+    attractor: xr.Dataset, linearization: xr.Dataset | None = None, *, max_points: int = 50
+) -> Figure:
+    """Eigenvalues of the recurrent Jacobian at the fixed points, with the unit circle."""
+    fig, ax = _figure((4.8, 4.6))
+    source = linearization if linearization is not None else attractor
+    eig = source["eigenvalue"].values
+    if eig.shape[0] > max_points:
+        eig = eig[np.linspace(0, eig.shape[0] - 1, max_points).astype(int)]
+    theta = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(theta), np.sin(theta), color="grey", lw=1, label="unit circle")
+    if eig.size:
+        ax.scatter(
+            eig[:, 1:].real.ravel(),
+            eig[:, 1:].imag.ravel(),
+            s=6,
+            alpha=0.4,
+            color=_POS,
+            label="other modes",
+        )
+        ax.scatter(
+            eig[:, 0].real, eig[:, 0].imag, s=14, color="darkorange", label="top mode $\\lambda_1$"
+        )
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re $\\lambda$")
+    ax.set_ylabel("Im $\\lambda$")
+    ax.set_title(f"Jacobian eigenvalues at {eig.shape[0]} fixed points")
+    ax.legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def time_constants(attractor: xr.Dataset, *, modes: int = 5) -> Figure:
+    """Time constants of the top modes along the fixed-point manifold (log scale)."""
+    fig, ax = _figure()
+    coord = attractor["manifold_coordinate"].values
+    tau = attractor["time_constant"].values
+    order = np.argsort(coord)
+    for k in range(min(modes, tau.shape[1] if tau.ndim == 2 else 0)):
+        values = np.clip(tau[order, k], 1e-3, 1e9)
+        ax.plot(coord[order], values, marker=".", lw=1, label=f"mode {k + 1}")
+    ax.set_yscale("log")
+    ax.set_xlabel("position along the fixed-point manifold (PC1 of fixed points)")
+    ax.set_ylabel("time constant $\\tau$ (tokens)")
+    ax.set_title("Time constants along the manifold")
+    if tau.size:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def token_projections(attractor: xr.Dataset, *, top: int = 20) -> Figure:
+    """The most positive and most negative token input projections."""
+    fig, ax = _figure((5.8, 6.0))
+    proj = attractor["token_projection"]
+    values = proj.values
+    finite = np.flatnonzero(np.isfinite(values))
+    order = finite[np.argsort(values[finite])]
+    chosen = np.concatenate([order[:top], order[-top:]]) if order.size else order
+    tokens = attractor["token"].values[chosen]
+    ax.barh(
+        np.arange(chosen.size),
+        values[chosen],
+        color=[_POS if v > 0 else _NEG for v in values[chosen]],
+    )
+    ax.set_yticks(np.arange(chosen.size), labels=tokens, fontsize=7)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("input projection $l_1^T J_{inp} e(token)$")
+    ax.set_title(f"Top {top} negative and positive tokens")
+    return fig
+
+
+def projection_vs_bow(attractor: xr.Dataset) -> Figure:
+    """Token projection against bag-of-words weight, one point per vocabulary word."""
+    fig, ax = _figure()
+    if "bow_weight" not in attractor:
+        ax.text(0.5, 0.5, "no bag-of-words weights given", ha="center", transform=ax.transAxes)
+        return fig
+    x = attractor["bow_weight"].values
+    y = attractor["token_projection"].values
+    keep = np.isfinite(x) & np.isfinite(y)
+    ax.scatter(x[keep], y[keep], s=3, alpha=0.3, color="black", rasterized=True)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0, color="grey", lw=0.8)
+    r = float(attractor["bow_pearson_r"]) if "bow_pearson_r" in attractor else np.nan
+    ax.set_xlabel("bag-of-words logistic regression weight")
+    ax.set_ylabel("RNN token input projection")
+    ax.set_title(f"Projection vs BoW weight (Pearson r = {r:.2f})")
+    return fig
+
+
+def linearization_error(attractor: xr.Dataset) -> Figure:
+    """Distribution of the one-step relative linearization error."""
+    fig, ax = _figure()
+    err = attractor["linearization_error"].values.ravel()
+    err = err[np.isfinite(err) & (err > 0)]
+    if err.size:
+        bins = np.logspace(np.log10(err.min()), np.log10(err.max()), 60)
+        ax.hist(err, bins=bins, color=_POS, alpha=0.8)
+        ax.set_xscale("log")
+        median = float(np.median(err))
+        ax.axvline(median, color="darkorange", lw=2, label=f"median {100 * median:.1f}%")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("$||h_{full} - h_{lin}|| \\;/\\; ||h_{full}||$")
+    ax.set_ylabel("steps")
+    ax.set_title("One-step linearization error (nearest fixed point)")
+    return fig
+
+
+def variance_explained(attractor: xr.Dataset, *, components: int = 10) -> Figure:
+    """Cumulative variance explained by state PCs, trained vs untrained network."""
+    fig, ax = _figure()
+    k = np.arange(1, components + 1)
+    for name, label, colour in (
+        ("state_variance_ratio", "trained", _POS),
+        ("untrained_state_variance_ratio", "untrained", "grey"),
+        ("fixed_point_variance_ratio", "fixed points", "black"),
+    ):
+        if name in attractor:
+            values = np.cumsum(np.nan_to_num(attractor[name].values))[:components]
+            ax.plot(k[: values.size], values, marker="o", label=label, color=colour)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("number of principal components")
+    ax.set_ylabel("cumulative fraction of variance")
+    ax.set_title("Dimensionality")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def relaxation(attractor: xr.Dataset) -> Figure:
+    """Median speed of zero-input relaxation from visited states, relative to the start."""
+    fig, ax = _figure()
+    speed = attractor["relaxation_speed"].values
+    ax.plot(np.arange(speed.size), speed, color=_POS)
+    ax.set_yscale("log")
+    ax.set_xlabel("steps with zero input")
+    ax.set_ylabel("||F(h) - h|| relative to step 0")
+    ax.set_title("Relaxation onto the slow manifold")
+    return fig
+
+
+FIGURES: dict[str, Callable[..., Figure]] = {
+    "state_pca": state_pca,
+    "eigenvalue_spectra": eigenvalue_spectra,
+    "time_constants": time_constants,
+    "token_projections": token_projections,
+    "projection_vs_bow": projection_vs_bow,
+    "linearization_error": linearization_error,
+    "variance_explained": variance_explained,
+    "relaxation": relaxation,
+}
+
+
+def save_all(
+    folder: str | os.PathLike[str],
+    attractor: xr.Dataset,
+    trajectories: xr.Dataset,
+    linearization: xr.Dataset | None = None,
+    *,
+    dpi: int = 120,
+) -> dict[str, Path]:
+    """Write the standard figures as PNG files into ``folder``.
+
+    Returns
+    -------
+    dict
+        Figure name -> path.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, fn in FIGURES.items():
+        if name == "state_pca":
+            fig = fn(attractor, trajectories)
+        elif name == "eigenvalue_spectra":
+            fig = fn(attractor, linearization)
+        else:
+            fig = fn(attractor)
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=dpi)
+        paths[name] = path
+        logger.debug("wrote %s", path)
+    return paths
