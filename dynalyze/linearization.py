@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from dynalyze._parallel import map_batches
 from dynalyze._validation import FloatArray, as_batch, attrs_positive
 from dynalyze.errors import InputShapeError, UnsupportedModelError
 from dynalyze.results.build import make_dataset, state_coords
@@ -77,6 +78,15 @@ def eigendecompose(jac: ArrayLike) -> tuple[ComplexArray, ComplexArray, ComplexA
         raise InputShapeError(
             f"Expected a batch of square matrices (n, d, d); got {matrices.shape}."
         )
+    if matrices.shape[0] == 0:
+        d = matrices.shape[1]
+        empty = np.zeros((0, d, d), dtype=np.complex128)
+        return np.zeros((0, d), dtype=np.complex128), empty, empty.copy()
+    values, vectors, left = map_batches(_eig_block, [matrices])
+    return values, vectors, left
+
+
+def _eig_block(matrices: FloatArray) -> tuple[ComplexArray, ComplexArray, ComplexArray]:
     values, vectors = np.linalg.eig(matrices)
     values = values.astype(np.complex128)
     vectors = vectors.astype(np.complex128)
