@@ -27,6 +27,7 @@ __all__ = [
     "CorruptResultError",
     "DataError",
     "DynalyzeError",
+    "DynalyzePluginWarning",
     "InputShapeError",
     "ModelLoadError",
     "NonFiniteError",
@@ -93,3 +94,13 @@ class NotADynalyzeResultError(ResultFileError):
 
 class CorruptResultError(ResultFileError):
     """The file is truncated or otherwise not readable netCDF."""
+
+
+class DynalyzePluginWarning(UserWarning):
+    """A plugin system could not be loaded, or clashes with another system's name.
+
+    Issued (never raised) while dynalyze discovers the recurrent systems
+    registered under the entry-point group ``dynalyze.systems``; dynalyze keeps
+    working without the plugin. Turn it into an error in a test suite with
+    ``warnings.simplefilter("error", DynalyzePluginWarning)``.
+    """

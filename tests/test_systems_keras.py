@@ -549,7 +549,7 @@ def test_plugins_are_discovered_and_failures_only_warn(monkeypatch: pytest.Monke
         assert "missing_dep" in messages
         assert "Two systems are named 'gru'" in messages
         assert "RecurrentSystem subclass" in messages
-        assert list(systems) == ["simple_rnn", "gru", "lstm", "toy", "keras"]
+        assert list(systems) == ["simple_rnn", "gru", "lstm", "ugrnn", "toy", "keras"]
         assert systems["gru"] is GRUSystem
         # Plugins are consulted before the generic fallback.
         cell = MinimalGatedCell(4)

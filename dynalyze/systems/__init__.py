@@ -9,6 +9,7 @@ from dynalyze.systems.keras_cell import KerasCellSystem
 from dynalyze.systems.lstm import LSTMSystem
 from dynalyze.systems.registry import list_systems, wrap
 from dynalyze.systems.simple_rnn import SimpleRNNSystem
+from dynalyze.systems.ugrnn import UGRNNSystem
 
 __all__ = [
     "GRUSystem",
@@ -18,6 +19,7 @@ __all__ = [
     "SimpleRNNSystem",
     "StateComponent",
     "StateLayout",
+    "UGRNNSystem",
     "list_systems",
     "wrap",
 ]

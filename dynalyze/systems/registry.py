@@ -2,18 +2,25 @@
 
 Systems are consulted in this order: the built-in analytic systems
 (:class:`~dynalyze.systems.SimpleRNNSystem`, :class:`~dynalyze.systems.GRUSystem`,
-:class:`~dynalyze.systems.LSTMSystem`), then plugin systems, then the generic
-autodiff fallback :class:`~dynalyze.systems.KerasCellSystem`. The first whose
-``can_wrap`` accepts the object builds it with ``from_keras``.
+:class:`~dynalyze.systems.LSTMSystem`, :class:`~dynalyze.systems.UGRNNSystem`),
+then plugin systems, then the generic autodiff fallback
+:class:`~dynalyze.systems.KerasCellSystem`. The first whose ``can_wrap``
+accepts the object builds it with ``from_keras``.
 
 Plugins register a :class:`~dynalyze.systems.RecurrentSystem` subclass under
 the entry-point group ``dynalyze.systems``, e.g. in ``pyproject.toml``::
 
     [project.entry-points."dynalyze.systems"]
-    ugrnn = "my_package.ugrnn:UGRNNSystem"
+    leaky = "my_package.system:LeakyRNNSystem"
 
-A plugin that fails to load is skipped with a :class:`DynalyzePluginWarning`;
-if two systems share a name, the first one (built-ins first) wins.
+Plugins are discovered lazily, the first time :func:`list_systems` or
+:func:`wrap` needs them, so ``import dynalyze`` never imports plugin code. A
+plugin that fails to load is skipped with a
+:class:`~dynalyze.errors.DynalyzePluginWarning`; if two systems share a name,
+the first one (built-ins first) wins and the clash warns. The tutorial
+``tutorials/add_your_own_architecture.py`` and the example package in
+``tutorials/extension_example`` show the whole recipe;
+:mod:`dynalyze.testing` checks that a new system conforms.
 """
 
 from __future__ import annotations
@@ -23,15 +30,16 @@ import logging
 import warnings
 from typing import Any
 
-from dynalyze.errors import ConfigurationError, UnsupportedModelError
+from dynalyze.errors import ConfigurationError, DynalyzePluginWarning, UnsupportedModelError
 from dynalyze.systems import _keras
 from dynalyze.systems.base import RecurrentSystem
 from dynalyze.systems.gru import GRUSystem
 from dynalyze.systems.keras_cell import KerasCellSystem
 from dynalyze.systems.lstm import LSTMSystem
 from dynalyze.systems.simple_rnn import SimpleRNNSystem
+from dynalyze.systems.ugrnn import UGRNNSystem
 
-__all__ = ["ENTRY_POINT_GROUP", "DynalyzePluginWarning", "list_systems", "wrap"]
+__all__ = ["ENTRY_POINT_GROUP", "HOW_TO_ADD", "DynalyzePluginWarning", "list_systems", "wrap"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +47,12 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "dynalyze.systems"
 
 #: Built-in analytic systems, consulted first.
-_ANALYTIC: tuple[type[RecurrentSystem], ...] = (SimpleRNNSystem, GRUSystem, LSTMSystem)
+_ANALYTIC: tuple[type[RecurrentSystem], ...] = (
+    SimpleRNNSystem,
+    GRUSystem,
+    LSTMSystem,
+    UGRNNSystem,
+)
 
 #: Built-in generic fallback, consulted last.
 _FALLBACK: type[RecurrentSystem] = KerasCellSystem
@@ -47,8 +60,15 @@ _FALLBACK: type[RecurrentSystem] = KerasCellSystem
 _plugins: dict[str, type[RecurrentSystem]] | None = None
 
 
-class DynalyzePluginWarning(UserWarning):
-    """A plugin system could not be loaded or clashes with another system's name."""
+#: How to make a new kind of object wrappable (appended to "no system can wrap" errors).
+HOW_TO_ADD = (
+    "To analyse a new architecture, subclass dynalyze.RecurrentSystem (implement "
+    "state_dim, input_dim, _step and ideally analytic Jacobians, plus can_wrap and "
+    "from_keras) and register it under the entry-point group 'dynalyze.systems' in your "
+    "package's pyproject.toml; see tutorials/add_your_own_architecture.py. A Keras RNN "
+    "cell with state_size and call(inputs, states) needs no code at all: it is wrapped "
+    "with autodiff Jacobians."
+)
 
 
 def _entry_points() -> list[Any]:
@@ -89,6 +109,14 @@ def _load_plugins() -> dict[str, type[RecurrentSystem]]:
             )
             continue
         name = cls.name or entry_point.name
+        if not isinstance(name, str) or not name:
+            warnings.warn(
+                f"Skipping dynalyze plugin {label!r}: its `name` must be a non-empty string; "
+                f"got {name!r}.",
+                DynalyzePluginWarning,
+                stacklevel=3,
+            )
+            continue
         if name in taken or name in plugins:
             first = plugins.get(name) or next(c for c in (*_ANALYTIC, _FALLBACK) if c.name == name)
             warnings.warn(
@@ -130,8 +158,8 @@ def list_systems() -> dict[str, type[RecurrentSystem]]:
     --------
     >>> import dynalyze
     >>> systems = dynalyze.list_systems()
-    >>> [name for name in ("simple_rnn", "gru", "lstm", "keras") if name in systems]
-    ['simple_rnn', 'gru', 'lstm', 'keras']
+    >>> [name for name in ("simple_rnn", "gru", "lstm", "ugrnn", "keras") if name in systems]
+    ['simple_rnn', 'gru', 'lstm', 'ugrnn', 'keras']
     >>> list(systems)[-1]
     'keras'
     """
@@ -180,7 +208,7 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
         Name of the recurrent layer to use when ``obj`` is a model with several
         (a nested layer can also be named by its path, ``"inner_model/gru"``).
     system : str, optional
-        Force a system by registry name (``"gru"``, ``"lstm"``, ``"simple_rnn"``,
+        Force a system by registry name (``"gru"``, ``"lstm"``, ``"simple_rnn"``, ``"ugrnn"``,
         ``"keras"`` for autodiff Jacobians, or a plugin's name). By default the
         first system that can wrap ``obj`` is used: analytic built-ins, then
         plugins, then the generic ``"keras"`` system.
@@ -218,12 +246,17 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
     if _keras.is_keras_layer(obj):
         try:
             target = _keras.resolve(obj, layer=layer)
-        except UnsupportedModelError:
+        except UnsupportedModelError as exc:
             # A plugin may handle Keras layers that are not keras.layers.RNN.
             plugin = _first_plugin(obj, forced, systems)
-            if plugin is None:
-                raise
-            return plugin.from_keras(obj)
+            if plugin is not None:
+                return plugin.from_keras(obj)
+            if str(exc).startswith(_keras._EXPECTED):
+                # Not recurrent at all: say what is installed and how to add a system.
+                raise UnsupportedModelError(
+                    f"{exc} Installed systems: {sorted(systems)}. {HOW_TO_ADD}"
+                ) from None
+            raise
         cell = _keras.cell_of(target)
         _keras.check_built(cell, owner=obj)
         _keras.check_finite_weights(cell)
@@ -249,8 +282,9 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
     raise UnsupportedModelError(
         "Expected a Keras recurrent layer (GRU, LSTM, SimpleRNN or keras.layers.RNN(cell)), "
         f"an RNN cell, or a model holding one; got {_keras.describe_object(target)}, which "
-        f"no installed system ({sorted(systems)}) can wrap. Pass a recurrent layer or cell, "
-        "or install a plugin system for this kind of object."
+        f"no installed system can wrap. Installed systems: {sorted(systems)}. Pass a "
+        f"recurrent layer or cell, or install a plugin system for this kind of object. "
+        f"{HOW_TO_ADD}"
     )
 
 
