@@ -1,0 +1,759 @@
+"""Train, evaluate, save and load Keras sentiment models.
+
+Training follows the paper: Adam on the logistic loss of the readout logit,
+early stopping on validation accuracy with the best weights restored. Data are
+fed through ``tf.data`` with autotuning disabled (``model.fit`` on plain arrays
+can stall for seconds at the end of an epoch on CPU). Training batches are
+bucketed by document length (documents of similar length share a batch and the
+batch is only as long as its longest document), which roughly halves the cost
+of an IMDB epoch; the padding is masked, so this changes nothing but speed.
+
+A trained model is saved as a folder with ``model.keras`` (Keras v3 format) and
+``vocabulary.txt`` (:meth:`Vocabulary.save`). :func:`load_model` loads in Keras
+safe mode: a model with code-carrying layers (``Lambda``) is refused unless the
+caller passes ``safe_mode=False`` for that one call. dynalyze never calls
+``keras.config.enable_unsafe_deserialization()``.
+
+Keras and TensorFlow are imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+from numpy.typing import NDArray
+
+from dynalyze._validation import positive, positive_int
+from dynalyze.errors import (
+    ConfigurationError,
+    DataError,
+    ModelLoadError,
+    OutputError,
+    UnsupportedModelError,
+    VocabularyMismatchError,
+)
+from dynalyze.sentiment.datasets import SentimentData
+from dynalyze.sentiment.vocabulary import Keep, Vocabulary
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import tensorflow as tf
+
+__all__ = [
+    "MODEL_FILE",
+    "VOCABULARY_FILE",
+    "TrainingResult",
+    "embedding_input_dim",
+    "evaluate_accuracy",
+    "load_model",
+    "predict_logits",
+    "save_model",
+    "train_model",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File names inside a saved model folder.
+MODEL_FILE, VOCABULARY_FILE = "model.keras", "vocabulary.txt"
+
+
+@attrs.frozen(kw_only=True)
+class TrainingResult:
+    """What :func:`train_model` measured.
+
+    Parameters
+    ----------
+    history : dict of str to list of float
+        Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``.
+    best_epoch : int
+        1-based epoch with the highest validation accuracy (its weights are the
+        model's weights after training).
+    epochs_run : int
+        Epochs actually run (fewer than asked when early stopping triggered).
+    train_accuracy, validation_accuracy, test_accuracy : float
+        Accuracies of the restored (best) weights; ``train_accuracy`` is the
+        running average during the best epoch.
+    wall_time_s : float
+        Seconds spent training and evaluating.
+    settings : dict
+        The training settings (``max_len``, ``keep``, ``epochs``, ``batch_size``,
+        ``learning_rate``, ``patience``, ``seed``...), for the record.
+    """
+
+    history: dict[str, list[float]]
+    best_epoch: int
+    epochs_run: int
+    train_accuracy: float
+    validation_accuracy: float
+    test_accuracy: float
+    wall_time_s: float
+    settings: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serializable dict of everything in the result."""
+        return attrs.asdict(self)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _iter_layers(layer: Any) -> list[Any]:
+    out = []
+    for child in getattr(layer, "layers", []):
+        out.append(child)
+        out.extend(_iter_layers(child))
+    return out
+
+
+def embedding_input_dim(model: keras.Model) -> int:
+    """``input_dim`` of the model's (single) ``keras.layers.Embedding``.
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model has no Embedding layer or several.
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment.models import build_model
+    >>> embedding_input_dim(build_model("simple", 12, units=2, embedding_dim=3))
+    12
+    """
+    import keras
+
+    embeddings = [
+        layer for layer in _iter_layers(model) if isinstance(layer, keras.layers.Embedding)
+    ]
+    if len(embeddings) != 1:
+        found = "no Embedding layer" if not embeddings else f"{len(embeddings)} Embedding layers"
+        raise UnsupportedModelError(
+            f"Model {model.name!r} has {found}; a sentiment model needs exactly one "
+            "keras.layers.Embedding mapping token ids to vectors."
+        )
+    return int(embeddings[0].input_dim)
+
+
+def _check_vocabulary(model: keras.Model, vocab: Vocabulary, where: str = "") -> None:
+    if not isinstance(vocab, Vocabulary):
+        raise ConfigurationError(
+            f"vocabulary must be a dynalyze Vocabulary; got {type(vocab).__name__}. Build one "
+            "with Vocabulary.build(texts) or Vocabulary.load(path)."
+        )
+    input_dim = embedding_input_dim(model)
+    if input_dim != len(vocab):
+        raise VocabularyMismatchError(
+            f"The vocabulary{where} has {len(vocab)} tokens but the model's embedding expects "
+            f"input_dim={input_dim} token ids; they must be equal. Use the vocabulary the "
+            "model was trained with (saved next to it as vocabulary.txt)."
+        )
+
+
+def _lengths(ids: NDArray[np.int32]) -> NDArray[np.int64]:
+    return np.count_nonzero(ids, axis=1).astype(np.int64)
+
+
+def _eval_batches(
+    ids: NDArray[np.int32], batch_size: int
+) -> tuple[list[NDArray[np.int32]], NDArray[np.int64]]:
+    """Batches of documents sorted by length, each trimmed to its longest document."""
+    lengths = _lengths(ids)
+    order = np.argsort(lengths, kind="stable")
+    batches = []
+    for start in range(0, order.size, batch_size):
+        rows = order[start : start + batch_size]
+        width = max(1, int(lengths[rows].max()))
+        batches.append(ids[rows, :width])
+    return batches, order
+
+
+def _dataset_options() -> tf.data.Options:
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.deterministic = True
+    return options
+
+
+def _train_batches(
+    lengths: NDArray[np.int64], batch_size: int, rng: np.random.Generator
+) -> list[NDArray[np.int64]]:
+    """One epoch of row indices, bucketed by length.
+
+    Rows are shuffled, cut into chunks of ``_CHUNK_BATCHES * batch_size`` rows,
+    sorted by length within each chunk and cut into batches; the batch order
+    is shuffled. An epoch always has ``ceil(n / batch_size)`` batches.
+    """
+    order = rng.permutation(lengths.size)
+    chunk = _CHUNK_BATCHES * batch_size
+    batches: list[NDArray[np.int64]] = []
+    for start in range(0, order.size, chunk):
+        rows = order[start : start + chunk]
+        rows = rows[np.argsort(lengths[rows], kind="stable")]
+        batches.extend(rows[i : i + batch_size] for i in range(0, rows.size, batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+#: Batches per length-sorting chunk of :func:`_train_batches`.
+_CHUNK_BATCHES = 32
+
+
+def _batch_dataset(
+    ids: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    batches_of_epoch: Any,
+    n_batches: int,
+) -> tf.data.Dataset:
+    """A tf.data pipeline over precomputed index batches, each trimmed to its longest row."""
+    import tensorflow as tf
+
+    lengths = _lengths(ids)
+    targets = labels.astype(np.float32)[:, None]
+
+    def generate() -> Any:
+        for rows in batches_of_epoch():
+            width = max(1, int(lengths[rows].max()))
+            yield ids[rows, :width], targets[rows]
+
+    ds = tf.data.Dataset.from_generator(
+        generate,
+        output_signature=(
+            tf.TensorSpec(shape=(None, None), dtype=tf.int32),
+            tf.TensorSpec(shape=(None, 1), dtype=tf.float32),
+        ),
+    )
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))
+    return ds.with_options(_dataset_options())
+
+
+def _train_dataset(
+    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int, seed: int
+) -> tf.data.Dataset:
+    lengths = _lengths(ids)
+    rng = np.random.default_rng([seed, 7])
+    n_batches = math.ceil(ids.shape[0] / batch_size)
+    return _batch_dataset(ids, labels, lambda: _train_batches(lengths, batch_size, rng), n_batches)
+
+
+def _eval_dataset(
+    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int
+) -> tf.data.Dataset:
+    order = np.argsort(_lengths(ids), kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
+    return _batch_dataset(ids, labels, lambda: batches, len(batches))
+
+
+def _progress_callback(epochs: int, steps: int, enabled: bool) -> keras.callbacks.Callback:
+    import keras
+    from tqdm.auto import tqdm
+
+    class _Progress(keras.callbacks.Callback):
+        """A tqdm bar per epoch; logs a one-line summary at INFO after each epoch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bar: Any = None
+            self.started = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            self.started = time.perf_counter()
+            self.bar = tqdm(
+                total=steps,
+                desc=f"epoch {epoch + 1}/{epochs}",
+                unit="batch",
+                disable=not enabled,
+                leave=False,
+                dynamic_ncols=True,
+            )
+
+        def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+            if self.bar is None:
+                return
+            self.bar.update(1)
+            if logs and batch % 10 == 0:
+                self.bar.set_postfix(
+                    loss=f"{float(logs.get('loss', math.nan)):.3f}",
+                    acc=f"{float(logs.get('accuracy', math.nan)):.3f}",
+                    refresh=False,
+                )
+
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            logs = logs or {}
+            logger.info(
+                "epoch %d/%d: loss %.4f, accuracy %.4f, val_accuracy %.4f (%.1f s)",
+                epoch + 1,
+                epochs,
+                float(logs.get("loss", math.nan)),
+                float(logs.get("accuracy", math.nan)),
+                float(logs.get("val_accuracy", math.nan)),
+                time.perf_counter() - self.started,
+            )
+
+    return _Progress()
+
+
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigurationError(f"seed must be an integer >= 0; got {seed!r}.")
+
+
+def _check_keep(keep: str) -> None:
+    if keep not in ("first", "last"):
+        raise ConfigurationError(f"keep must be 'first' or 'last'; got {keep!r}.")
+
+
+def _compile(model: keras.Model, learning_rate: float, clipnorm: float | None) -> None:
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+    )
+
+
+# --------------------------------------------------------------------------- public
+
+
+def train_model(
+    model: keras.Model,
+    data: SentimentData,
+    vocab: Vocabulary,
+    *,
+    max_len: int,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    patience: int,
+    learning_rate: float = 1e-3,
+    keep: Keep = "first",
+    clipnorm: float | None = None,
+    progress: bool = True,
+) -> TrainingResult:
+    """Train ``model`` on ``data`` with Adam and early stopping; evaluate on test.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model from :func:`dynalyze.sentiment.models.build_model` (or any
+        model mapping padded token ids to one logit); it is compiled here.
+    data : SentimentData
+        The split to train (train), select (validation) and test on.
+    vocab : Vocabulary
+        Built from ``data.train_texts``; its size must equal the embedding's
+        ``input_dim``.
+    max_len : int
+        Documents are cut to ``max_len`` tokens (see ``keep``).
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        Documents per batch.
+    seed : int
+        Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``)
+        and the shuffling.
+    patience : int
+        Stop after this many epochs without a better validation accuracy; the
+        weights of the best epoch are restored.
+    learning_rate : float
+        Adam's learning rate.
+    keep : {"first", "last"}
+        Keep the first or the last ``max_len`` tokens of longer documents.
+    clipnorm : float or None
+        Clip each gradient to this norm (``None``: no clipping).
+    progress : bool
+        Show a progress bar per epoch (tqdm, on stderr).
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    VocabularyMismatchError
+        If ``len(vocab)`` differs from the embedding's ``input_dim``.
+    ConfigurationError
+        Invalid settings.
+
+    Examples
+    --------
+    Training is too slow for a doctest; see ``tests/test_sentiment_data.py``:
+
+    >>> from dynalyze.sentiment import load_dataset, SyntheticConfig, Vocabulary
+    >>> from dynalyze.sentiment.models import build_model
+    >>> data = load_dataset("synthetic", synthetic=SyntheticConfig(n_examples=1000))
+    >>> vocab = Vocabulary.build(data.train_texts)
+    >>> model = build_model("gru", len(vocab), units=16, embedding_dim=8, seed=0)
+    >>> result = train_model(model, data, vocab, max_len=30, epochs=10, batch_size=32,
+    ...                      seed=0, patience=3, progress=False)  # doctest: +SKIP
+    >>> result.test_accuracy > 0.9  # doctest: +SKIP
+    True
+    """
+    for name, value in (("max_len", max_len), ("epochs", epochs), ("batch_size", batch_size)):
+        positive_int(name, value)
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+        raise ConfigurationError(f"patience must be an integer >= 0; got {patience!r}.")
+    positive("learning_rate", learning_rate)
+    if clipnorm is not None:
+        positive("clipnorm", clipnorm)
+    _check_seed(seed)
+    _check_keep(keep)
+    if not isinstance(data, SentimentData):
+        raise ConfigurationError(
+            f"data must be a SentimentData from load_dataset; got {type(data).__name__}."
+        )
+    _check_vocabulary(model, vocab)
+    for split in ("train", "validation"):
+        if not data.split(split)[0]:
+            raise DataError(f"The {split} split is empty; nothing to train or select on.")
+
+    import keras
+
+    settings: dict[str, Any] = {
+        "max_len": max_len,
+        "keep": keep,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "patience": patience,
+        "clipnorm": clipnorm,
+        "seed": int(seed),
+        "optimizer": "adam",
+        "batching": "bucketed by length",
+    }
+    started = time.perf_counter()
+    keras.utils.set_random_seed(int(seed))
+    x_train = vocab.encode(data.train_texts, max_len, keep=keep)
+    x_val = vocab.encode(data.validation_texts, max_len, keep=keep)
+    train_ds = _train_dataset(x_train, data.train_labels, batch_size, int(seed))
+    val_ds = _eval_dataset(x_val, data.validation_labels, batch_size)
+    _compile(model, learning_rate, clipnorm)
+    steps = math.ceil(x_train.shape[0] / batch_size)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
+        ),
+        _progress_callback(epochs, steps, progress),
+    ]
+    logger.info(
+        "Training %s on %s: %s examples, max_len %d, batch %d, up to %d epochs",
+        model.name,
+        data.name,
+        data.sizes,
+        max_len,
+        batch_size,
+        epochs,
+    )
+    fit = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=0,
+    )
+    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    val_acc = history.get("val_accuracy", [])
+    if not val_acc:  # pragma: no cover - fit always reports val metrics here
+        raise DataError("Training produced no validation accuracy; is the validation split empty?")
+    best = int(np.argmax(val_acc))
+    test_accuracy = (
+        evaluate_accuracy(
+            model,
+            vocab,
+            data.test_texts,
+            data.test_labels,
+            max_len=max_len,
+            keep=keep,
+            batch_size=batch_size,
+        )
+        if data.test_texts
+        else math.nan
+    )
+    result = TrainingResult(
+        history=history,
+        best_epoch=best + 1,
+        epochs_run=len(val_acc),
+        train_accuracy=history["accuracy"][best],
+        validation_accuracy=val_acc[best],
+        test_accuracy=test_accuracy,
+        wall_time_s=time.perf_counter() - started,
+        settings=settings,
+    )
+    logger.info(
+        "Trained %s: best epoch %d of %d, validation accuracy %.4f, test accuracy %.4f, %.1f s",
+        model.name,
+        result.best_epoch,
+        result.epochs_run,
+        result.validation_accuracy,
+        result.test_accuracy,
+        result.wall_time_s,
+    )
+    return result
+
+
+def predict_logits(
+    model: keras.Model,
+    vocab: Vocabulary,
+    texts: Sequence[str],
+    *,
+    max_len: int,
+    keep: Keep = "first",
+    batch_size: int = 256,
+) -> NDArray[np.float64]:
+    """Logits of the positive class for ``texts`` (in the order given).
+
+    Documents are batched by length (shorter batches run faster; the padding is
+    masked either way).
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment.models import build_model
+    >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
+    >>> model = build_model("gru", len(vocab), units=4, embedding_dim=3, seed=0)
+    >>> predict_logits(model, vocab, ["good", "bad bad", "good bad good"], max_len=5).shape
+    (3,)
+    """
+    positive_int("max_len", max_len)
+    positive_int("batch_size", batch_size)
+    _check_keep(keep)
+    _check_vocabulary(model, vocab)
+    ids = vocab.encode(list(texts), max_len, keep=keep)
+    out = np.empty(ids.shape[0], dtype=np.float64)
+    if ids.shape[0] == 0:
+        return out
+    batches, order = _eval_batches(ids, batch_size)
+    start = 0
+    for batch in batches:
+        logits = np.asarray(model.predict_on_batch(batch), dtype=np.float64).reshape(-1)
+        out[order[start : start + batch.shape[0]]] = logits
+        start += batch.shape[0]
+    return out
+
+
+def evaluate_accuracy(
+    model: keras.Model,
+    vocab: Vocabulary,
+    texts: Sequence[str],
+    labels: NDArray[np.integer],
+    *,
+    max_len: int,
+    keep: Keep = "first",
+    batch_size: int = 256,
+) -> float:
+    """Fraction of ``texts`` whose predicted label (logit > 0) equals ``labels``.
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment.models import build_model
+    >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
+    >>> model = build_model("gru", len(vocab), units=4, embedding_dim=3, seed=0)
+    >>> 0.0 <= evaluate_accuracy(model, vocab, ["good", "bad"], [1, 0], max_len=3) <= 1.0
+    True
+    """
+    labels = np.asarray(labels)
+    if labels.shape != (len(texts),):
+        raise DataError(
+            f"Got {len(texts)} texts but labels of shape {labels.shape}; pass one label each."
+        )
+    logits = predict_logits(model, vocab, texts, max_len=max_len, keep=keep, batch_size=batch_size)
+    return float(np.mean((logits > 0) == (labels > 0))) if labels.size else math.nan
+
+
+def save_model(model: keras.Model, vocab: Vocabulary, folder: str | os.PathLike[str]) -> Path:
+    """Save ``model`` and ``vocab`` into ``folder`` (``model.keras`` + ``vocabulary.txt``).
+
+    The folder is created if needed; existing files of the same names are
+    replaced (each file is written to a temporary name, then renamed).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    VocabularyMismatchError
+        If the vocabulary does not fit the model's embedding.
+    OutputError
+        If the folder cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dynalyze.sentiment.models import build_model
+    >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
+    >>> model = build_model("gru", len(vocab), units=4, embedding_dim=3, seed=0)
+    >>> folder = save_model(model, vocab, tempfile.mkdtemp())
+    >>> sorted(p.name for p in folder.iterdir())
+    ['model.keras', 'vocabulary.txt']
+    """
+    _check_vocabulary(model, vocab)
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        tmp_dir = Path(tempfile.mkdtemp(prefix=".dynalyze-save-", dir=target))
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot create the model folder {str(target)!r}: {exc}. Choose a writable folder."
+        ) from None
+    try:
+        tmp_model = tmp_dir / MODEL_FILE
+        model.save(tmp_model)
+        vocab.save(tmp_dir / VOCABULARY_FILE)
+        os.replace(tmp_model, target / MODEL_FILE)
+        os.replace(tmp_dir / VOCABULARY_FILE, target / VOCABULARY_FILE)
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot write the model to {str(target)!r}: {exc}. Choose a writable folder."
+        ) from None
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    logger.info("Saved model and vocabulary to %s", target)
+    return target
+
+
+def _model_file(path: Path) -> Path:
+    if path.is_dir():
+        if (path / MODEL_FILE).is_file():
+            return path / MODEL_FILE
+        candidates = sorted(p for p in path.iterdir() if p.suffix in (".keras", ".h5", ".hdf5"))
+        if len(candidates) == 1:
+            return candidates[0]
+        found = f"{len(candidates)} model files" if candidates else "no .keras or .h5 file"
+        raise ModelLoadError(
+            f"Model folder {str(path)!r} holds {found}; expected {MODEL_FILE!r} (as written by "
+            "save_model). Pass the path of the model file itself."
+        )
+    if not path.exists():
+        raise ModelLoadError(
+            f"Model file {str(path)!r} does not exist; expected a folder written by save_model "
+            f"or a Keras .keras file. Check the path."
+        )
+    if path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise ModelLoadError(
+            f"{str(path)!r} is not a Keras model file; expected a .keras file (Keras 3 format) "
+            "or a legacy .h5 file."
+        )
+    return path
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    vocabulary: Vocabulary | str | os.PathLike[str] | None = None,
+    safe_mode: bool = True,
+    custom_objects: Mapping[str, Any] | None = None,
+) -> tuple[keras.Model, Vocabulary]:
+    """Load a model and its vocabulary, in Keras safe mode by default.
+
+    Parameters
+    ----------
+    path : str or path
+        A folder written by :func:`save_model` (``model.keras`` inside) or a
+        ``.keras`` / ``.h5`` file.
+    vocabulary : Vocabulary, path or None
+        The vocabulary, or its file; by default ``vocabulary.txt`` next to the
+        model file.
+    safe_mode : bool
+        Keras safe mode (default on): refuse layers that carry Python code
+        (``Lambda``). Pass ``False`` only for a model file you trust; it applies
+        to this call only.
+    custom_objects : mapping or None
+        Custom Keras classes the model needs (registered serializable classes
+        are found without this).
+
+    Returns
+    -------
+    model : keras.Model
+        Uncompiled.
+    vocabulary : Vocabulary
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing or corrupt, needs unsafe loading, or no vocabulary
+        was found.
+    VocabularyMismatchError
+        The vocabulary's size differs from the embedding's ``input_dim``.
+    UnsupportedModelError
+        The model has no (or several) Embedding layers.
+    DataError
+        The vocabulary file is malformed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dynalyze.sentiment.models import build_model
+    >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
+    >>> folder = save_model(build_model("lstm", 4, units=3, embedding_dim=2), vocab,
+    ...                     tempfile.mkdtemp())
+    >>> model, loaded = load_model(folder)
+    >>> model.get_layer("rnn").units, loaded.tokens == vocab.tokens
+    (3, True)
+    """
+    import dynalyze.cells  # noqa: F401  (registers UGRNNCell for safe-mode loading)
+
+    if not isinstance(safe_mode, bool):
+        raise ConfigurationError(f"safe_mode must be True or False; got {safe_mode!r}.")
+    model_file = _model_file(Path(path).expanduser())
+
+    if vocabulary is None:
+        vocab_file = model_file.parent / VOCABULARY_FILE
+        if not vocab_file.is_file():
+            raise ModelLoadError(
+                f"No vocabulary found for {str(model_file)!r}: expected {str(vocab_file)!r} "
+                "(one token per line, as written by save_model), or pass vocabulary= "
+                "(a Vocabulary or the path of its file)."
+            )
+        vocab = Vocabulary.load(vocab_file)
+    elif isinstance(vocabulary, Vocabulary):
+        vocab = vocabulary
+    else:
+        vocab = Vocabulary.load(vocabulary)
+
+    import keras
+
+    try:
+        model = keras.saving.load_model(
+            model_file,
+            custom_objects=dict(custom_objects) if custom_objects else None,
+            compile=False,
+            safe_mode=safe_mode,
+        )
+    except Exception as exc:  # Keras raises ValueError/TypeError/OSError/zip errors
+        message = str(exc)
+        if safe_mode and ("safe_mode" in message or "unsafe" in message.lower()):
+            raise ModelLoadError(
+                f"Model {str(model_file)!r} contains code-carrying layers (e.g. a Lambda layer) "
+                "that Keras refuses to load in safe mode, because loading them can run "
+                "arbitrary Python code. If you trust the file, load it with "
+                "safe_mode=False (the CLI's explicit unsafe-loading flag); otherwise rebuild "
+                f"the model without such layers. Keras said: {message.splitlines()[0]}"
+            ) from None
+        if isinstance(exc, zipfile.BadZipFile) or "zip" in message.lower():
+            detail = "it is not a valid .keras (zip) archive; it may be truncated or corrupt"
+        else:
+            detail = f"{type(exc).__name__}: {message.splitlines()[0] if message else ''}"
+        raise ModelLoadError(
+            f"Cannot load the Keras model {str(model_file)!r}: {detail}. Re-save the model "
+            "with model.save('model.keras'), or pass custom_objects= for custom layers."
+        ) from None
+    if not isinstance(model, keras.Model):  # pragma: no cover - defensive
+        raise ModelLoadError(f"{str(model_file)!r} did not contain a Keras model.")
+    _check_vocabulary(model, vocab, where=f" for {str(model_file)!r}")
+    logger.info("Loaded model %s (%s) with %d tokens", model.name, model_file, len(vocab))
+    return model, vocab
