@@ -31,36 +31,16 @@ from dynalyze.errors import (
 )
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.systems.base import RecurrentSystem
+from dynalyze.trajectories import ModelTrajectories, TrajectoryBatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynalyze.sentiment.vocabulary import Vocabulary
 
-__all__ = ["RecurrentClassifier", "StateBatch"]
+__all__ = ["RecurrentClassifier"]
 
 logger = logging.getLogger(__name__)
 
 _READOUT_ACTIVATIONS = ("linear", "sigmoid", "softmax")
-
-
-class StateBatch:
-    """Hidden states of one batch of documents.
-
-    Parameters
-    ----------
-    index : ndarray of int, shape (b,)
-        Positions of the documents in the input.
-    states : ndarray of float32, shape (b, T_batch, state_dim)
-        State after each token (padding steps hold the last real state).
-    valid : ndarray of bool, shape (b, T_batch)
-        True at real tokens.
-    """
-
-    def __init__(
-        self, index: NDArray[np.int64], states: NDArray[np.float32], valid: NDArray[np.bool_]
-    ) -> None:
-        self.index = index
-        self.states = states
-        self.valid = valid
 
 
 class RecurrentClassifier:
@@ -323,7 +303,7 @@ class RecurrentClassifier:
 
     def iter_states(
         self, ids: ArrayLike, *, batch_size: int = 128, sort_by_length: bool = True
-    ) -> Iterator[StateBatch]:
+    ) -> Iterator[TrajectoryBatch]:
         """Hidden states for batches of documents, from the recurrent layer's own pass.
 
         The recurrent layer runs vectorized over time (``return_sequences``) on
@@ -342,7 +322,9 @@ class RecurrentClassifier:
 
         Yields
         ------
-        StateBatch
+        TrajectoryBatch
+            States are float32 as computed by Keras; padding steps hold the last
+            real state (mask them with ``valid``).
         """
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
@@ -354,7 +336,43 @@ class RecurrentClassifier:
             width = max(1, int(lengths[index].max()))
             batch = matrix[index, :width]
             states = np.asarray(fn(batch), dtype=np.float32)
-            yield StateBatch(index.astype(np.int64), states, batch != 0)
+            yield TrajectoryBatch(index.astype(np.int64), states, batch != 0, batch)
+
+    def stream(
+        self,
+        ids: ArrayLike,
+        *,
+        labels: ArrayLike | None = None,
+        example_index: ArrayLike | None = None,
+        batch_size: int = 128,
+        provenance: dict[str, Any] | None = None,
+    ) -> ModelTrajectories:
+        """Trajectories as a re-iterable stream of batches (memory: one batch).
+
+        Use it instead of :meth:`trajectories` for many documents, e.g. a whole
+        test split: analyses pass over the stream and keep only summaries.
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (n, T)
+            Token ids padded at the end with 0.
+        labels, example_index, batch_size, provenance
+            See :meth:`trajectories`.
+
+        Returns
+        -------
+        dynalyze.trajectories.ModelTrajectories
+        """
+        matrix = _as_ids(ids, len(self.vocabulary))
+        self._require_model()
+        return ModelTrajectories(
+            self,
+            matrix,
+            labels=labels,
+            example_index=example_index,
+            batch_size=batch_size,
+            provenance=provenance,
+        )
 
     def trajectories(
         self,

@@ -14,7 +14,9 @@ line, and the zero-input relaxation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -31,6 +33,7 @@ from dynalyze._validation import (
 )
 from dynalyze.attractors.base import AttractorModel
 from dynalyze.attractors.geometry import (
+    PCAResult,
     StreamingPCA,
     abs_cosine,
     local_tangents,
@@ -43,11 +46,12 @@ from dynalyze.fixedpoints import LevenbergMarquardtFinder, sample_initial_states
 from dynalyze.fixedpoints.selection import unique_fixed_points
 from dynalyze.linearization import Linearization
 from dynalyze.results.build import make_dataset, state_coords
+from dynalyze.trajectories import TrajectorySource, as_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynalyze.classifier import RecurrentClassifier
 
-__all__ = ["LineAttractor", "pearson_r", "sign_agreement"]
+__all__ = ["LineAttractor", "LineAttractorResult", "pearson_r", "sign_agreement"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +98,28 @@ def sign_agreement(projection: ArrayLike, reference: ArrayLike, top: int = 100) 
     return float(np.mean(np.sign(p[chosen]) == np.sign(r[chosen])))
 
 
+@attrs.frozen
+class LineAttractorResult:
+    """Everything :meth:`LineAttractor.analyze` produced.
+
+    Parameters
+    ----------
+    attractor : xarray.Dataset
+        The ``line_attractor`` dataset.
+    fixed_points : xarray.Dataset
+        Every fixed-point search (``fixed_points`` dataset).
+    linearization : xarray.Dataset or None
+        Linearization at the accepted fixed points (None if there were none).
+    timings : dict
+        Seconds spent in each part of the analysis.
+    """
+
+    attractor: xr.Dataset
+    fixed_points: xr.Dataset
+    linearization: xr.Dataset | None
+    timings: dict[str, float] = attrs.field(factory=dict)
+
+
 @attrs.frozen(kw_only=True)
 class LineAttractor(AttractorModel):
     """Line-attractor analysis of a binary recurrent classifier (the paper's recipe).
@@ -124,6 +150,8 @@ class LineAttractor(AttractorModel):
         Eigenmodes kept in the dataset (all are used for the statistics).
     relaxation_steps, n_relaxation : int
         Length and number of zero-input relaxations from visited states.
+    n_plot : int
+        Visited states kept (a uniform sample) in the dataset for figures.
     seed : int
         Seed for every random choice.
     progress : bool
@@ -151,6 +179,7 @@ class LineAttractor(AttractorModel):
     n_modes: int = attrs.field(default=10, validator=attrs_positive_int)
     relaxation_steps: int = attrs.field(default=100, validator=attrs_positive_int)
     n_relaxation: int = attrs.field(default=256, validator=attrs_positive_int)
+    n_plot: int = attrs.field(default=5000, validator=attrs_positive_int)
     seed: int = 0
     progress: bool = False
 
@@ -164,64 +193,74 @@ class LineAttractor(AttractorModel):
             progress=self.progress,
         )
 
-    def find_fixed_points(
-        self, classifier: RecurrentClassifier, trajectories: xr.Dataset
-    ) -> xr.Dataset:
-        """Search for zero-input fixed points from states sampled among those visited."""
-        states = trajectories["hidden_state"]
-        initial = sample_initial_states(
-            states.values,
-            self.n_initial,
-            noise=self.initial_noise,
-            seed=self.seed,
-            mask=trajectories["valid"].values.astype(bool),
-        )
-        return self.finder(classifier.system.state_dim).find(classifier.system, initial)
-
     def accepted(self, fixed_points: xr.Dataset) -> xr.Dataset:
         """Unique candidates that meet the criterion (converged, not duplicate/outlier)."""
-        return unique_fixed_points(fixed_points)
+        n_state = fixed_points.sizes["state"]
+        unique = unique_fixed_points(fixed_points)
+        keep = 2.0 * unique["speed"].values / n_state < self.criterion
+        return unique.isel(fixed_point=np.flatnonzero(keep))
 
-    def linearize(self, classifier: RecurrentClassifier, accepted: xr.Dataset) -> xr.Dataset:
-        """Linearization at the accepted fixed points."""
-        return Linearization().compute(classifier.system, accepted)
+    def find_fixed_points(
+        self, classifier: RecurrentClassifier, trajectories: xr.Dataset | TrajectorySource
+    ) -> xr.Dataset:
+        """Search for zero-input fixed points from states sampled among those visited."""
+        summary = _first_pass(as_source(trajectories), classifier, self._n_sample, self.seed)
+        return self._search(classifier, summary.sample)
 
-    # --------------------------------------------------------------- fit
     def fit(
         self,
         classifier: RecurrentClassifier,
-        trajectories: xr.Dataset,
+        trajectories: xr.Dataset | TrajectorySource,
         **evidence: Any,
     ) -> xr.Dataset:
-        """Fit the line-attractor description.
+        """Fit the line-attractor description (see :meth:`analyze` for the arguments).
+
+        Returns
+        -------
+        xarray.Dataset
+            A ``line_attractor`` dataset.
+        """
+        return self.analyze(classifier, trajectories, **evidence).attractor
+
+    def analyze(
+        self,
+        classifier: RecurrentClassifier,
+        trajectories: xr.Dataset | TrajectorySource,
+        **evidence: Any,
+    ) -> LineAttractorResult:
+        """Run the whole analysis; return the attractor with the fixed points and linearization.
+
+        Two passes are made over ``trajectories``; with a
+        :class:`~dynalyze.trajectories.ModelTrajectories` stream (from
+        :meth:`RecurrentClassifier.stream`) memory stays bounded by one batch
+        whatever the number of documents.
 
         Parameters
         ----------
         classifier : RecurrentClassifier
             The network.
-        trajectories : xarray.Dataset
-            Hidden-state trajectories of documents (:meth:`RecurrentClassifier.trajectories`),
-            ideally held-out ones with ``label``.
+        trajectories : xarray.Dataset or TrajectorySource
+            Hidden-state trajectories of (ideally held-out, labelled) documents:
+            :meth:`RecurrentClassifier.trajectories` or :meth:`RecurrentClassifier.stream`.
         **evidence
             Optional inputs, by keyword:
 
             - ``fixed_points``: a fixed-points dataset (found here if omitted);
             - ``linearization``: linearization at the accepted points;
             - ``untrained_states``: states of an untrained network of the same
-              shape on the same documents (array ``(..., state_dim)`` or a
-              trajectories dataset), for the PCA comparison;
+              shape on the same documents (array ``(..., state_dim)``, a
+              trajectories dataset or a stream), for the PCA comparison;
             - ``bow_weights``: one bag-of-words weight per vocabulary id;
             - ``vader``: mapping token -> human valence;
             - ``true_valence``: one generating valence per vocabulary id
               (synthetic task);
             - ``calibration_ids``: token ids of documents (e.g. the validation
               split) on which the reduced model's offset is fitted; defaults to
-              the trajectories' own documents.
+              the analysed documents themselves.
 
         Returns
         -------
-        xarray.Dataset
-            A ``line_attractor`` dataset.
+        LineAttractorResult
         """
         known = {
             "fixed_points",
@@ -235,29 +274,41 @@ class LineAttractor(AttractorModel):
         unknown = sorted(set(evidence) - known)
         if unknown:
             raise ConfigurationError(
-                f"Unknown evidence {unknown} for LineAttractor.fit; expected some of "
-                f"{sorted(known)}."
+                f"Unknown evidence {unknown} for LineAttractor; expected some of {sorted(known)}."
             )
         system = classifier.system
         n_state = system.state_dim
         vocab_size = len(classifier.vocabulary)
-        _check_trajectories(trajectories, n_state)
-        valid = trajectories["valid"].values.astype(bool)
-        hidden = trajectories["hidden_state"].values
-
+        source = as_source(trajectories)
+        if source.state_dim != n_state:
+            raise DataError(
+                f"The trajectories have {source.state_dim} state units but the classifier's "
+                f"system has {n_state}; they come from different networks."
+            )
         variables: dict[str, Any] = {}
-        # 1. State PCA, trained and untrained.
-        trained_pca = _stream_pca(hidden, valid)
+        clock = _Clock()
+
+        # 1. First pass: state PCA, a uniform sample of visited states, final states.
+        with clock("trajectories, first pass"):
+            first = _first_pass(source, classifier, self._n_sample, self.seed)
+        trained_pca = first.pca
         variables["state_variance_ratio"] = trained_pca.explained_variance_ratio
         variables["state_pc_axes"] = trained_pca.components
         variables["state_mean"] = trained_pca.mean
         variables["state_top3_variance"] = float(trained_pca.explained_variance_ratio[:3].sum())
+        plot = slice(0, min(self.n_plot, first.sample.shape[0]))
+        variables["sampled_state"] = first.sample[plot]
+        sample_labels = (
+            source.labels[first.sample_example][plot].astype(np.int8)
+            if source.labels is not None
+            else np.full(first.sample[plot].shape[0], -1, dtype=np.int8)
+        )
+        variables["sampled_label"] = sample_labels
         untrained = evidence.get("untrained_states")
         if untrained is not None:
-            if isinstance(untrained, xr.Dataset):
-                u_pca = _stream_pca(
-                    untrained["hidden_state"].values, untrained["valid"].values.astype(bool)
-                )
+            if isinstance(untrained, (xr.Dataset, TrajectorySource)):
+                with clock("untrained network"):
+                    u_pca = _first_pass(as_source(untrained), None, 0, self.seed).pca
             else:
                 u_pca = pca(np.asarray(untrained, dtype=np.float64).reshape(-1, n_state))
             variables["untrained_state_variance_ratio"] = u_pca.explained_variance_ratio
@@ -268,18 +319,17 @@ class LineAttractor(AttractorModel):
         # 2. Fixed points with the paper's criterion.
         fixed_points = evidence.get("fixed_points")
         if fixed_points is None:
-            fixed_points = self.find_fixed_points(classifier, trajectories)
+            with clock("fixed points"):
+                fixed_points = self._search(classifier, first.sample)
         normalized = 2.0 * fixed_points["speed"].values / n_state
         eligible = (fixed_points["is_duplicate"].values == 0) & (
             fixed_points["is_outlier"].values == 0
         )
-        counts = [int(np.sum(eligible & (normalized < t))) for t in self.thresholds]
+        variables["accepted_count"] = [
+            int(np.sum(eligible & (normalized < t))) for t in self.thresholds
+        ]
         accepted = self.accepted(fixed_points)
-        accepted = accepted.isel(
-            fixed_point=np.flatnonzero(2.0 * accepted["speed"].values / n_state < self.criterion)
-        )
         n_acc = int(accepted.sizes["fixed_point"])
-        variables["accepted_count"] = counts
         variables["n_candidates"] = int(fixed_points.sizes["fixed_point"])
         variables["n_accepted"] = n_acc
         fps = accepted["fixed_point_state"].values
@@ -312,15 +362,16 @@ class LineAttractor(AttractorModel):
         # 4. Linearization, slow modes and alignments.
         lin = evidence.get("linearization")
         if lin is None and n_acc:
-            lin = self.linearize(classifier, accepted)
+            with clock("linearization"):
+                lin = Linearization().compute(system, accepted)
+        if lin is not None and lin.sizes["fixed_point"] != n_acc:
+            raise DataError(
+                f"The linearization has {lin.sizes['fixed_point']} expansion points but "
+                f"{n_acc} fixed points were accepted; linearize the accepted points "
+                "(LineAttractor.accepted)."
+            )
         k = min(self.n_modes, n_state)
-        if n_acc:
-            assert lin is not None
-            if lin.sizes["fixed_point"] != n_acc:
-                raise DataError(
-                    f"The linearization has {lin.sizes['fixed_point']} expansion points but "
-                    f"{n_acc} fixed points were accepted; linearize the accepted points."
-                )
+        if lin is not None and n_acc:
             eig = lin["eigenvalue"].values
             r1, l1, imag = oriented_top_mode(
                 lin["right_eigenvector"].values[:, :, 0],
@@ -368,10 +419,10 @@ class LineAttractor(AttractorModel):
         if n_acc:
             u = np.einsum("nsi,ns->ni", jac_in, l1)  # J_inp^T l1 per fixed point
             proj = np.empty((vocab_size, 2))
-            for start in range(0, vocab_size, 4096):
-                block = embedding[start : start + 4096] @ u.T  # (tokens, fixed points)
-                proj[start : start + 4096, 0] = block.mean(axis=1)
-                proj[start : start + 4096, 1] = block.std(axis=1)
+            for begin in range(0, vocab_size, 4096):
+                block = embedding[begin : begin + 4096] @ u.T  # (tokens, fixed points)
+                proj[begin : begin + 4096, 0] = block.mean(axis=1)
+                proj[begin : begin + 4096, 1] = block.std(axis=1)
             centre = int(np.argmin(np.abs(coordinate - np.median(coordinate))))
             base = system.step(fps[centre][None])
             moved = system.step(np.repeat(fps[centre][None], vocab_size, axis=0), embedding)
@@ -407,20 +458,25 @@ class LineAttractor(AttractorModel):
             variables["true_valence"] = truth
             variables["true_valence_pearson_r"] = pearson_r(projection, truth)
 
-        # 7. One-step linearization error along the trajectories.
+        # 7. Second pass: one-step linearization error along the trajectories.
         if n_acc and lin is not None:
-            error = _linearization_error(classifier, trajectories, lin)
+            with clock("trajectories, second pass (linearization error)"):
+                error = _linearization_error(classifier, source, lin)
         else:
-            error = np.full(valid.shape, np.nan)
+            error = np.full(source.token_ids.shape, np.nan)
         variables["linearization_error"] = error
-        variables["linearization_error_median"] = float(np.nanmedian(error)) if n_acc else np.nan
-        variables["linearization_error_mean"] = float(np.nanmean(error)) if n_acc else np.nan
+        finite_error = error[np.isfinite(error)]
+        variables["linearization_error_median"] = (
+            float(np.median(finite_error)) if finite_error.size else np.nan
+        )
+        variables["linearization_error_mean"] = (
+            float(np.mean(finite_error)) if finite_error.size else np.nan
+        )
 
         # 8. Reduced model: integrate token projections along the line.
-        ids = trajectories["token_id"].values
-        score = self._score(projection, ids)
+        score = self._score(projection, source.token_ids)
         gain_mean = float(np.mean(gain)) if n_acc else float("nan")
-        network_logit = trajectories["logit"].values.astype(np.float64)
+        network_logit = first.logit
         calibration = evidence.get("calibration_ids")
         if calibration is not None:
             cal_ids = np.asarray(calibration)
@@ -430,19 +486,21 @@ class LineAttractor(AttractorModel):
             cal_score, cal_logit = score, network_logit
         offset = float(np.nanmean(cal_logit - gain_mean * cal_score)) if n_acc else float("nan")
         reduced = gain_mean * score + offset
+        variables["logit"] = network_logit
         variables["reduced_score"] = score
         variables["reduced_logit"] = reduced
         variables["reduced_gain"] = gain_mean
         variables["reduced_offset"] = offset
         variables["reduced_agreement"] = float(np.mean((reduced > 0) == (network_logit > 0)))
         variables["reduced_logit_pearson_r"] = pearson_r(reduced, network_logit)
-        if "label" in trajectories:
-            labels = trajectories["label"].values
+        if source.labels is not None:
+            labels = source.labels
+            variables["label"] = labels
             variables["network_accuracy"] = float(np.mean((network_logit > 0) == (labels == 1)))
             variables["reduced_accuracy"] = float(np.mean((reduced > 0) == (labels == 1)))
 
         # 9. Zero-input relaxation from visited states.
-        starts = sample_initial_states(hidden, self.n_relaxation, seed=self.seed + 1, mask=valid)
+        starts = sample_initial_states(first.sample, self.n_relaxation, seed=self.seed + 1)
         variables["relaxation_speed"] = _relaxation(system, starts, self.relaxation_steps)
 
         coords: dict[str, Any] = {
@@ -451,16 +509,29 @@ class LineAttractor(AttractorModel):
             "threshold": np.asarray(self.thresholds),
             "token": np.asarray(classifier.vocabulary.tokens, dtype=object),
             "token_index": np.arange(vocab_size),
-            "example": trajectories["example"].values,
+            "example": source.example_index,
         }
-        return make_dataset(
+        attractor = make_dataset(
             self.kind,
             variables,
             coords,
             config=self,
-            provenance={**classifier.provenance, **trajectories.dynalyze.provenance},
+            provenance={**classifier.provenance, **source.provenance},
             title="dynalyze line-attractor analysis",
         )
+        total = time.perf_counter() - clock.start
+        clock.timings["attractor fit (the rest)"] = round(total - sum(clock.timings.values()), 3)
+        return LineAttractorResult(attractor, fixed_points, lin, dict(clock.timings))
+
+    @property
+    def _n_sample(self) -> int:
+        return max(self.n_initial, self.n_relaxation, self.n_plot)
+
+    def _search(self, classifier: RecurrentClassifier, sample: FloatArray) -> xr.Dataset:
+        initial = sample_initial_states(
+            sample, self.n_initial, noise=self.initial_noise, seed=self.seed
+        )
+        return self.finder(classifier.system.state_dim).find(classifier.system, initial)
 
     # ------------------------------------------------------ reduced model
     @staticmethod
@@ -503,27 +574,85 @@ def _median(values: ArrayLike) -> float:
     return float(np.median(array)) if array.size else float("nan")
 
 
-def _check_trajectories(ds: xr.Dataset, n_state: int) -> None:
-    needed = ["hidden_state", "valid", "token_id", "logit"]
-    missing = [name for name in needed if name not in ds]
-    if missing:
-        raise DataError(
-            f"The trajectories dataset lacks {missing}; build it with "
-            "RecurrentClassifier.trajectories(ids, labels=...)."
-        )
-    if ds.sizes.get("state") != n_state:
-        raise DataError(
-            f"The trajectories have {ds.sizes.get('state')} state units but the classifier's "
-            f"system has {n_state}; they come from different networks."
-        )
+class _Clock:
+    """Seconds per named part."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(
+                self.timings.get(name, 0.0) + time.perf_counter() - begin, 3
+            )
 
 
-def _stream_pca(hidden: NDArray[Any], valid: NDArray[np.bool_]) -> Any:
-    acc = StreamingPCA(hidden.shape[-1])
-    for start in range(0, hidden.shape[0], 256):
-        block = hidden[start : start + 256]
-        acc.update(block[valid[start : start + 256]])
-    return acc.result()
+@attrs.frozen
+class _FirstPass:
+    pca: PCAResult
+    sample: FloatArray  # uniform sample of visited states, in random order
+    sample_example: NDArray[np.int64]  # source position of each sampled state's document
+    logit: FloatArray  # readout of each document's final state
+
+
+def _hash_keys(example: NDArray[np.int64], step: NDArray[np.int64], seed: int) -> FloatArray:
+    """Uniform pseudo-random keys in [0, 1) from (seed, example, step) (splitmix64)."""
+    with np.errstate(over="ignore"):
+        z = (
+            np.asarray(example, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            + np.asarray(step, dtype=np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
+            + np.uint64(seed & 0xFFFFFFFF) * np.uint64(0x94D049BB133111EB)
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    out: FloatArray = (z >> np.uint64(11)).astype(np.float64) / float(2**53)
+    return out
+
+
+def _first_pass(
+    source: TrajectorySource,
+    classifier: RecurrentClassifier | None,
+    n_sample: int,
+    seed: int,
+) -> _FirstPass:
+    """One pass: streaming PCA, a uniform reservoir sample of states, final-state logits.
+
+    The sample keeps the ``n_sample`` states with the smallest pseudo-random keys,
+    so it is a uniform sample without replacement of every visited state, drawn
+    in one pass with memory ``O(n_sample)``. Keys are a hash of (seed, document,
+    step), so the sample does not depend on how the documents are batched.
+    """
+    acc = StreamingPCA(source.state_dim)
+    keys = np.zeros(0)
+    kept = np.zeros((0, source.state_dim))
+    kept_example = np.zeros(0, dtype=np.int64)
+    final = np.zeros((source.n_examples, source.state_dim))
+    for batch in source.batches():
+        rows, cols = np.nonzero(batch.valid)
+        visited = batch.states[rows, cols].astype(np.float64)
+        acc.update(visited)
+        if n_sample:
+            new_keys = _hash_keys(batch.index[rows], cols, seed)
+            keys = np.concatenate([keys, new_keys])
+            kept = np.concatenate([kept, visited])
+            kept_example = np.concatenate([kept_example, batch.index[rows]])
+            if keys.size > n_sample:
+                top = np.argpartition(keys, n_sample - 1)[:n_sample]
+                keys, kept, kept_example = keys[top], kept[top], kept_example[top]
+        lengths = batch.valid.sum(axis=1)
+        has = lengths > 0
+        final[batch.index[has]] = batch.states[np.flatnonzero(has), lengths[has] - 1]
+    if n_sample and keys.size == 0:
+        raise DataError("The trajectories hold no valid (non-padding) step to analyse.")
+    order = np.argsort(keys, kind="stable")
+    logit = classifier.readout(final) if classifier is not None else np.zeros(source.n_examples)
+    return _FirstPass(acc.result(), kept[order], kept_example[order], logit)
 
 
 def _per_token(values: Any, vocab_size: int, name: str) -> FloatArray:
@@ -538,33 +667,35 @@ def _per_token(values: Any, vocab_size: int, name: str) -> FloatArray:
 
 
 def _linearization_error(
-    classifier: RecurrentClassifier, trajectories: xr.Dataset, lin: xr.Dataset
+    classifier: RecurrentClassifier, source: TrajectorySource, lin: xr.Dataset
 ) -> FloatArray:
-    """||h_t - h_lin|| / ||h_t|| with h_lin expanded around the fixed point nearest h_{t-1}."""
-    hidden = trajectories["hidden_state"].values.astype(np.float64)
-    ids = trajectories["token_id"].values
-    valid = trajectories["valid"].values.astype(bool)
-    n_ex, n_time, n_state = hidden.shape
-    previous = np.concatenate([np.zeros((n_ex, 1, n_state)), hidden[:, :-1]], axis=1)
-    rows = np.flatnonzero(valid.reshape(-1))
-    h_prev = previous.reshape(-1, n_state)[rows]
-    h_next = hidden.reshape(-1, n_state)[rows]
-    x = classifier.embedding[ids.reshape(-1)[rows]]
+    """||h_t - h_lin|| / ||h_t|| with h_lin expanded around the fixed point nearest h_{t-1}.
+
+    A second pass over the source, batch by batch.
+    """
     points = lin["fixed_point_state"].values
     image = lin["expansion_image"].values
     jac_h = lin["jacobian_state"].values
     jac_x = lin["jacobian_input"].values
-    _, nearest = cKDTree(points).query(h_prev, k=1)
-    predicted = np.empty_like(h_next)
-    for k in np.unique(nearest):
-        sel = np.flatnonzero(nearest == k)
-        predicted[sel] = image[k] + (h_prev[sel] - points[k]) @ jac_h[k].T + x[sel] @ jac_x[k].T
-    norm = np.linalg.norm(h_next, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.linalg.norm(h_next - predicted, axis=1) / norm
-    out = np.full(n_ex * n_time, np.nan)
-    out[rows] = rel
-    return out.reshape(n_ex, n_time)
+    tree = cKDTree(points)
+    out = np.full(source.token_ids.shape, np.nan)
+    for batch in source.batches():
+        states = batch.states.astype(np.float64)
+        b, _, n_state = states.shape
+        previous = np.concatenate([np.zeros((b, 1, n_state)), states[:, :-1]], axis=1)
+        rows, cols = np.nonzero(batch.valid)
+        h_prev = previous[rows, cols]
+        h_next = states[rows, cols]
+        x = classifier.embedding[batch.token_id[rows, cols]]
+        _, nearest = tree.query(h_prev, k=1)
+        predicted = np.empty_like(h_next)
+        for k in np.unique(nearest):
+            sel = np.flatnonzero(nearest == k)
+            predicted[sel] = image[k] + (h_prev[sel] - points[k]) @ jac_h[k].T + x[sel] @ jac_x[k].T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.linalg.norm(h_next - predicted, axis=1) / np.linalg.norm(h_next, axis=1)
+        out[batch.index[rows], cols] = rel
+    return out
 
 
 def _relaxation(system: Any, starts: FloatArray, steps: int) -> FloatArray:

@@ -41,10 +41,10 @@ def _figure(size: tuple[float, float] = (5.5, 4.2)) -> tuple[Figure, Any]:
     return fig, fig.subplots()
 
 
-def state_pca(
-    attractor: xr.Dataset, trajectories: xr.Dataset, *, max_points: int = 20000, seed: int = 0
-) -> Figure:
+def state_pca(attractor: xr.Dataset) -> Figure:
     """Visited states on PC1-PC2 coloured by label, fixed points and the readout direction.
+
+    Uses the uniform sample of visited states stored in the attractor dataset.
 
     Examples
     --------
@@ -53,16 +53,9 @@ def state_pca(
     fig, ax = _figure((5.8, 4.8))
     axes = attractor["state_pc_axes"].values[:2]
     mean = attractor["state_mean"].values
-    hidden = trajectories["hidden_state"].values
-    valid = trajectories["valid"].values.astype(bool)
-    rows, cols = np.nonzero(valid)
-    rng = np.random.default_rng(seed)
-    if rows.size > max_points:
-        pick = rng.choice(rows.size, max_points, replace=False)
-        rows, cols = rows[pick], cols[pick]
-    pts = (hidden[rows, cols].astype(np.float64) - mean) @ axes.T
-    if "label" in trajectories:
-        labels = trajectories["label"].values[rows]
+    pts = (attractor["sampled_state"].values.astype(np.float64) - mean) @ axes.T
+    labels = attractor["sampled_label"].values
+    if np.any(labels >= 0):
         for value, colour, name in ((0, _NEG, "negative"), (1, _POS, "positive")):
             sel = labels == value
             ax.scatter(
@@ -71,7 +64,7 @@ def state_pca(
                 s=2,
                 alpha=0.25,
                 color=colour,
-                label=f"{name} documents",
+                label=f"states in {name} documents",
                 rasterized=True,
             )
     else:
@@ -254,12 +247,11 @@ FIGURES: dict[str, Callable[..., Figure]] = {
 def save_all(
     folder: str | os.PathLike[str],
     attractor: xr.Dataset,
-    trajectories: xr.Dataset,
     linearization: xr.Dataset | None = None,
     *,
     dpi: int = 120,
 ) -> dict[str, Path]:
-    """Write the standard figures as PNG files into ``folder``.
+    """Write the standard figures of a line-attractor analysis as PNG files into ``folder``.
 
     Returns
     -------
@@ -270,9 +262,7 @@ def save_all(
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for name, fn in FIGURES.items():
-        if name == "state_pca":
-            fig = fn(attractor, trajectories)
-        elif name == "eigenvalue_spectra":
+        if name == "eigenvalue_spectra":
             fig = fn(attractor, linearization)
         else:
             fig = fn(attractor)

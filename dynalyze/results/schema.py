@@ -47,6 +47,7 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "trial": "a random draw of a null distribution",
         "stage": "a pipeline stage",
         "relaxation_step": "a step of the zero-input relaxation from visited states",
+        "sample": "a visited state drawn uniformly at random",
     }
 )
 
@@ -250,6 +251,19 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         ),
         "state_pc_axes": _V(
             ("component", "state"), "principal axes of the visited states (rows)", "1"
+        ),
+        "sample": _V(("sample",), "sample index", "1", "int64"),
+        "sampled_state": _V(
+            ("sample", "state"),
+            "visited state drawn uniformly among all analysed steps",
+            "1",
+            "float32",
+        ),
+        "sampled_label": _V(
+            ("sample",),
+            "label of the document the sampled state belongs to (-1 unknown)",
+            "1",
+            "int8",
         ),
         "readout_weight": _V(("state",), "readout weights over the flat state", "1"),
         "state_mean": _V(("state",), "mean visited state", "1"),

@@ -1,0 +1,245 @@
+"""The ``dynalyze`` command.
+
+``dynalyze run`` trains a sentiment RNN on bundled data and reverse-engineers
+it; ``dynalyze analyze MODEL`` runs the same analysis on an existing model;
+``dynalyze systems`` lists the installed recurrent systems.
+
+A user mistake ends with one clear line on stderr and a non-zero exit status,
+never a traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+logger = logging.getLogger("dynalyze")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset",
+        default="imdb",
+        help="imdb (default), rotten_tomatoes, synthetic, or csv:PATH with text and label columns",
+    )
+    parser.add_argument(
+        "--max-len",
+        type=int,
+        default=None,
+        help="tokens kept per document (default: the dataset's recipe)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    parser.add_argument(
+        "--out", default="dynalyze-output", help="output folder (default ./dynalyze-output)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output folder"
+    )
+    parser.add_argument(
+        "--n-analysis", type=int, default=1000, help="test documents analysed (default 1000)"
+    )
+    parser.add_argument(
+        "--n-initial", type=int, default=1000, help="fixed-point searches (default 1000)"
+    )
+    parser.add_argument(
+        "--max-train",
+        type=int,
+        default=None,
+        help="use at most this many training documents (quick runs)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dynalyze`` command."""
+    from dynalyze._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="dynalyze",
+        description="Reverse-engineer recurrent neural networks: fixed points, "
+        "linearization and line attractors.",
+    )
+    parser.add_argument("--version", action="version", version=f"dynalyze {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="train a sentiment RNN on bundled data and reverse-engineer it",
+        description="Train Embedding -> RNN -> Dense on a sentiment dataset and run the "
+        "paper's analysis. With no options: a GRU on IMDB.",
+    )
+    run.add_argument("--arch", default="gru", help="gru (default), lstm, simple, ugrnn")
+    run.add_argument("--units", type=int, default=None, help="recurrent units")
+    run.add_argument("--embedding-dim", type=int, default=None, help="embedding size")
+    run.add_argument("--vocab-size", type=int, default=None, help="vocabulary size")
+    run.add_argument("--epochs", type=int, default=None, help="maximum training epochs")
+    run.add_argument("--batch-size", type=int, default=None, help="training batch size")
+    _add_common(run)
+
+    analyze = sub.add_parser(
+        "analyze",
+        help="analyse an existing trained model (.keras + vocabulary)",
+        description="Run the analysis on a trained Embedding -> RNN -> Dense model: a folder "
+        "with model.keras and vocabulary.txt, or a .keras file with --vocabulary.",
+    )
+    analyze.add_argument("model", help="model folder or .keras file")
+    analyze.add_argument(
+        "--vocabulary", default=None, help="vocabulary file (one token per line, line i = id i)"
+    )
+    analyze.add_argument("--layer", default=None, help="recurrent layer to analyse")
+    analyze.add_argument(
+        "--unsafe-load",
+        action="store_true",
+        help="load models with code-carrying layers (Keras safe_mode=False); only for "
+        "files you trust",
+    )
+    _add_common(analyze)
+
+    sub.add_parser("systems", help="list the installed recurrent systems")
+    return parser
+
+
+def _configure_logging(quiet: bool, debug: bool) -> None:
+    level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "%(levelname)s %(name)s: %(message)s" if debug else "dynalyze: %(message)s"
+        )
+    )
+    root = logging.getLogger("dynalyze")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _config(args: argparse.Namespace, **extra: Any) -> Any:
+    from dynalyze.sentiment.pipeline import RunConfig
+
+    return RunConfig(
+        dataset=args.dataset,
+        max_len=args.max_len,
+        seed=args.seed,
+        out=args.out,
+        overwrite=args.overwrite,
+        n_analysis=args.n_analysis,
+        n_initial=args.n_initial,
+        max_train=args.max_train,
+        progress=not args.no_progress,
+        **extra,
+    )
+
+
+def _summary_line(result: Any, seconds: float) -> str:
+    s = result.summary
+    acc = s.get("test_accuracy")
+    lam = s.get("median_top_eigenvalue_magnitude")
+    parts = [
+        f"{s.get('arch')} on {s.get('dataset')}",
+        f"test accuracy {100 * acc:.1f}%" if acc is not None else "",
+        f"{s.get('n_accepted')} fixed points",
+        f"median |lambda_1| {lam:.4f}" if lam is not None else "",
+    ]
+    described = ", ".join(p for p in parts if p)
+    return (
+        f"Done in {seconds / 60:.1f} min ({described}). Results in {result.out}: "
+        "report.md, results/*.nc, figures/*.png, model/."
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dynalyze.sentiment.pipeline import run_pipeline
+
+    config = _config(
+        args,
+        arch=args.arch,
+        units=args.units,
+        embedding_dim=args.embedding_dim,
+        vocab_size=args.vocab_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+    )
+    start = time.perf_counter()
+    result = run_pipeline(config)
+    print(_summary_line(result, time.perf_counter() - start))
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from dynalyze.sentiment.pipeline import analyze_model
+
+    config = _config(args)
+    start = time.perf_counter()
+    result = analyze_model(
+        args.model,
+        config,
+        vocabulary=args.vocabulary,
+        safe_mode=not args.unsafe_load,
+        layer=args.layer,
+    )
+    print(_summary_line(result, time.perf_counter() - start))
+    return 0
+
+
+def _systems() -> int:
+    from dynalyze.systems import list_systems
+
+    for name, cls in list_systems().items():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        print(f"{name:12s} {cls.__module__}.{cls.__qualname__}  {doc[0] if doc else ''}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dynalyze`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    debug = bool(getattr(args, "debug", False))
+    _configure_logging(bool(getattr(args, "quiet", False)), debug)
+    _quiet_tensorflow()
+    from dynalyze.errors import DynalyzeError
+
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "analyze":
+            return _analyze(args)
+        return _systems()
+    except DynalyzeError as exc:
+        if debug:
+            raise
+        print(f"dynalyze: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("dynalyze: interrupted; no results were written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,552 @@
+"""The paper's analysis end to end: train (or load) a sentiment RNN and reverse-engineer it.
+
+:func:`run_pipeline` is what ``dynalyze run`` executes: load the data, build the
+vocabulary, train the network and the bag-of-words baseline, collect hidden
+states of held-out documents, find the approximate fixed points, linearize,
+fit the line attractor, and write the model, netCDF results, PNG figures and a
+Markdown report that puts every number beside the paper's. ``dynalyze analyze``
+runs the same analysis on an existing model (:func:`analyze_model`).
+
+The output folder is assembled in a temporary sibling folder and moved into
+place at the end, so a failed run never leaves half a result and never touches
+an existing output folder unless ``overwrite`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import xarray as xr
+
+from dynalyze._validation import attrs_positive, attrs_positive_int
+from dynalyze._version import __version__
+from dynalyze.errors import ConfigurationError, OutputError, OutputExistsError
+from dynalyze.sentiment.defaults import Recipe, default_recipe
+
+__all__ = ["RunConfig", "RunResult", "analyze_model", "run_pipeline"]
+
+logger = logging.getLogger(__name__)
+
+#: Documents whose full trajectories are written to ``results/trajectories.nc``.
+TRAJECTORIES_SAVED = 100
+#: Fixed points (spread along the manifold) whose full linearization is written.
+LINEARIZATIONS_SAVED = 20
+
+
+def _optional_positive_int(_instance: object, attribute: Any, value: int | None) -> None:
+    if value is not None:
+        attrs_positive_int(_instance, attribute, value)
+
+
+def _optional_positive(_instance: object, attribute: Any, value: float | None) -> None:
+    if value is not None:
+        attrs_positive(_instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """Everything ``dynalyze run`` / ``dynalyze analyze`` can be told.
+
+    Options left at ``None`` take the dataset's recipe
+    (:func:`dynalyze.sentiment.defaults.default_recipe`).
+
+    Parameters
+    ----------
+    dataset : str
+        ``"imdb"``, ``"rotten_tomatoes"``, ``"synthetic"`` or ``"csv:PATH"``.
+    arch : str
+        Recurrent architecture (``"gru"``, ``"lstm"``, ``"simple"``, ...).
+    units, embedding_dim, vocab_size, max_len, epochs, batch_size : int, optional
+        Network and training sizes.
+    learning_rate : float, optional
+        Adam learning rate.
+    patience : int, optional
+        Early-stopping patience (epochs without a better validation accuracy).
+    max_train : int, optional
+        Use at most this many training documents (quick runs).
+    n_analysis : int or None
+        Held-out (test) documents whose trajectories are analysed (``None``: the
+        whole test split; memory stays bounded, states are streamed).
+    n_initial : int
+        Fixed-point searches.
+    seed : int
+        Seed of the split, the initialisation, training and the analysis.
+    out : str
+        Output folder.
+    overwrite : bool
+        Replace an existing output folder.
+    progress : bool
+        Show progress bars.
+
+    Examples
+    --------
+    >>> RunConfig(dataset="synthetic", arch="gru").recipe().units
+    16
+    """
+
+    dataset: str = attrs.field(default="imdb")
+    arch: str = attrs.field(default="gru")
+    units: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    embedding_dim: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    vocab_size: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    max_len: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    epochs: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    batch_size: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    learning_rate: float | None = attrs.field(default=None, validator=_optional_positive)
+    patience: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    max_train: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    n_analysis: int | None = attrs.field(default=1000, validator=_optional_positive_int)
+    n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
+    seed: int = 0
+    out: str = "dynalyze-output"
+    overwrite: bool = False
+    progress: bool = True
+
+    @arch.validator
+    def _check_arch(self, _attribute: Any, value: str) -> None:
+        from dynalyze.sentiment.models import ARCHITECTURES
+
+        if value not in ARCHITECTURES:
+            raise ConfigurationError(
+                f"Unknown architecture {value!r}; choose one of {sorted(ARCHITECTURES)}."
+            )
+
+    @dataset.validator
+    def _check_dataset(self, _attribute: Any, value: str) -> None:
+        from dynalyze.sentiment.datasets import DATASET_NAMES
+
+        if value.startswith("csv:"):
+            if len(value) == 4:
+                raise ConfigurationError("csv: needs a path, e.g. --dataset csv:reviews.csv.")
+            return
+        if value not in DATASET_NAMES:
+            names = [n for n in DATASET_NAMES if n != "csv:PATH"] + ["csv:PATH"]
+            raise ConfigurationError(f"Unknown dataset {value!r}; choose one of {names}.")
+
+    def recipe(self) -> Recipe:
+        """The dataset's default recipe with this configuration's options applied."""
+        return default_recipe(self.dataset).with_overrides(
+            arch=self.arch,
+            units=self.units,
+            embedding_dim=self.embedding_dim,
+            max_tokens=self.vocab_size,
+            max_len=self.max_len,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            patience=self.patience,
+            max_train=self.max_train,
+        )
+
+
+@attrs.frozen
+class RunResult:
+    """Where a run wrote its outputs and its headline numbers.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The output folder.
+    summary : dict
+        Headline numbers (accuracies, fixed points, spectra...).
+    timings : dict
+        Seconds per stage.
+    """
+
+    out: Path
+    summary: dict[str, Any]
+    timings: dict[str, float]
+
+
+class _Stages:
+    """Times the pipeline's stages and logs them."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        logger.info("stage %s ...", name)
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        logger.info("stage %s done in %.1f s", name, self.timings[name])
+
+
+@contextmanager
+def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
+    """A temporary sibling folder that replaces ``out`` only if the block succeeds."""
+    target = Path(out).resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} exists and is not a folder; choose another --out.")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"Output folder {target} already holds results; pass --overwrite to replace "
+            "them or choose another --out."
+        )
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+    except OSError as exc:
+        raise OutputError(f"Cannot write to {parent}: {exc.strerror or exc}.") from None
+    try:
+        yield staging
+        old = None
+        if target.exists():
+            old = parent / f".{target.name}.old-{os.getpid()}"
+            os.replace(target, old)
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _vader_lexicon() -> dict[str, float]:
+    """VADER's human valence ratings (token -> mean rating), from the vaderSentiment package."""
+    from importlib import resources
+
+    text = resources.files("vaderSentiment").joinpath("vader_lexicon.txt").read_text("utf-8")
+    ratings: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            try:
+                ratings[parts[0]] = float(parts[1])
+            except ValueError:
+                continue
+    return ratings
+
+
+def run_pipeline(config: RunConfig) -> RunResult:
+    """Train a sentiment RNN and reverse-engineer it (``dynalyze run``).
+
+    Parameters
+    ----------
+    config : RunConfig
+        What to run; see :class:`RunConfig`.
+
+    Returns
+    -------
+    RunResult
+    """
+    from dynalyze.sentiment.datasets import load_dataset
+    from dynalyze.sentiment.models import build_model
+    from dynalyze.sentiment.training import save_model, train_model
+    from dynalyze.sentiment.vocabulary import Vocabulary
+
+    cfg = config
+    recipe = cfg.recipe()
+    stages = _Stages()
+    with _output_folder(cfg.out, cfg.overwrite) as staging:
+        with stages("data"):
+            data = load_dataset(
+                cfg.dataset, seed=cfg.seed, max_train=recipe.max_train, synthetic=recipe.synthetic
+            )
+            vocab = Vocabulary.build(
+                data.train_texts, max_tokens=recipe.max_tokens, min_count=recipe.min_count
+            )
+            logger.info(
+                "%s: %s documents, vocabulary of %d tokens", cfg.dataset, data.sizes, len(vocab)
+            )
+        with stages("training"):
+            model = build_model(
+                recipe.arch,
+                len(vocab),
+                units=recipe.units,
+                embedding_dim=recipe.embedding_dim,
+                seed=cfg.seed,
+            )
+            training = train_model(
+                model,
+                data,
+                vocab,
+                max_len=recipe.max_len,
+                epochs=recipe.epochs,
+                batch_size=recipe.batch_size,
+                seed=cfg.seed,
+                patience=recipe.patience,
+                learning_rate=recipe.learning_rate,
+                keep=recipe.keep,
+                clipnorm=recipe.clipnorm,
+                progress=cfg.progress,
+            )
+            save_model(model, vocab, staging / "model")
+        untrained = build_model(
+            recipe.arch,
+            len(vocab),
+            units=recipe.units,
+            embedding_dim=recipe.embedding_dim,
+            seed=cfg.seed + 1,
+        )
+        summary = _analyze(
+            model,
+            untrained,
+            vocab,
+            data,
+            cfg,
+            recipe,
+            staging,
+            stages,
+            training=training.describe(),
+        )
+        result = RunResult(Path(cfg.out).resolve(), summary, dict(stages.timings))
+    return result
+
+
+def analyze_model(
+    model_path: str | os.PathLike[str],
+    config: RunConfig,
+    *,
+    vocabulary: str | os.PathLike[str] | None = None,
+    safe_mode: bool = True,
+    layer: str | None = None,
+) -> RunResult:
+    """Run the analysis on an existing trained model (``dynalyze analyze``).
+
+    Parameters
+    ----------
+    model_path : path-like
+        A model folder (``model.keras`` + ``vocabulary.txt``) or ``.keras`` file.
+    config : RunConfig
+        Dataset, analysis sizes, seed and output folder (training options are
+        ignored; ``max_len`` is used to encode documents).
+    vocabulary : path-like, optional
+        Vocabulary file if not beside the model.
+    safe_mode : bool
+        Keras safe mode when loading (default on).
+    layer : str, optional
+        Name of the recurrent layer when the model has several.
+
+    Returns
+    -------
+    RunResult
+    """
+    from dynalyze.classifier import RecurrentClassifier
+    from dynalyze.sentiment.datasets import load_dataset
+
+    cfg = config
+    recipe = cfg.recipe()
+    stages = _Stages()
+    with _output_folder(cfg.out, cfg.overwrite) as staging:
+        with stages("load model"):
+            clf = RecurrentClassifier.load(model_path, vocabulary, layer=layer, safe_mode=safe_mode)
+        with stages("data"):
+            data = load_dataset(
+                cfg.dataset, seed=cfg.seed, max_train=recipe.max_train, synthetic=recipe.synthetic
+            )
+        untrained = _untrained_copy(clf.model, seed=cfg.seed + 1)
+        summary = _analyze(
+            clf.model,
+            untrained,
+            clf.vocabulary,
+            data,
+            cfg,
+            recipe,
+            staging,
+            stages,
+            training={"model_path": str(model_path)},
+            classifier=clf,
+        )
+        result = RunResult(Path(cfg.out).resolve(), summary, dict(stages.timings))
+    return result
+
+
+def _analyze(
+    model: Any,
+    untrained_model: Any,
+    vocab: Any,
+    data: Any,
+    cfg: RunConfig,
+    recipe: Recipe,
+    staging: Path,
+    stages: _Stages,
+    *,
+    training: dict[str, Any],
+    classifier: Any = None,
+) -> dict[str, Any]:
+    from dynalyze.attractors import LineAttractor
+    from dynalyze.classifier import RecurrentClassifier
+    from dynalyze.plot import save_all
+    from dynalyze.results.io import save
+    from dynalyze.sentiment.bow import fit_bow
+    from dynalyze.sentiment.report import write_report
+
+    max_len, keep = recipe.max_len, recipe.keep
+    clf = classifier or RecurrentClassifier.from_model(model, vocab)
+    clf.provenance.update(dataset=cfg.dataset, seed=cfg.seed)
+    with stages("bag of words"):
+        bow = fit_bow(data, vocab, max_len=max_len, keep=keep, seed=cfg.seed)
+    with stages("trajectories"):
+        n_test = len(data.test_texts)
+        n = n_test if cfg.n_analysis is None else min(cfg.n_analysis, n_test)
+        ids = vocab.encode(data.test_texts[:n], max_len, keep=keep)
+        labels = data.test_labels[:n]
+        stream = clf.stream(
+            ids,
+            labels=labels,
+            example_index=np.arange(n),
+            provenance={"split": "test", "n_documents": n},
+        )
+        n_saved = min(TRAJECTORIES_SAVED, n)
+        saved_trajectories = clf.trajectories(
+            ids[:n_saved],
+            labels=labels[:n_saved],
+            example_index=np.arange(n_saved),
+            provenance={"split": "test"},
+        )
+        untrained_stream = RecurrentClassifier.from_model(untrained_model, vocab).stream(ids)
+        test_ids = vocab.encode(data.test_texts, max_len, keep=keep)
+        test_logits = clf.logits(test_ids)
+        network_test_accuracy = float(np.mean((test_logits > 0) == (data.test_labels == 1)))
+    analysis = LineAttractor(n_initial=cfg.n_initial, seed=cfg.seed, progress=cfg.progress)
+    true_valence = None
+    if data.true_valences is not None:
+        true_valence = np.array([data.true_valences.get(t, np.nan) for t in vocab.tokens])
+    n_cal = min(n, len(data.validation_texts))
+    evidence: dict[str, Any] = {
+        "untrained_states": untrained_stream,
+        "bow_weights": bow.weights,
+        "vader": _vader_lexicon(),
+        "calibration_ids": vocab.encode(data.validation_texts[:n_cal], max_len, keep=keep),
+    }
+    if true_valence is not None:
+        evidence["true_valence"] = true_valence
+    start = time.perf_counter()
+    result = analysis.analyze(clf, stream, **evidence)
+    stages.timings.update({k: v for k, v in result.timings.items()})
+    logger.info(
+        "line-attractor analysis done in %.1f s (%s)",
+        time.perf_counter() - start,
+        ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()),
+    )
+    attractor, fixed_points, linearization = (
+        result.attractor,
+        result.fixed_points,
+        result.linearization,
+    )
+    with stages("save results"):
+        results = staging / "results"
+        results.mkdir()
+        save(fixed_points, results / "fixed_points.nc")
+        save(attractor, results / "line_attractor.nc")
+        save(saved_trajectories, results / "trajectories.nc")
+        if linearization is not None:
+            save(_spread_subset(linearization, attractor), results / "linearization.nc")
+    with stages("figures"):
+        figures = save_all(staging / "figures", attractor, linearization)
+    summary = _summary(attractor, bow, training, network_test_accuracy, recipe)
+    with stages("report"):
+        write_report(staging / "report.md", summary, attractor, figures, recipe, cfg)
+        record = {
+            "dynalyze_version": __version__,
+            "python": platform.python_version(),
+            "config": attrs.asdict(cfg),
+            "recipe": recipe.describe(),
+            "data": data.describe(),
+            "training": training,
+            "bow": {"test_accuracy": bow.test_accuracy, "C": bow.C, "features": bow.features},
+            "summary": summary,
+            "timings_s": stages.timings,
+        }
+        (staging / "run.json").write_text(json.dumps(record, indent=2, default=_json_default))
+    return summary
+
+
+def _untrained_copy(model: Any, seed: int) -> Any:
+    """A freshly initialised network of the same architecture (for the PCA comparison)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    clone = keras.models.clone_model(model)
+    clone(np.ones((1, 2), dtype=np.int32))  # build the weights
+    return clone
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def _spread_subset(linearization: xr.Dataset, attractor: xr.Dataset) -> xr.Dataset:
+    """The linearization at up to LINEARIZATIONS_SAVED points spread along the manifold."""
+    n = linearization.sizes["fixed_point"]
+    if n <= LINEARIZATIONS_SAVED:
+        return linearization
+    order = np.argsort(attractor["manifold_coordinate"].values)
+    pick = order[np.linspace(0, n - 1, LINEARIZATIONS_SAVED).round().astype(int)]
+    return linearization.isel(fixed_point=np.sort(pick))
+
+
+def _summary(
+    attractor: xr.Dataset,
+    bow: Any,
+    training: dict[str, Any],
+    test_accuracy: float,
+    recipe: Recipe,
+) -> dict[str, Any]:
+    def value(name: str) -> Any:
+        if name not in attractor:
+            return None
+        item = attractor[name].values.item()
+        return None if isinstance(item, float) and np.isnan(item) else item
+
+    names = [
+        "n_candidates",
+        "n_accepted",
+        "state_top3_variance",
+        "untrained_state_top3_variance",
+        "fixed_point_pc1_variance",
+        "median_top_eigenvalue_magnitude",
+        "median_slow_time_constant",
+        "median_second_time_constant",
+        "median_alignment_r1_tangent",
+        "median_alignment_readout_tangent",
+        "median_alignment_readout_r1",
+        "null_alignment_median",
+        "null_alignment_p95",
+        "bow_pearson_r",
+        "bow_sign_agreement",
+        "vader_pearson_r",
+        "vader_n_shared",
+        "true_valence_pearson_r",
+        "linearization_error_median",
+        "linearization_error_mean",
+        "network_accuracy",
+        "reduced_accuracy",
+        "reduced_agreement",
+        "reduced_logit_pearson_r",
+    ]
+    out: dict[str, Any] = {name: value(name) for name in names}
+    out.update(
+        dataset=recipe.dataset,
+        arch=recipe.arch,
+        units=recipe.units,
+        test_accuracy=test_accuracy,
+        bow_test_accuracy=float(bow.test_accuracy),
+        best_epoch=training.get("best_epoch"),
+        epochs_run=training.get("epochs_run"),
+    )
+    return out
