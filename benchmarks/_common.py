@@ -1,13 +1,28 @@
-"""Shared helpers for the benchmark scripts: random Keras-like cells, timing, tables."""
+"""Shared helpers for the benchmark scripts: random Keras-like cells, timing, tables.
+
+Every script takes ``--quick`` (tiny sizes, seconds: what CI runs so the scripts
+cannot rot) and ``--json PATH`` (dump the rows and the machine description), and
+prints one Markdown table per measurement.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
+import os
+import platform
 import resource
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# Keep TensorFlow's start-up chatter out of the tables (only scripts that need it import it).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from dynalyze.systems.base import RecurrentSystem
 from dynalyze.systems.gru import GRUSystem
@@ -99,3 +114,161 @@ def _fmt(value: Any) -> str:
             return f"{value:.3g}" if abs(value) < 100 else f"{value:.1f}"
         return f"{value:.2e}"
     return str(value)
+
+
+# ------------------------------------------------------------------ command line
+def make_parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark shares."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, a few seconds (CI smoke run)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the rows to this JSON file")
+    return parser
+
+
+def csv_ints(text: str) -> list[int]:
+    """``"64,128"`` -> ``[64, 128]`` (argparse ``type=``)."""
+    return [int(item) for item in text.split(",") if item.strip()]
+
+
+def csv_strings(text: str) -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (argparse ``type=``)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers were measured: CPUs, versions and the BLAS in use."""
+    from threadpoolctl import threadpool_info
+
+    from dynalyze._parallel import cpu_count
+
+    try:
+        import scipy
+
+        scipy_version = scipy.__version__
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        scipy_version = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus_usable": cpu_count(),
+        "cpus_total": os.cpu_count(),
+        "numpy": np.__version__,
+        "scipy": scipy_version,
+        "blas": [
+            {k: info.get(k) for k in ("internal_api", "num_threads", "version", "architecture")}
+            for info in threadpool_info()
+            if info.get("user_api") == "blas"
+        ],
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def emit(
+    tables: Mapping[str, Sequence[dict[str, Any]]],
+    args: argparse.Namespace,
+    *,
+    notes: Sequence[str] = (),
+    script: str = "",
+) -> None:
+    """Print each table (with a heading) and the notes; write them all to ``--json``."""
+    for title, rows in tables.items():
+        print(f"\n### {title}\n")
+        print(table(rows))
+    if notes:
+        print()
+        for note in notes:
+            print(f"- {note}")
+    if getattr(args, "json", None):
+        payload = {
+            "script": script,
+            "argv": sys.argv[1:],
+            "args": {k: v for k, v in vars(args).items() if k != "json"},
+            "machine": machine(),
+            "tables": {title: list(rows) for title, rows in tables.items()},
+            "notes": list(notes),
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+# ------------------------------------------------------------------------ timing
+_CONTROLLER: list[Any] = []
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int | None) -> Iterator[None]:
+    """Limit BLAS to ``limit`` threads inside the block (``None``: leave the default).
+
+    The BLAS libraries are looked up once (``threadpool_limits`` would scan the
+    process's memory map on every call, ~0.1-1 ms, which would swamp small timings).
+    """
+    if limit is None:
+        yield
+        return
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=limit, user_api="blas"):
+        yield
+
+
+def best_time(fn: Callable[[], Any], *, repeat: int = 3, budget_s: float = 10.0) -> float:
+    """Best wall time of up to ``repeat`` calls (stop early once ``budget_s`` is spent)."""
+    best, spent = np.inf, 0.0
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        best, spent = min(best, elapsed), spent + elapsed
+        if spent > budget_s:
+            break
+    return float(best)
+
+
+# ----------------------------------------------------------------- trained models
+def run_recipe(model_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The training recipe of the ``dynalyze run`` that saved ``model_path`` (``{}`` if unknown).
+
+    Read from ``run.json`` in the model folder or the run folder above it.
+    """
+    folder = Path(model_path)
+    for candidate in (folder / "run.json", folder.parent / "run.json"):
+        if candidate.is_file():
+            try:
+                recipe = json.loads(candidate.read_text()).get("recipe", {})
+            except ValueError:
+                return {}
+            return dict(recipe) if isinstance(recipe, dict) else {}
+    return {}
+
+
+def recipe_max_len(model_path: str | os.PathLike[str], default: int = 400) -> int:
+    """``max_len`` of the run that saved ``model_path`` (``default`` if unknown)."""
+    value = run_recipe(model_path).get("max_len")
+    return int(value) if isinstance(value, int) and value > 0 else default
+
+
+def recipe_keep(model_path: str | os.PathLike[str]) -> str:
+    """Which end of long documents the run kept (``"first"`` if unknown)."""
+    value = run_recipe(model_path).get("keep")
+    return value if value in ("first", "last") else "first"
+
+
+def split_documents(dataset: str, n_docs: int) -> tuple[list[str], np.ndarray]:
+    """The first ``n_docs`` test documents (and labels) of a built-in dataset."""
+    from dynalyze.sentiment import load_dataset
+
+    texts, labels = load_dataset(dataset).split("test")
+    return list(texts[:n_docs]), np.asarray(labels[:n_docs])

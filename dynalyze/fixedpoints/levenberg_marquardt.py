@@ -10,13 +10,14 @@ batched NumPy calls over the points still active.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import ClassVar
 
 import attrs
 import numpy as np
 from tqdm.auto import tqdm
 
-from dynalyze._parallel import map_batches
+from dynalyze._parallel import map_batches, single_threaded_blas
 from dynalyze._validation import FloatArray, attrs_positive
 from dynalyze.fixedpoints.base import FixedPointFinder, SolverOutput
 from dynalyze.systems.base import RecurrentSystem
@@ -83,9 +84,13 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         states = np.empty_like(h0)
         iterations = np.zeros(n, dtype=np.int64)
         stationary = np.zeros(n, dtype=bool)
-        with tqdm(
-            total=n, desc="fixed points (LM)", unit="pt", disable=not self.progress, leave=False
-        ) as bar:
+        with (
+            tqdm(
+                total=n, desc="fixed points (LM)", unit="pt", disable=not self.progress, leave=False
+            ) as bar,
+            # Small BLAS calls between the batched solves: threads cost more than they give.
+            single_threaded_blas(),
+        ):
             for start in range(0, n, chunk):
                 part = slice(start, min(start + chunk, n))
                 states[part], iterations[part], stationary[part] = self._solve_chunk(
@@ -107,6 +112,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         nu = np.full(m, 2.0)
         normal = np.empty((m, d, d))  # A^T A
         grad = np.empty((m, d))  # A^T r
+        trace = np.zeros(m)  # trace(A^T A)
 
         active = np.flatnonzero(~(cost <= self.tol))
         bar.update(m - active.size)
@@ -114,10 +120,12 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         while active.size:
             if relinearize.size:
                 jac = system._jacobian_state(h[relinearize], x[relinearize])
-                normal[relinearize], grad[relinearize] = map_batches(
-                    _normal_equations, [jac, r[relinearize]]
+                # Written into `normal` by the workers: no full-size gather or scatter here.
+                diag, grad[relinearize] = map_batches(
+                    partial(_normal_equations, normal), [relinearize, jac, r[relinearize]]
                 )
-                diag = np.einsum("nii->ni", normal[relinearize])
+                del jac
+                trace[relinearize] = diag.sum(axis=1)
                 fresh = mu[relinearize] == 0.0
                 mu[relinearize[fresh]] = self.initial_damping * np.maximum(
                     diag[fresh].max(axis=1), 1e-12
@@ -132,7 +140,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                     if not active.size:
                         break
 
-            delta = map_batches(_damped_step, [normal[active], mu[active], grad[active]])
+            delta = map_batches(partial(_damped_step, normal), [active, mu[active], grad[active]])
             trial = h[active] + delta
             with np.errstate(over="ignore", invalid="ignore"):
                 r_trial = system._step(trial, x[active]) - trial
@@ -156,7 +164,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             stalled = np.zeros(m, dtype=bool)
             stalled[acc[small]] = True
             # Damping this large means no descent direction is left: a stationary point.
-            hopeless = mu[rej] > 1e16 * np.maximum(1.0, np.einsum("nii->n", normal[rej]))
+            hopeless = mu[rej] > 1e16 * np.maximum(1.0, trace[rej])
             stalled[rej[hopeless]] = True
             stationary[stalled] = True
             done = (
@@ -168,15 +176,30 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         return h, iterations, stationary
 
 
-def _normal_equations(jac: FloatArray, r: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``A^T A`` and ``A^T r`` for ``A = J - I``, one block of points."""
+def _normal_equations(
+    normal: FloatArray, index: np.ndarray, jac: FloatArray, r: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Store ``A^T A`` in ``normal[index]``; return its diagonal and ``A^T r`` (``A = J - I``).
+
+    One block of points (``index`` ascending); a contiguous block is written in place.
+    """
     a = jac - np.eye(jac.shape[1])
     at = np.transpose(a, (0, 2, 1))
-    return np.matmul(at, a), np.einsum("nij,nj->ni", at, r)
+    lo, hi = int(index[0]), int(index[-1]) + 1
+    if hi - lo == index.size:
+        block = np.matmul(at, a, out=normal[lo:hi])
+    else:
+        block = np.matmul(at, a)
+        normal[index] = block
+    return np.einsum("nii->ni", block).copy(), np.einsum("nij,nj->ni", at, r)
 
 
-def _damped_step(normal: FloatArray, mu: FloatArray, grad: FloatArray) -> FloatArray:
-    """Solve ``(A^T A + mu I) delta = -A^T r`` for one block of points."""
-    lhs = normal + mu[:, None, None] * np.eye(normal.shape[1])
+def _damped_step(
+    normal: FloatArray, index: np.ndarray, mu: FloatArray, grad: FloatArray
+) -> FloatArray:
+    """Solve ``(A^T A + mu I) delta = -A^T r`` for one block of points ``normal[index]``."""
+    lhs = normal[index]  # a copy, damped in place
+    diagonal = np.einsum("nii->ni", lhs)
+    diagonal += mu[:, None]
     out = -np.linalg.solve(lhs, grad[..., None])[..., 0]
     return np.asarray(out, dtype=np.float64)

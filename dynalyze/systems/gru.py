@@ -125,13 +125,15 @@ class GRUSystem(RecurrentSystem):
             np.ascontiguousarray(self.kernel[:, k * u : (k + 1) * u].T) for k in range(3)
         )
         self._ur_t, self._uh_t, self._wr_t = ur_t, uh_t, wr_t
-        # Stacks for one einsum over gates: Jacobian = sum_g coef_g[:, :, None] * block_g.
+        # Gate blocks stacked per output unit, (u, gates, cols): row i of the Jacobian is
+        # coef[n, i, :] @ rows[i], one batched matrix product over (point, unit) that
+        # writes the (n, u, cols) result once (2x faster than an einsum over gates).
         if self.reset_after:
-            self._u_blocks = np.stack([uz_t, uh_t, ur_t])  # (3, u, u)
-            self._w_blocks = np.stack([wz_t, wh_t, wr_t])  # (3, u, input_dim)
+            self._u_rows = np.ascontiguousarray(np.stack([uz_t, uh_t, ur_t], axis=1))
+            self._w_rows = np.ascontiguousarray(np.stack([wz_t, wh_t, wr_t], axis=1))
         else:
-            self._u_blocks = uz_t[None]
-            self._w_blocks = np.stack([wz_t, wh_t])
+            self._u_rows = np.ascontiguousarray(uz_t[:, None, :])
+            self._w_rows = np.ascontiguousarray(np.stack([wz_t, wh_t], axis=1))
         self._u_t = np.ascontiguousarray(self.recurrent_kernel.T)  # (3u, u)
 
     # ------------------------------------------------------------ wrapping
@@ -230,16 +232,16 @@ class GRUSystem(RecurrentSystem):
     def _state_jacobian(self, h: FloatArray, f: _Forward) -> tuple[FloatArray, FloatArray]:
         """``dh'/dh``, and the gate coefficients (or ``reset_after=False`` term) reused for dx.
 
-        Row scalings of the gate matrices are summed with one ``einsum`` (no
-        ``(n, u, u)`` temporaries per gate); the ``reset_after=False`` product is
-        one large matrix product over all points.
+        Row scalings of the gate matrices are summed with one batched matrix
+        product (no ``(n, u, u)`` temporaries per gate); the ``reset_after=False``
+        product is one large matrix product over all points.
         """
         n, u = h.shape[0], self.units
         a = (h - f.hh) * f.dz  # d h'/d a_z
         b = (1.0 - f.z) * f.dh  # d h'/d a_h
         if self.reset_after:
-            coef = np.stack([a, b * f.r, b * f.m * f.dr], axis=1)  # (n, 3, u)
-            jac: FloatArray = np.einsum("ngi,gij->nij", coef, self._u_blocks)
+            coef = np.stack([a, b * f.r, b * f.m * f.dr], axis=2)  # (n, u, 3)
+            jac: FloatArray = _row_sum(coef, self._u_rows)
             extra = coef
         else:
             # d a_h/d h = Uh^T diag(r) + Uh^T diag(h r') Ur^T, rows scaled by b.
@@ -248,7 +250,7 @@ class GRUSystem(RecurrentSystem):
             jac = (extra.reshape(n * u, u) @ self._ur_t).reshape(n, u, u)
             scaled *= f.r[:, None, :]
             jac += scaled
-            jac += a[:, :, None] * self._u_blocks[0]
+            jac += a[:, :, None] * self._u_rows[:, 0]
         idx = np.arange(u)
         jac[:, idx, idx] += f.z
         return jac, extra
@@ -258,14 +260,13 @@ class GRUSystem(RecurrentSystem):
         a = (h - f.hh) * f.dz
         b = (1.0 - f.z) * f.dh
         if self.reset_after:
-            coef = extra if extra is not None else np.stack([a, b * f.r, b * f.m * f.dr], axis=1)
-            coef = np.concatenate([coef[:, :1], b[:, None], coef[:, 2:]], axis=1)
-            out: FloatArray = np.einsum("ngi,gij->nij", coef, self._w_blocks)
+            last = extra[:, :, 2] if extra is not None else b * f.m * f.dr
+            out: FloatArray = _row_sum(np.stack([a, b, last], axis=2), self._w_rows)
             return out
         if extra is None:
             extra = (b[:, :, None] * self._uh_t[None]) * (h * f.dr)[:, None, :]
         out = (extra.reshape(n * u, u) @ self._wr_t).reshape(n, u, self.input_dim)
-        out += np.einsum("ngi,gij->nij", np.stack([a, b], axis=1), self._w_blocks)
+        out += _row_sum(np.stack([a, b], axis=2), self._w_rows)
         return out
 
     def _jacobians(self, h: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -309,3 +310,14 @@ class GRUSystem(RecurrentSystem):
             "activation": self.activation.name,
             "recurrent_activation": self.recurrent_activation.name,
         }
+
+
+def _row_sum(coef: FloatArray, rows: FloatArray) -> FloatArray:
+    """``out[n, i] = coef[n, i] @ rows[i]``: gate matrices scaled by row, summed over gates.
+
+    ``coef`` is ``(n, units, gates)``, ``rows`` is ``(units, gates, cols)``; the result
+    ``(n, units, cols)`` is ``sum_g diag(coef[:, :, g]) block_g`` for every point.
+    """
+    n, u, _ = coef.shape
+    out: FloatArray = np.matmul(coef[:, :, None, :], rows).reshape(n, u, rows.shape[2])
+    return out

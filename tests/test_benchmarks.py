@@ -1,0 +1,94 @@
+"""The benchmark scripts run (``--quick``), print their tables and write JSON, so they cannot rot.
+
+Each script runs in a subprocess at its smoke-test size (a few seconds each,
+well under a minute together); the figures themselves are produced by the full
+runs documented in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+#: script -> needs Keras/TensorFlow
+SCRIPTS = {
+    "fixed_points.py": False,
+    "scaling.py": False,
+    "postprocessing.py": False,
+    "jacobians.py": True,
+    "trajectories.py": True,
+}
+
+
+def run_benchmark(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def check_output(result: subprocess.CompletedProcess[str], json_path: Path) -> dict[str, Any]:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-3000:]}"
+    lines = result.stdout.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("| ")]
+    rules = [line for line in lines if line.startswith("|-")]
+    assert headers and rules, f"no Markdown table printed:\n{result.stdout[-3000:]}"
+    payload = json.loads(json_path.read_text())
+    assert payload["tables"], payload
+    for title, rows in payload["tables"].items():
+        assert rows, f"table {title!r} is empty"
+    return payload
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_benchmark_quick(script: str, tmp_path: Path) -> None:
+    if SCRIPTS[script]:
+        pytest.importorskip("keras")
+    out = tmp_path / "rows.json"
+    result = run_benchmark(script, "--json", str(out), cwd=tmp_path)
+    payload = check_output(result, out)
+    assert payload["args"]["quick"] is True
+    assert payload["machine"]["numpy"]
+
+
+def test_fixed_points_on_a_saved_model(tmp_path: Path) -> None:
+    """``--model`` loads a saved classifier and samples starts from its trajectories."""
+    pytest.importorskip("keras")
+    from dynalyze.sentiment.models import build_model
+    from dynalyze.sentiment.training import save_model
+    from dynalyze.sentiment.vocabulary import Vocabulary
+
+    vocab = Vocabulary.build(["a good film", "a bad film", "not good at all"])
+    model = build_model("gru", len(vocab), units=8, embedding_dim=4, seed=0)
+    folder = tmp_path / "run" / "model"
+    save_model(model, vocab, folder)
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"recipe": {"max_len": 20}}))
+    out = tmp_path / "rows.json"
+    result = run_benchmark(
+        "fixed_points.py",
+        "--systems",
+        "none",
+        "--model",
+        str(folder),
+        "--json",
+        str(out),
+        cwd=tmp_path,
+    )
+    payload = check_output(result, out)
+    (rows,) = payload["tables"].values()
+    finders = {row["finder"] for row in rows}
+    assert {"LM (default)", "LM (paper tol)", "Adam lr=0.05 (tuned)"} <= finders
+    assert all(row["system"].startswith("trained GRU-8") for row in rows)
