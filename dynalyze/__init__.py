@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dynalyze import errors
 from dynalyze._version import __version__
+from dynalyze.attractors import AttractorModel, LineAttractor
+from dynalyze.classifier import RecurrentClassifier
 from dynalyze.fixedpoints import (
     AdamFinder,
     FixedPointFinder,
@@ -38,6 +40,9 @@ from dynalyze.systems import RecurrentSystem, StateLayout, list_systems, wrap
 
 __all__ = [
     "AdamFinder",
+    "AttractorModel",
+    "LineAttractor",
+    "RecurrentClassifier",
     "FixedPointFinder",
     "LevenbergMarquardtFinder",
     "Linearization",

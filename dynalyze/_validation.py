@@ -120,6 +120,12 @@ def attrs_non_negative(_instance: object, attribute: Any, value: float) -> None:
     non_negative(attribute.name, value)
 
 
+def attrs_optional_positive_int(_instance: object, attribute: Any, value: int | None) -> None:
+    """attrs validator: ``None`` or an integer >= 1."""
+    if value is not None:
+        positive_int(attribute.name, value)
+
+
 def attrs_optional_positive(_instance: object, attribute: Any, value: float | None) -> None:
     """attrs validator: ``None`` or a positive number."""
     if value is not None:

@@ -57,17 +57,12 @@ from typing import Any
 
 import attrs
 
-from dynalyze._validation import attrs_positive, attrs_positive_int
+from dynalyze._validation import attrs_optional_positive_int, attrs_positive, attrs_positive_int
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.sentiment.datasets import DATASET_NAMES, SyntheticConfig
 from dynalyze.sentiment.vocabulary import Keep
 
 __all__ = ["RECIPES", "Recipe", "default_recipe"]
-
-
-def _optional_positive_int(_instance: object, attribute: Any, value: int | None) -> None:
-    if value is not None:
-        attrs_positive_int(_instance, attribute, value)
 
 
 def _optional_positive(_instance: object, attribute: Any, value: float | None) -> None:
@@ -127,7 +122,7 @@ class Recipe:
 
     dataset: str
     arch: str = "gru"
-    max_tokens: int | None = attrs.field(default=20000, validator=_optional_positive_int)
+    max_tokens: int | None = attrs.field(default=20000, validator=attrs_optional_positive_int)
     min_count: int = attrs.field(default=1, validator=attrs_positive_int)
     max_len: int = attrs.field(default=400, validator=attrs_positive_int)
     keep: Keep = attrs.field(default="last", validator=_keep_validator)
@@ -138,7 +133,7 @@ class Recipe:
     patience: int = attrs.field(default=1, validator=_patience_validator)
     learning_rate: float = attrs.field(default=1e-3, validator=attrs_positive)
     clipnorm: float | None = attrs.field(default=1.0, validator=_optional_positive)
-    max_train: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
     synthetic: SyntheticConfig | None = None
 
     def with_overrides(self, **overrides: Any) -> Recipe:

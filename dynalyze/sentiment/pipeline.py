@@ -30,7 +30,11 @@ import attrs
 import numpy as np
 import xarray as xr
 
-from dynalyze._validation import attrs_positive, attrs_positive_int
+from dynalyze._validation import (
+    attrs_optional_positive,
+    attrs_optional_positive_int,
+    attrs_positive_int,
+)
 from dynalyze._version import __version__
 from dynalyze.errors import ConfigurationError, OutputError, OutputExistsError
 from dynalyze.sentiment.defaults import Recipe, default_recipe
@@ -43,16 +47,6 @@ logger = logging.getLogger(__name__)
 TRAJECTORIES_SAVED = 100
 #: Fixed points (spread along the manifold) whose full linearization is written.
 LINEARIZATIONS_SAVED = 20
-
-
-def _optional_positive_int(_instance: object, attribute: Any, value: int | None) -> None:
-    if value is not None:
-        attrs_positive_int(_instance, attribute, value)
-
-
-def _optional_positive(_instance: object, attribute: Any, value: float | None) -> None:
-    if value is not None:
-        attrs_positive(_instance, attribute, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -98,16 +92,16 @@ class RunConfig:
 
     dataset: str = attrs.field(default="imdb")
     arch: str = attrs.field(default="gru")
-    units: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    embedding_dim: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    vocab_size: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    max_len: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    epochs: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    batch_size: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    learning_rate: float | None = attrs.field(default=None, validator=_optional_positive)
-    patience: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    max_train: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    n_analysis: int | None = attrs.field(default=1000, validator=_optional_positive_int)
+    units: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    embedding_dim: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    vocab_size: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    max_len: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    epochs: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    batch_size: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    learning_rate: float | None = attrs.field(default=None, validator=attrs_optional_positive)
+    patience: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    n_analysis: int | None = attrs.field(default=1000, validator=attrs_optional_positive_int)
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
     seed: int = 0
     out: str = "dynalyze-output"

@@ -324,9 +324,11 @@ def render_report(
         gap = 100 * float(s["test_accuracy"]) - paper[arch]
         lines += (
             [
-                f"Our {arch_name} is {abs(gap):.2f} points {'above' if gap >= 0 else 'below'} the "
+                f"Our {arch_name} is {abs(gap):.2f} points "
+                f"{'above' if gap >= 0 else 'below'} the "
                 "paper's. We train on 80% of the 25,000 labelled IMDB reviews and test on a "
-                "held-out 10% (the paper trained on 25,000 and tested on another 25,000), with a smaller "
+                "held-out 10% (the paper trained on 25,000 and tested on another 25,000), "
+                "with a smaller "
                 "network and fewer epochs to fit a CPU budget.",
                 "",
             ]
