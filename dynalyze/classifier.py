@@ -120,6 +120,7 @@ class RecurrentClassifier:
                 f"shape {self.readout_weight.shape}."
             )
         self._state_model: Any = None
+        self._logit_fn: Any = None
 
     # ------------------------------------------------------------ builders
     @classmethod
@@ -277,10 +278,15 @@ class RecurrentClassifier:
         lengths = (matrix != 0).sum(axis=1)
         order = np.argsort(lengths, kind="stable")
         out = np.empty(len(matrix), dtype=np.float32)
+        if self._logit_fn is None:
+            model = self.model
+            self._logit_fn = tf.function(
+                lambda ids: model(ids, training=False), reduce_retracing=True
+            )
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             width = max(1, int(lengths[index].max()))
-            values = np.asarray(self.model(tf.constant(matrix[index, :width]), training=False))
+            values = np.asarray(self._logit_fn(tf.constant(matrix[index, :width])))
             out[index] = values.reshape(len(index), -1)[:, 0]
         if self.provenance.get("readout_activation") == "sigmoid":
             clipped = np.clip(out.astype(np.float64), 1e-7, 1 - 1e-7)

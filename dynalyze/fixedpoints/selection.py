@@ -67,7 +67,7 @@ def distance_to_nearest(points: FloatArray, reference: FloatArray) -> FloatArray
     """Distance from each point to its nearest reference point (k-d tree query)."""
     if points.shape[0] == 0:
         return np.zeros(0)
-    distance, _ = cKDTree(reference).query(points, k=1)
+    distance, _ = cKDTree(reference).query(points, k=1, workers=-1)
     return np.asarray(distance, dtype=np.float64)
 
 
