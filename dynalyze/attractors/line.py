@@ -255,8 +255,11 @@ class LineAttractor(AttractorModel):
             - ``true_valence``: one generating valence per vocabulary id
               (synthetic task);
             - ``calibration_ids``: token ids of documents (e.g. the validation
-              split) on which the reduced model's offset is fitted; defaults to
-              the analysed documents themselves.
+              split) on which the reduced model's gain and offset are fitted;
+              defaults to the analysed documents themselves;
+            - ``calibration_labels``: their labels; the gain and offset are then
+              a logistic regression of the labels on the line coordinate,
+              otherwise a least-squares fit of the network's logits.
 
         Returns
         -------
@@ -270,6 +273,7 @@ class LineAttractor(AttractorModel):
             "vader",
             "true_valence",
             "calibration_ids",
+            "calibration_labels",
         }
         unknown = sorted(set(evidence) - known)
         if unknown:
@@ -473,23 +477,35 @@ class LineAttractor(AttractorModel):
             float(np.mean(finite_error)) if finite_error.size else np.nan
         )
 
-        # 8. Reduced model: integrate token projections along the line.
-        score = self._score(projection, source.token_ids)
-        gain_mean = float(np.mean(gain)) if n_acc else float("nan")
+        # 8. Reduced model: the linearized dynamics along the top mode,
+        #    s_t = lambda_1 s_{t-1} + projection(token_t), read out linearly.
+        decay = float(np.clip(_median(eig[:, 0].real if n_acc else []), 0.0, 1.0))
+        decay = 1.0 if np.isnan(decay) else decay
+        score = self._score(projection, source.token_ids, decay)
         network_logit = first.logit
         calibration = evidence.get("calibration_ids")
+        cal_labels = evidence.get("calibration_labels")
         if calibration is not None:
             cal_ids = np.asarray(calibration)
-            cal_score = self._score(projection, cal_ids)
-            cal_logit = classifier.logits(cal_ids).astype(np.float64)
+            cal_score = self._score(projection, cal_ids, decay)
+            cal_target = (
+                np.asarray(cal_labels)
+                if cal_labels is not None
+                else classifier.logits(cal_ids).astype(np.float64)
+            )
         else:
-            cal_score, cal_logit = score, network_logit
-        offset = float(np.nanmean(cal_logit - gain_mean * cal_score)) if n_acc else float("nan")
+            cal_score, cal_target = score, network_logit
+        gain_mean, offset = (
+            _calibrate(cal_score, cal_target, is_label=cal_labels is not None)
+            if n_acc
+            else (float("nan"), float("nan"))
+        )
         reduced = gain_mean * score + offset
         variables["logit"] = network_logit
         variables["reduced_score"] = score
         variables["reduced_logit"] = reduced
         variables["reduced_gain"] = gain_mean
+        variables["reduced_decay"] = decay
         variables["reduced_offset"] = offset
         variables["reduced_agreement"] = float(np.mean((reduced > 0) == (network_logit > 0)))
         variables["reduced_logit_pearson_r"] = pearson_r(reduced, network_logit)
@@ -535,14 +551,23 @@ class LineAttractor(AttractorModel):
 
     # ------------------------------------------------------ reduced model
     @staticmethod
-    def _score(projection: FloatArray, ids: NDArray[np.integer]) -> FloatArray:
+    def _score(projection: FloatArray, ids: NDArray[np.integer], decay: float) -> FloatArray:
+        """``s_L`` of ``s_t = decay * s_{t-1} + projection(token_t)``, ``s_0 = 0``, per document."""
         values = np.nan_to_num(projection, nan=0.0)
         ids = np.asarray(ids)
-        out: FloatArray = np.where(ids > 0, values[ids], 0.0).sum(axis=1)
+        valid = ids > 0
+        lengths = valid.sum(axis=1, keepdims=True)
+        steps_after = lengths - 1 - np.arange(ids.shape[1])[None, :]  # tokens that follow
+        with np.errstate(divide="ignore"):
+            weight = np.where(valid, np.power(decay, np.maximum(steps_after, 0)), 0.0)
+        out: FloatArray = (np.where(valid, values[ids], 0.0) * weight).sum(axis=1)
         return out
 
     def predict(self, fitted: xr.Dataset, ids: ArrayLike) -> FloatArray:
-        """Reduced-model logits: ``gain * sum_t projection(token_t) + offset``.
+        """Reduced-model logits: ``gain * s_L + offset`` with ``s_t = lambda_1 s_{t-1} + p(x_t)``.
+
+        ``p`` is the token projection, ``lambda_1`` the median top eigenvalue
+        (``reduced_decay``), ``gain`` the readout's change along the line.
 
         Parameters
         ----------
@@ -562,7 +587,7 @@ class LineAttractor(AttractorModel):
                 f"ids must be a (n, T) matrix of ids below {projection.shape[0]}; got shape "
                 f"{matrix.shape}."
             )
-        score = self._score(projection, matrix)
+        score = self._score(projection, matrix, float(fitted["reduced_decay"]))
         out: FloatArray = float(fitted["reduced_gain"]) * score + float(fitted["reduced_offset"])
         return out
 
@@ -587,9 +612,7 @@ class _Clock:
         try:
             yield
         finally:
-            self.timings[name] = round(
-                self.timings.get(name, 0.0) + time.perf_counter() - begin, 3
-            )
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - begin, 3)
 
 
 @attrs.frozen
@@ -696,6 +719,26 @@ def _linearization_error(
             rel = np.linalg.norm(h_next - predicted, axis=1) / np.linalg.norm(h_next, axis=1)
         out[batch.index[rows], cols] = rel
     return out
+
+
+def _calibrate(score: FloatArray, target: ArrayLike, *, is_label: bool) -> tuple[float, float]:
+    """Gain and offset of the reduced model's readout ``gain * s + offset``.
+
+    With labels: a (weakly regularized) logistic regression of the labels on
+    ``s``; otherwise least squares on the network's logits.
+    """
+    y = np.asarray(target)
+    keep = np.isfinite(score)
+    if is_label:
+        from sklearn.linear_model import LogisticRegression
+
+        if len(np.unique(y[keep])) < 2:
+            return float("nan"), float("nan")
+        fit = LogisticRegression(C=1e4).fit(score[keep, None], y[keep])
+        return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    design = np.stack([score[keep], np.ones(int(keep.sum()))], axis=1)
+    (gain, offset), *_ = np.linalg.lstsq(design, y[keep].astype(np.float64), rcond=None)
+    return float(gain), float(offset)
 
 
 def _relaxation(system: Any, starts: FloatArray, steps: int) -> FloatArray:

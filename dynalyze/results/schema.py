@@ -336,7 +336,9 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             "1",
         ),
         "reduced_score": _V(
-            ("example",), "sum of token projections over the document (line coordinate)", "1"
+            ("example",),
+            "line coordinate s_L of s_t = lambda_1 s_{t-1} + token_projection(x_t), s_0 = 0",
+            "1",
         ),
         "reduced_logit": _V(("example",), "logit predicted by the reduced line model", "1"),
         "relaxation_speed": _V(
@@ -431,9 +433,12 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "reduced_logit_pearson_r": _V(
             (), "Pearson r between reduced-model and network logits", "1", "float64"
         ),
+        "reduced_decay": _V(
+            (), "reduced model: per-token decay along the line (median real lambda_1, <= 1)", "1"
+        ),
         "reduced_gain": _V(
             (),
-            "reduced model: logit change per unit of line coordinate (mean w . r1)",
+            "reduced model: logit change per unit of line coordinate (fitted)",
             "1",
             "float64",
         ),

@@ -420,6 +420,7 @@ def _analyze(
         "bow_weights": bow.weights,
         "vader": _vader_lexicon(),
         "calibration_ids": vocab.encode(data.validation_texts[:n_cal], max_len, keep=keep),
+        "calibration_labels": data.validation_labels[:n_cal],
     }
     if true_valence is not None:
         evidence["true_valence"] = true_valence

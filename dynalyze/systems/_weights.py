@@ -83,6 +83,31 @@ def has_stock_call(cell: object, cell_class: str) -> bool:
     return cls is not None and getattr(type(cell), "call", None) is getattr(cls, "call", None)
 
 
+def activations_supported(cell: Any, attributes: tuple[str, ...]) -> bool:
+    """Whether every activation ``cell.<attribute>`` has an analytic float64 implementation."""
+    from dynalyze.systems.activations import get_activation, keras_activation_name
+
+    try:
+        for attribute in attributes:
+            get_activation(keras_activation_name(getattr(cell, attribute)))
+    except UnsupportedModelError:
+        return False
+    return True
+
+
+def stock_keras_cell(obj: object, cell_class: str, activations: tuple[str, ...]) -> Any:
+    """The built, unmodified Keras ``cell_class`` held by ``obj`` with supported activations.
+
+    Returns None when an analytic system should not claim ``obj`` (another cell
+    class, a subclass overriding ``call``, or an activation dynalyze does not
+    implement): the generic autodiff system wraps it instead.
+    """
+    cell = keras_cell_of(obj, cell_class)
+    if cell is None or not has_stock_call(cell, cell_class):
+        return None
+    return cell if activations_supported(cell, activations) else None
+
+
 def keras_weight(cell: Any, attribute: str) -> Any:
     """The NumPy value of the Keras weight ``cell.<attribute>`` (None if absent)."""
     variable = getattr(cell, attribute, None)

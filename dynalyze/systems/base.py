@@ -231,9 +231,7 @@ class RecurrentSystem(abc.ABC):
         }
 
     # ------------------------------------------------------------ public API
-    def validate(
-        self, h: ArrayLike, x: ArrayLike | None = None
-    ) -> tuple[FloatArray, FloatArray]:
+    def validate(self, h: ArrayLike, x: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
         """Check and convert a batch of states and inputs.
 
         Returns float64 arrays of shapes ``(n, state_dim)`` and ``(n, input_dim)``;
@@ -266,9 +264,7 @@ class RecurrentSystem(abc.ABC):
         states, inputs = self.validate(h, x)
         return self._jacobian_input(states, inputs)
 
-    def jacobians(
-        self, h: ArrayLike, x: ArrayLike | None = None
-    ) -> tuple[FloatArray, FloatArray]:
+    def jacobians(self, h: ArrayLike, x: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
         """Both Jacobians at once (subclasses may share work between them)."""
         states, inputs = self.validate(h, x)
         return self._jacobians(states, inputs)
@@ -280,9 +276,7 @@ class RecurrentSystem(abc.ABC):
         states, inputs = self.validate(h, x)
         return self._step_and_jacobian_state(states, inputs)
 
-    def vjp_state(
-        self, h: ArrayLike, x: ArrayLike | None, v: ArrayLike
-    ) -> FloatArray:
+    def vjp_state(self, h: ArrayLike, x: ArrayLike | None, v: ArrayLike) -> FloatArray:
         """Vector-Jacobian product ``v^T dF/dh`` for a batch, shape ``(n, state_dim)``."""
         states, inputs = self.validate(h, x)
         vectors = as_batch(v, self.state_dim, "v", n=states.shape[0])

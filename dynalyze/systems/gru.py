@@ -22,13 +22,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.errors import InputShapeError, UnsupportedModelError
+from dynalyze.errors import InputShapeError
 from dynalyze.systems._weights import (
     as_weight,
-    has_stock_call,
     keras_cell_of,
     keras_weight,
     optional_bias,
+    stock_keras_cell,
 )
 from dynalyze.systems.activations import get_activation, keras_activation_name
 from dynalyze.systems.base import RecurrentSystem
@@ -140,15 +140,7 @@ class GRUSystem(RecurrentSystem):
     @classmethod
     def can_wrap(cls, obj: object) -> bool:
         """True for a built Keras ``GRUCell`` (or GRU layer) with supported activations."""
-        cell = keras_cell_of(obj, "GRUCell")
-        if cell is None or not has_stock_call(cell, "GRUCell"):
-            return False
-        try:
-            get_activation(keras_activation_name(cell.activation))
-            get_activation(keras_activation_name(cell.recurrent_activation))
-        except UnsupportedModelError:
-            return False
-        return True
+        return stock_keras_cell(obj, "GRUCell", ("activation", "recurrent_activation")) is not None
 
     @classmethod
     def from_keras(cls, obj: Any) -> GRUSystem:

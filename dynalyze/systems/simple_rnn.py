@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.systems._weights import as_weight, has_stock_call, keras_cell_of, optional_bias
+from dynalyze.systems._weights import as_weight, keras_cell_of, optional_bias, stock_keras_cell
 from dynalyze.systems.activations import get_activation, keras_activation_name
 from dynalyze.systems.base import RecurrentSystem
 
@@ -60,14 +60,7 @@ class SimpleRNNSystem(RecurrentSystem):
     @classmethod
     def can_wrap(cls, obj: object) -> bool:
         """True for a built, unmodified Keras ``SimpleRNNCell`` with a supported activation."""
-        cell = keras_cell_of(obj, "SimpleRNNCell")
-        if cell is None or not has_stock_call(cell, "SimpleRNNCell"):
-            return False
-        try:
-            get_activation(keras_activation_name(cell.activation))
-        except Exception:
-            return False
-        return True
+        return stock_keras_cell(obj, "SimpleRNNCell", ("activation",)) is not None
 
     @classmethod
     def from_keras(cls, obj: Any) -> SimpleRNNSystem:

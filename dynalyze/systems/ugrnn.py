@@ -27,7 +27,12 @@ from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
 from dynalyze.errors import InputShapeError, UnsupportedModelError
-from dynalyze.systems._weights import as_weight, keras_weight, optional_bias
+from dynalyze.systems._weights import (
+    activations_supported,
+    as_weight,
+    keras_weight,
+    optional_bias,
+)
 from dynalyze.systems.activations import get_activation, keras_activation_name
 from dynalyze.systems.base import RecurrentSystem
 
@@ -142,12 +147,7 @@ class UGRNNSystem(RecurrentSystem):
         cell = _ugrnn_cell_of(obj)
         if cell is None or not getattr(cell, "built", False):
             return False
-        try:
-            get_activation(keras_activation_name(cell.activation))
-            get_activation(keras_activation_name(cell.recurrent_activation))
-        except UnsupportedModelError:
-            return False
-        return True
+        return activations_supported(cell, ("activation", "recurrent_activation"))
 
     @classmethod
     def from_keras(cls, obj: Any) -> UGRNNSystem:

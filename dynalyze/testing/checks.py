@@ -590,9 +590,7 @@ def check_jacobians_against(
             f"the state layout {system.layout.to_dict()} differs from the reference's "
             f"{reference.layout.to_dict()}."
         )
-    return _finish(
-        check, system, problems, errors, rtol, f"step and Jacobians match {against}."
-    )
+    return _finish(check, system, problems, errors, rtol, f"step and Jacobians match {against}.")
 
 
 def check_determinism(

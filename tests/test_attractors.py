@@ -1,0 +1,169 @@
+"""Attractor geometry and the line-attractor analysis on closed-form systems (no Keras)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dynalyze.attractors import (
+    LineAttractor,
+    StreamingPCA,
+    abs_cosine,
+    local_tangents,
+    oriented_top_mode,
+    pca,
+    pearson_r,
+    random_alignment_null,
+    sign_agreement,
+)
+from dynalyze.attractors.line import _calibrate, _hash_keys
+from dynalyze.classifier import RecurrentClassifier
+from dynalyze.errors import ConfigurationError, DataError
+from dynalyze.results import make_dataset
+from dynalyze.sentiment.vocabulary import Vocabulary
+from dynalyze.systems import SimpleRNNSystem
+
+
+def test_streaming_pca_matches_numpy():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(3000, 5)) @ rng.normal(size=(5, 5)) + 10.0
+    acc = StreamingPCA(5)
+    for block in np.array_split(points, 11):
+        acc.update(block)
+    result = acc.result()
+    expected = np.sort(np.linalg.eigvalsh(np.cov(points.T)))[::-1]
+    np.testing.assert_allclose(result.variance, expected, rtol=1e-10)
+    np.testing.assert_allclose(result.mean, points.mean(axis=0), rtol=1e-12)
+    assert result.n_samples == 3000
+    # Rows with NaN (padding) are ignored.
+    acc.update(np.full((4, 5), np.nan))
+    assert acc.result().n_samples == 3000
+
+
+def test_tangents_of_a_circle_are_perpendicular_to_the_radius():
+    theta = np.linspace(0, np.pi, 200)
+    circle = np.stack([np.cos(theta), np.sin(theta), 0 * theta], axis=1)
+    tangents = local_tangents(circle, k=4)
+    # Away from the two ends (one-sided neighbourhoods) the tangent is exact to O(k^2 dtheta^2).
+    radial = np.abs(np.sum(tangents * circle, axis=1))
+    np.testing.assert_allclose(radial[3:-3], 0.0, atol=1e-3)
+    assert radial.max() < 0.05
+    # Consistently oriented along the first PC.
+    assert np.all(tangents @ pca(circle).components[0] >= -1e-12)
+
+
+def test_alignment_null_and_cosine():
+    null = random_alignment_null(100, 5000, seed=1)
+    # |cos| of random directions in 100-D: mean sqrt(2 / (pi * 100)) ~ 0.08.
+    assert abs(null.mean() - np.sqrt(2 / (np.pi * 100))) < 0.005
+    assert abs_cosine([3.0, 0.0], [-1.0, 0.0]) == pytest.approx(1.0)
+
+
+def test_oriented_top_mode_follows_the_readout_and_keeps_l_dot_r():
+    r = np.array([[0.0, -1.0], [0.6j, -0.8j]])
+    l_vec = np.array([[0.0, -1.0], [-0.6j, 0.8j]])
+    assert np.allclose(np.sum(l_vec * r, axis=1), 1.0)
+    r1, l1, imag = oriented_top_mode(r, l_vec, readout=np.array([0.0, 1.0]))
+    assert np.all(r1 @ np.array([0.0, 1.0]) > 0)
+    np.testing.assert_allclose(np.sum(l1 * r1, axis=1), 1.0)
+    np.testing.assert_allclose(imag, 0.0, atol=1e-12)
+
+
+def test_comparison_statistics():
+    assert pearson_r([1, 2, 3], [1, 2, 2.9]) > 0.99
+    assert np.isnan(pearson_r([1, 1, 1], [1, 2, 3]))
+    proj = np.array([1.0, 2.0, -1.0, -3.0, 0.1])
+    bow = np.array([0.5, 1.0, -0.2, -2.0, -0.01])
+    assert sign_agreement(proj, bow, top=2) == 1.0
+    assert sign_agreement(-proj, bow, top=2) == 0.0
+
+
+def test_hash_keys_do_not_depend_on_batching():
+    ex = np.repeat(np.arange(50), 20)
+    t = np.tile(np.arange(20), 50)
+    keys = _hash_keys(ex, t, seed=3)
+    perm = np.random.default_rng(0).permutation(ex.size)
+    np.testing.assert_array_equal(_hash_keys(ex[perm], t[perm], seed=3), keys[perm])
+    assert not np.array_equal(_hash_keys(ex, t, seed=4), keys)
+    assert 0.45 < keys.mean() < 0.55
+
+
+def test_calibration_of_the_reduced_model():
+    score = np.linspace(-3, 3, 200)
+    labels = (score > 0.5).astype(int)
+    gain, offset = _calibrate(score, labels, is_label=True)
+    assert gain > 0 and -offset / gain == pytest.approx(0.5, abs=0.05)
+    gain, offset = _calibrate(score, 2 * score + 1, is_label=False)
+    assert (gain, offset) == pytest.approx((2.0, 1.0))
+
+
+def _integrator() -> tuple[RecurrentClassifier, xr.Dataset]:
+    """A linear 2-D network with an exact line attractor along e_0 and known word valences.
+
+    h' = diag(1, 0.3) h + x, words move the state by their valence along e_0; the
+    readout reads e_0. Token projections must equal the valences exactly.
+    """
+    valences = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5, "film": 0.0}
+    tokens = ["", "[UNK]", *valences]
+    vocab = Vocabulary(tokens)
+    embedding = np.zeros((len(tokens), 2))
+    for i, token in enumerate(tokens[2:], start=2):
+        embedding[i] = [valences[token], 0.3 * (i % 2)]
+    system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
+    clf = RecurrentClassifier(
+        system=system, embedding=embedding, readout_weight=np.array([1.0, 0.0]),
+        readout_bias=0.0, vocabulary=vocab,
+    )
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, len(tokens), size=(40, 12)).astype(np.int32)
+    ids[::3, 8:] = 0
+    states = np.full((40, 12, 2), np.nan, dtype=np.float32)
+    for row in range(40):
+        h = np.zeros((1, 2))
+        for t, token in enumerate(ids[row]):
+            if token == 0:
+                break
+            h = system.step(h, embedding[token][None])
+            states[row, t] = h[0]
+    valid = ids > 0
+    final = np.array([states[r, valid[r].sum() - 1] for r in range(40)])
+    labels = (final[:, 0] > 0).astype(np.int8)
+    ds = make_dataset(
+        "trajectories",
+        {"hidden_state": states, "token_id": ids, "valid": valid.astype(np.int8),
+         "length": valid.sum(axis=1), "logit": final[:, 0], "label": labels},
+    )
+    return clf, ds
+
+
+def test_line_attractor_on_an_exact_integrator():
+    clf, traj = _integrator()
+    ds = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
+                       n_relaxation=10).fit(clf, traj)
+    assert int(ds["n_accepted"]) >= 30
+    np.testing.assert_allclose(np.abs(ds["eigenvalue"].isel(eigenmode=0)), 1.0, atol=1e-12)
+    assert float(ds["fixed_point_pc1_variance"]) > 0.999
+    assert float(ds["median_alignment_r1_tangent"]) > 0.999
+    assert float(ds["median_alignment_readout_r1"]) > 0.999
+    for token, valence in {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5}.items():
+        assert float(ds["token_projection"].sel(token=token)) == pytest.approx(valence)
+    # The linearization of a linear system is exact, and the reduced model is the network.
+    assert float(ds["linearization_error_median"]) < 1e-6
+    assert float(ds["reduced_decay"]) == pytest.approx(1.0)
+    np.testing.assert_allclose(ds["reduced_score"], traj["logit"], atol=1e-5)
+    assert float(ds["reduced_agreement"]) == 1.0
+    model = LineAttractor()
+    np.testing.assert_allclose(model.predict(ds, traj["token_id"].values), ds["reduced_logit"])
+
+
+def test_line_attractor_errors():
+    clf, traj = _integrator()
+    with pytest.raises(ConfigurationError, match="Unknown evidence"):
+        LineAttractor().fit(clf, traj, bogus=1)
+    with pytest.raises(DataError, match="one value per vocabulary id"):
+        LineAttractor(n_initial=10, n_plot=10).fit(clf, traj, bow_weights=[1.0, 2.0])
+    with pytest.raises(DataError):
+        LineAttractor().fit(clf, traj.drop_vars("hidden_state"))
+    with pytest.raises(ConfigurationError):
+        LineAttractor(n_initial=0)
