@@ -26,6 +26,15 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+def _count_or_all(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'all'; got {value!r}") from None
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
@@ -46,7 +55,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace an existing output folder"
     )
     parser.add_argument(
-        "--n-analysis", type=int, default=1000, help="test documents analysed (default 1000)"
+        "--n-analysis",
+        type=_count_or_all,
+        default=1000,
+        help="test documents analysed, or 'all' for the whole test split (states are "
+        "streamed, so memory stays bounded; default 1000)",
     )
     parser.add_argument(
         "--n-initial", type=int, default=1000, help="fixed-point searches (default 1000)"

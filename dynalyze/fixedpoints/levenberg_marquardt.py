@@ -56,6 +56,12 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     step_tol : float
         A point whose accepted step is smaller than ``step_tol * (||h|| + step_tol)``
         has stalled and stops.
+    bounded : bool
+        Keep the iterates inside the system's :attr:`~RecurrentSystem.state_bounds`
+        (the box no trajectory leaves, e.g. ``[-1, 1]`` for a tanh GRU) by
+        projecting each step onto it. Without it the solver can drift to
+        spurious roots no trajectory reaches (saturated gates far outside the
+        box). No effect for systems that declare no bounds.
 
     Examples
     --------
@@ -77,6 +83,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     tol: float = attrs.field(default=1e-20, validator=attrs_positive)
     initial_damping: float = attrs.field(default=1e-3, validator=attrs_positive)
     step_tol: float = attrs.field(default=1e-15, validator=attrs_positive)
+    bounded: bool = True
 
     def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
         n, d = h0.shape
@@ -114,6 +121,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         grad = np.empty((m, d))  # A^T r
         trace = np.zeros(m)  # trace(A^T A)
 
+        bounds = system.state_bounds if self.bounded else None
         active = np.flatnonzero(~(cost <= self.tol))
         bar.update(m - active.size)
         relinearize = active
@@ -142,10 +150,24 @@ class LevenbergMarquardtFinder(FixedPointFinder):
 
             delta = map_batches(partial(_damped_step, normal), [active, mu[active], grad[active]])
             trial = h[active] + delta
+            predicted = 0.5 * np.einsum("ni,ni->n", delta, mu[active, None] * delta - grad[active])
+            if bounds is not None:
+                # Projected step: stay in the invariant box of reachable states.
+                inside = np.clip(trial, bounds[0], bounds[1])
+                moved = np.flatnonzero(np.any(inside != trial, axis=1))
+                if moved.size:
+                    trial = inside
+                    delta[moved] = trial[moved] - h[active[moved]]
+                    # Decrease the quadratic model predicts for the projected step.
+                    step = delta[moved]
+                    curvature = np.einsum("nij,nj->ni", normal[active[moved]], step)
+                    predicted[moved] = -(
+                        np.einsum("ni,ni->n", step, grad[active[moved]])
+                        + 0.5 * np.einsum("ni,ni->n", step, curvature)
+                    )
             with np.errstate(over="ignore", invalid="ignore"):
                 r_trial = system._step(trial, x[active]) - trial
                 cost_trial = 0.5 * np.einsum("ni,ni->n", r_trial, r_trial)
-            predicted = 0.5 * np.einsum("ni,ni->n", delta, mu[active, None] * delta - grad[active])
             with np.errstate(invalid="ignore", divide="ignore"):
                 rho = (cost[active] - cost_trial) / predicted
             accept = np.isfinite(cost_trial) & (cost_trial < cost[active]) & (rho > 0)

@@ -76,12 +76,16 @@ def state_pca(attractor: xr.Dataset) -> Figure:
     readout = attractor["readout_weight"].values @ axes.T
     norm = np.linalg.norm(readout)
     if norm > 0:
-        span = np.ptp(pts, axis=0).max() if len(pts) else 1.0
-        arrow = readout / norm * 0.35 * span
+        # Scale the arrow to reach 40% of the way to the edge of the cloud in its direction.
+        half = 0.5 * np.ptp(pts, axis=0) if len(pts) else np.ones(2)
+        with np.errstate(divide="ignore"):
+            reach = np.min(np.where(readout != 0, half / np.abs(readout), np.inf))
+        arrow = readout * 0.8 * reach
         ax.annotate(
             "",
             xy=tuple(arrow),
             xytext=(0, 0),
+            annotation_clip=False,
             arrowprops={"arrowstyle": "->", "color": "darkorange", "lw": 2},
         )
         ax.plot([], [], color="darkorange", lw=2, label="readout direction")

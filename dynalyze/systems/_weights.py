@@ -108,6 +108,19 @@ def stock_keras_cell(obj: object, cell_class: str, activations: tuple[str, ...])
     return cell if activations_supported(cell, activations) else None
 
 
+def box(intervals: list[tuple[float, float]], sizes: list[int]) -> tuple[Any, Any] | None:
+    """Per-unit (lower, upper) arrays from one interval per state component; None if unbounded."""
+    lower = np.concatenate(
+        [np.full(n, lo, dtype=np.float64) for (lo, _), n in zip(intervals, sizes, strict=True)]
+    )
+    upper = np.concatenate(
+        [np.full(n, hi, dtype=np.float64) for (_, hi), n in zip(intervals, sizes, strict=True)]
+    )
+    if np.all(np.isinf(lower)) and np.all(np.isinf(upper)):
+        return None
+    return lower, upper
+
+
 def keras_weight(cell: Any, attribute: str) -> Any:
     """The NumPy value of the Keras weight ``cell.<attribute>`` (None if absent)."""
     variable = getattr(cell, attribute, None)

@@ -31,6 +31,8 @@ class Activation:
         ``f(z)``.
     grad : callable
         ``f'(z)`` computed from ``(z, f(z))`` (so it can reuse the value).
+    bounds : tuple of float
+        Closed interval containing every value of ``f`` (``-inf``/``inf`` if unbounded).
     """
 
     def __init__(
@@ -38,10 +40,12 @@ class Activation:
         name: str,
         fn: Callable[[FloatArray], FloatArray],
         grad: Callable[[FloatArray, FloatArray], FloatArray],
+        bounds: tuple[float, float] = (-np.inf, np.inf),
     ) -> None:
         self.name = name
         self.fn = fn
         self.grad = grad
+        self.bounds = bounds
 
     def __call__(self, z: FloatArray) -> FloatArray:
         return self.fn(z)
@@ -64,16 +68,20 @@ def _hard_sigmoid(z: FloatArray) -> FloatArray:
 
 ACTIVATIONS: MappingProxyType[str, Activation] = MappingProxyType(
     {
-        "tanh": Activation("tanh", np.tanh, lambda z, f: 1.0 - f * f),
-        "sigmoid": Activation("sigmoid", _sigmoid, lambda z, f: f * (1.0 - f)),
+        "tanh": Activation("tanh", np.tanh, lambda z, f: 1.0 - f * f, (-1.0, 1.0)),
+        "sigmoid": Activation("sigmoid", _sigmoid, lambda z, f: f * (1.0 - f), (0.0, 1.0)),
         "linear": Activation("linear", lambda z: z, lambda z, f: np.ones_like(z)),
         "relu": Activation(
-            "relu", lambda z: np.maximum(z, 0.0), lambda z, f: (z > 0).astype(np.float64)
+            "relu",
+            lambda z: np.maximum(z, 0.0),
+            lambda z, f: (z > 0).astype(np.float64),
+            (0.0, np.inf),
         ),
         "hard_sigmoid": Activation(
             "hard_sigmoid",
             _hard_sigmoid,
             lambda z, f: ((z > -3.0) & (z < 3.0)).astype(np.float64) / 6.0,
+            (0.0, 1.0),
         ),
     }
 )

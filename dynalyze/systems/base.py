@@ -190,6 +190,17 @@ class RecurrentSystem(abc.ABC):
         return StateLayout.single(self.state_dim)
 
     @property
+    def state_bounds(self) -> tuple[FloatArray, FloatArray] | None:
+        """Per-unit lower and upper bounds of the reachable states, or None if unknown.
+
+        Built-in cells whose state is a convex combination of bounded activations
+        (e.g. a tanh GRU's ``h`` stays in ``[-1, 1]``) declare them; the
+        fixed-point finder then keeps its iterates inside this invariant box
+        instead of wandering to spurious roots that no trajectory can reach.
+        """
+        return None
+
+    @property
     def jacobian_method(self) -> str:
         """How Jacobians are computed: ``"analytic"``, ``"autodiff"`` or ``"finite-difference"``."""
         cls, base = type(self), RecurrentSystem

@@ -25,6 +25,7 @@ from dynalyze._validation import FloatArray
 from dynalyze.errors import InputShapeError
 from dynalyze.systems._weights import (
     as_weight,
+    box,
     keras_cell_of,
     keras_weight,
     optional_bias,
@@ -170,6 +171,13 @@ class GRUSystem(RecurrentSystem):
     def input_dim(self) -> int:
         """Input size."""
         return int(self.kernel.shape[0])
+
+    @property
+    def state_bounds(self) -> tuple[FloatArray, FloatArray] | None:
+        """The activation's range (with 0): ``h'`` is a convex combination of ``h`` and an
+        activation value, so from ``h = 0`` the state never leaves it."""
+        lo, hi = self.activation.bounds
+        return box([(min(lo, 0.0), max(hi, 0.0))], [self.state_dim])
 
     # ---------------------------------------------------------------- math
     def _forward(self, h: FloatArray, x: FloatArray) -> _Forward:

@@ -23,6 +23,7 @@ from dynalyze._validation import FloatArray
 from dynalyze.errors import InputShapeError
 from dynalyze.systems._weights import (
     as_weight,
+    box,
     keras_cell_of,
     keras_weight,
     optional_bias,
@@ -144,6 +145,12 @@ class LSTMSystem(RecurrentSystem):
     def input_dim(self) -> int:
         """Input size."""
         return int(self.kernel.shape[0])
+
+    @property
+    def state_bounds(self) -> tuple[FloatArray, FloatArray] | None:
+        """``h = o * act(c)`` lies in the activation's range (with 0); ``c`` is unbounded."""
+        lo, hi = self.activation.bounds
+        return box([(min(lo, 0.0), max(hi, 0.0)), (-np.inf, np.inf)], [self.units, self.units])
 
     @property
     def layout(self) -> StateLayout:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.systems._weights import as_weight, keras_cell_of, optional_bias, stock_keras_cell
+from dynalyze.systems._weights import as_weight, box, keras_cell_of, optional_bias, stock_keras_cell
 from dynalyze.systems.activations import get_activation, keras_activation_name
 from dynalyze.systems.base import RecurrentSystem
 
@@ -82,6 +82,12 @@ class SimpleRNNSystem(RecurrentSystem):
     def input_dim(self) -> int:
         """Input size."""
         return int(self.kernel.shape[0])
+
+    @property
+    def state_bounds(self) -> tuple[FloatArray, FloatArray] | None:
+        """The activation's range (with 0): every state after ``h = 0`` is an activation value."""
+        lo, hi = self.activation.bounds
+        return box([(min(lo, 0.0), max(hi, 0.0))], [self.state_dim])
 
     def _pre(self, h: FloatArray, x: FloatArray) -> FloatArray:
         z: FloatArray = x @ self.kernel + h @ self.recurrent_kernel + self.bias

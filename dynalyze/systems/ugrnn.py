@@ -30,6 +30,7 @@ from dynalyze.errors import InputShapeError, UnsupportedModelError
 from dynalyze.systems._weights import (
     activations_supported,
     as_weight,
+    box,
     keras_weight,
     optional_bias,
 )
@@ -187,6 +188,13 @@ class UGRNNSystem(RecurrentSystem):
     def input_dim(self) -> int:
         """Input size."""
         return int(self.kernel.shape[0])
+
+    @property
+    def state_bounds(self) -> tuple[FloatArray, FloatArray] | None:
+        """The activation's range (with 0): ``h'`` is a convex combination of ``h`` and an
+        activation value, so from ``h = 0`` the state never leaves it."""
+        lo, hi = self.activation.bounds
+        return box([(min(lo, 0.0), max(hi, 0.0))], [self.state_dim])
 
     # ---------------------------------------------------------------- math
     def _pre(self, h: FloatArray, x: FloatArray) -> FloatArray:
