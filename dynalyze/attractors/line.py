@@ -349,15 +349,20 @@ class LineAttractor(AttractorModel):
         # 3. Manifold geometry.
         readout = classifier.readout_weight
         variables["readout_weight"] = readout
+        coverage, groups = float("nan"), n_acc
         if n_acc >= 2:
             fp_pca = pca(fps)
             ratio = fp_pca.explained_variance_ratio
             coordinate = fp_pca.transform(fps, 1)[:, 0]
             tangent = local_tangents(fps, self.tangent_neighbours, reference=fp_pca.components[0])
+            visited = fp_pca.transform(first.sample, 1)[:, 0]
+            coverage, groups = _coverage(coordinate, visited)
         else:
             ratio = np.full(n_state, np.nan)
             coordinate = np.zeros(n_acc)
             tangent = np.full((n_acc, n_state), np.nan)
+        variables["manifold_coverage"] = coverage
+        variables["n_fixed_point_groups"] = groups
         variables["fixed_point_variance_ratio"] = ratio
         variables["fixed_point_pc1_variance"] = float(ratio[0])
         variables["manifold_coordinate"] = coordinate
@@ -719,6 +724,24 @@ def _linearization_error(
             rel = np.linalg.norm(h_next - predicted, axis=1) / np.linalg.norm(h_next, axis=1)
         out[batch.index[rows], cols] = rel
     return out
+
+
+def _coverage(coordinate: FloatArray, visited: FloatArray) -> tuple[float, int]:
+    """How much of the visited states' extent along the manifold the fixed points tile.
+
+    The extent is the 5th-95th percentile range of the visited states' coordinates
+    along the fixed points' first PC, cut into 100 cells; a cell is covered when a
+    fixed point lies within 2% of the extent of its centre. Fixed points are in
+    separate groups where consecutive coordinates are more than 5% of the extent
+    apart.
+    """
+    lo, hi = np.percentile(visited, [5, 95])
+    extent = max(float(hi - lo), 1e-12)
+    centres = lo + (np.arange(100) + 0.5) * extent / 100
+    nearest = np.min(np.abs(centres[:, None] - coordinate[None, :]), axis=1)
+    ordered = np.sort(coordinate)
+    groups = 1 + int(np.sum(np.diff(ordered) > 0.05 * extent))
+    return float(np.mean(nearest <= 0.02 * extent)), groups
 
 
 def _calibrate(score: FloatArray, target: ArrayLike, *, is_label: bool) -> tuple[float, float]:

@@ -357,6 +357,18 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "untrained_state_top3_variance": _V(
             (), "fraction of state variance in the top 3 PCs (untrained)", "1", "float64"
         ),
+        "manifold_coverage": _V(
+            (),
+            "fraction of the visited states' extent along the fixed-point line that fixed "
+            "points tile (within 2% of the extent)",
+            "1",
+        ),
+        "n_fixed_point_groups": _V(
+            (),
+            "separate groups of fixed points along the line (gaps > 5% of the extent)",
+            "1",
+            "int64",
+        ),
         "fixed_point_pc1_variance": _V(
             (), "fraction of fixed-point variance on their first PC", "1", "float64"
         ),

@@ -280,6 +280,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
                 learning_rate=recipe.learning_rate,
                 keep=recipe.keep,
                 clipnorm=recipe.clipnorm,
+                min_epochs=min(recipe.min_epochs, recipe.epochs - 1),
                 progress=cfg.progress,
             )
             save_model(model, vocab, staging / "model")
@@ -514,6 +515,8 @@ def _summary(
         "state_top3_variance",
         "untrained_state_top3_variance",
         "fixed_point_pc1_variance",
+        "manifold_coverage",
+        "n_fixed_point_groups",
         "median_top_eigenvalue_magnitude",
         "median_slow_time_constant",
         "median_second_time_constant",
