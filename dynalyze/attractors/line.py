@@ -186,7 +186,10 @@ class LineAttractor(AttractorModel):
     # ------------------------------------------------------------ stages
     def finder(self, state_dim: int) -> LevenbergMarquardtFinder:
         """The fixed-point finder configured with the paper's criterion."""
+        # Damped steps only: a full Newton step would jump along an approximate line
+        # attractor to its exact roots instead of stopping where the criterion is met.
         return LevenbergMarquardtFinder(
+            newton_steps=False,
             tol=0.5 * self.criterion * state_dim,
             max_iter=self.max_iter,
             dedup_tol=self.dedup_tol,

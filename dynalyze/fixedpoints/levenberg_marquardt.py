@@ -56,6 +56,14 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     step_tol : float
         A point whose accepted step is smaller than ``step_tol * (||h|| + step_tol)``
         has stalled and stops.
+    newton_steps : bool
+        Try the full Newton step ``delta = -(J - I)^-1 r`` first (no normal
+        equations: about 3x cheaper per iteration); a point whose Newton step
+        does not lower the speed, or would leave the state box, switches to
+        damped Levenberg-Marquardt steps for the rest of its search. Turn it off
+        to move every point by damped steps only, which keeps points that reach
+        the tolerance spread along a slow manifold rather than jumping along it
+        to its exact roots (what :class:`dynalyze.attractors.LineAttractor` does).
     bounded : bool
         Keep the iterates inside the system's :attr:`~RecurrentSystem.state_bounds`
         (the box no trajectory leaves, e.g. ``[-1, 1]`` for a tanh GRU) by
@@ -83,6 +91,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     tol: float = attrs.field(default=1e-20, validator=attrs_positive)
     initial_damping: float = attrs.field(default=1e-3, validator=attrs_positive)
     step_tol: float = attrs.field(default=1e-15, validator=attrs_positive)
+    newton_steps: bool = True
     bounded: bool = True
 
     def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
@@ -115,48 +124,70 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         cost = 0.5 * np.einsum("ni,ni->n", r, r)
         iterations = np.zeros(m, dtype=np.int64)
         stationary = np.zeros(m, dtype=bool)
+        newton = np.full(m, self.newton_steps)  # still trying full Newton steps
+        newton_step = np.zeros((m, d))
         mu = np.zeros(m)
         nu = np.full(m, 2.0)
-        normal = np.empty((m, d, d))  # A^T A
+        normal = np.empty((m, d, d))  # A^T A (points in damped mode)
         grad = np.empty((m, d))  # A^T r
         trace = np.zeros(m)  # trace(A^T A)
-
         bounds = system.state_bounds if self.bounded else None
+
         active = np.flatnonzero(~(cost <= self.tol))
         bar.update(m - active.size)
         relinearize = active
         while active.size:
             if relinearize.size:
-                jac = system._jacobian_state(h[relinearize], x[relinearize])
-                # Written into `normal` by the workers: no full-size gather or scatter here.
-                diag, grad[relinearize] = map_batches(
-                    partial(_normal_equations, normal), [relinearize, jac, r[relinearize]]
-                )
-                del jac
-                trace[relinearize] = diag.sum(axis=1)
-                fresh = mu[relinearize] == 0.0
-                mu[relinearize[fresh]] = self.initial_damping * np.maximum(
-                    diag[fresh].max(axis=1), 1e-12
-                )
-                # Stationary points of the speed above tolerance: slow points.
-                scale = np.sqrt(diag.sum(axis=1) / d) * np.sqrt(2.0 * cost[relinearize])
-                flat = np.linalg.norm(grad[relinearize], axis=1) <= self.stationarity_tol * scale
-                stationary[relinearize[flat]] = True
-                if flat.any():
-                    active = active[~stationary[active]]
-                    bar.update(int(flat.sum()))
+                # Newton points: the full step solves A delta = -r (no normal equations).
+                rel_newton = relinearize[newton[relinearize]]
+                if rel_newton.size:
+                    jac = system._jacobian_state(h[rel_newton], x[rel_newton])
+                    newton_step[rel_newton] = map_batches(_newton_step, [jac, r[rel_newton]])
+                    del jac
+                rel_damped = relinearize[~newton[relinearize]]
+                if rel_damped.size:
+                    active = self._linearize_damped(
+                        system,
+                        h,
+                        x,
+                        r,
+                        cost,
+                        rel_damped,
+                        normal,
+                        grad,
+                        trace,
+                        mu,
+                        stationary,
+                        active,
+                        bar,
+                    )
                     if not active.size:
                         break
 
-            delta = map_batches(partial(_damped_step, normal), [active, mu[active], grad[active]])
+            is_newton = newton[active]
+            delta = np.empty((active.size, d))
+            predicted = np.empty(active.size)
+            if is_newton.any():
+                delta[is_newton] = newton_step[active[is_newton]]
+                predicted[is_newton] = cost[active[is_newton]]  # the model reaches r = 0
+            damped = active[~is_newton]
+            if damped.size:
+                step = map_batches(
+                    partial(_damped_step, normal), [damped, mu[damped], grad[damped]]
+                )
+                delta[~is_newton] = step
+                predicted[~is_newton] = 0.5 * np.einsum(
+                    "ni,ni->n", step, mu[damped, None] * step - grad[damped]
+                )
             trial = h[active] + delta
-            predicted = 0.5 * np.einsum("ni,ni->n", delta, mu[active, None] * delta - grad[active])
+            clipped = np.zeros(active.size, dtype=bool)
             if bounds is not None:
                 # Projected step: stay in the invariant box of reachable states.
                 inside = np.clip(trial, bounds[0], bounds[1])
-                moved = np.flatnonzero(np.any(inside != trial, axis=1))
+                clipped = np.any(inside != trial, axis=1)
+                moved = np.flatnonzero(clipped & ~is_newton)
                 if moved.size:
-                    trial = inside
+                    trial[moved] = inside[moved]
                     delta[moved] = trial[moved] - h[active[moved]]
                     # Decrease the quadratic model predicts for the projected step.
                     step = delta[moved]
@@ -171,6 +202,8 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             with np.errstate(invalid="ignore", divide="ignore"):
                 rho = (cost[active] - cost_trial) / predicted
             accept = np.isfinite(cost_trial) & (cost_trial < cost[active]) & (rho > 0)
+            # A full Newton step must stay in the box; otherwise fall back to damped steps.
+            accept &= ~(is_newton & clipped)
 
             iterations[active] += 1
             acc, rej = active[accept], active[~accept]
@@ -178,24 +211,71 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                 np.linalg.norm(h[acc], axis=1) + self.step_tol
             )
             h[acc], r[acc], cost[acc] = trial[accept], r_trial[accept], cost_trial[accept]
-            mu[acc] *= np.maximum(1.0 / 3.0, 1.0 - (2.0 * rho[accept] - 1.0) ** 3)
-            nu[acc] = 2.0
-            mu[rej] *= nu[rej]
-            nu[rej] *= 2.0
+            acc_damped = acc[~newton[acc]]
+            mu[acc_damped] *= np.maximum(
+                1.0 / 3.0, 1.0 - (2.0 * rho[accept & ~is_newton] - 1.0) ** 3
+            )
+            nu[acc_damped] = 2.0
+            rej_newton = rej[newton[rej]]
+            rej_damped = rej[~newton[rej]]
+            mu[rej_damped] *= nu[rej_damped]
+            nu[rej_damped] *= 2.0
+            # A rejected Newton step: switch the point to damped (LM) steps from here on.
+            newton[rej_newton] = False
 
             stalled = np.zeros(m, dtype=bool)
             stalled[acc[small]] = True
             # Damping this large means no descent direction is left: a stationary point.
-            hopeless = mu[rej] > 1e16 * np.maximum(1.0, trace[rej])
-            stalled[rej[hopeless]] = True
+            hopeless = mu[rej_damped] > 1e16 * np.maximum(1.0, trace[rej_damped])
+            stalled[rej_damped[hopeless]] = True
             stationary[stalled] = True
             done = (
                 (cost[active] <= self.tol) | stalled[active] | (iterations[active] >= self.max_iter)
             )
             bar.update(int(done.sum()))
-            relinearize = acc[~done[accept]]
-            active = active[~done]
+            keep = ~done
+            still = np.zeros(m, dtype=bool)
+            still[active[keep]] = True
+            # Accepted points move (new linearization); rejected Newton points need the
+            # normal equations at their unchanged state.
+            relinearize = np.union1d(acc, rej_newton)
+            relinearize = relinearize[still[relinearize]]
+            active = active[keep]
         return h, iterations, stationary
+
+    def _linearize_damped(
+        self,
+        system: RecurrentSystem,
+        h: FloatArray,
+        x: FloatArray,
+        r: FloatArray,
+        cost: FloatArray,
+        index: np.ndarray,
+        normal: FloatArray,
+        grad: FloatArray,
+        trace: FloatArray,
+        mu: FloatArray,
+        stationary: np.ndarray,
+        active: np.ndarray,
+        bar: tqdm,
+    ) -> np.ndarray:
+        """Normal equations at ``index``; flag stationary points; return the still-active."""
+        d = h.shape[1]
+        jac = system._jacobian_state(h[index], x[index])
+        # Written into `normal` by the workers: no full-size gather or scatter here.
+        diag, grad[index] = map_batches(partial(_normal_equations, normal), [index, jac, r[index]])
+        del jac
+        trace[index] = diag.sum(axis=1)
+        fresh = mu[index] == 0.0
+        mu[index[fresh]] = self.initial_damping * np.maximum(diag[fresh].max(axis=1), 1e-12)
+        # Stationary points of the speed above tolerance: slow points.
+        scale = np.sqrt(diag.sum(axis=1) / d) * np.sqrt(2.0 * cost[index])
+        flat = np.linalg.norm(grad[index], axis=1) <= self.stationarity_tol * scale
+        stationary[index[flat]] = True
+        if flat.any():
+            active = active[~stationary[active]]
+            bar.update(int(flat.sum()))
+        return active
 
 
 def _normal_equations(
@@ -224,4 +304,19 @@ def _damped_step(
     diagonal = np.einsum("nii->ni", lhs)
     diagonal += mu[:, None]
     out = -np.linalg.solve(lhs, grad[..., None])[..., 0]
+    return np.asarray(out, dtype=np.float64)
+
+
+def _newton_step(jac: FloatArray, r: FloatArray) -> FloatArray:
+    """Solve ``(J - I) delta = -r`` for one block of points (NaN where singular)."""
+    a = jac - np.eye(jac.shape[1])
+    try:
+        out = -np.linalg.solve(a, r[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.full_like(r, np.nan)
+        for k in range(a.shape[0]):
+            try:
+                out[k] = -np.linalg.solve(a[k], r[k])
+            except np.linalg.LinAlgError:
+                continue
     return np.asarray(out, dtype=np.float64)
