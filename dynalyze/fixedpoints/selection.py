@@ -63,12 +63,35 @@ def deduplicate(
     return rep
 
 
+#: Above this dimension k-d trees degrade towards brute force; use blocked BLAS instead.
+_KDTREE_MAX_DIM = 16
+
+
 def distance_to_nearest(points: FloatArray, reference: FloatArray) -> FloatArray:
-    """Distance from each point to its nearest reference point (k-d tree query)."""
+    """Distance from each point to its nearest reference point.
+
+    A k-d tree query in low dimensions; in high dimensions (where k-d trees
+    visit most of the tree for spread-out queries) blocked matrix products of
+    ``||p||^2 + ||q||^2 - 2 p.q``, which BLAS does in a fraction of the time.
+
+    Examples
+    --------
+    >>> distance_to_nearest(np.array([[0.0, 3.0]]), np.array([[0.0, 0.0], [4.0, 3.0]])).tolist()
+    [3.0]
+    """
     if points.shape[0] == 0:
         return np.zeros(0)
-    distance, _ = cKDTree(reference).query(points, k=1, workers=-1)
-    return np.asarray(distance, dtype=np.float64)
+    if points.shape[1] <= _KDTREE_MAX_DIM:
+        distance, _ = cKDTree(reference).query(points, k=1, workers=-1)
+        return np.asarray(distance, dtype=np.float64)
+    ref_sq = np.einsum("ij,ij->i", reference, reference)
+    out = np.empty(points.shape[0])
+    block = max(1, 2**24 // max(reference.shape[0], 1))
+    for start in range(0, points.shape[0], block):
+        p = points[start : start + block]
+        sq = np.einsum("ij,ij->i", p, p)[:, None] + ref_sq[None, :] - 2.0 * (p @ reference.T)
+        out[start : start + block] = np.sqrt(np.maximum(sq.min(axis=1), 0.0))
+    return out
 
 
 def outlier_mask(
