@@ -112,8 +112,11 @@ def _integrator() -> tuple[RecurrentClassifier, xr.Dataset]:
         embedding[i] = [valences[token], 0.3 * (i % 2)]
     system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
     clf = RecurrentClassifier(
-        system=system, embedding=embedding, readout_weight=np.array([1.0, 0.0]),
-        readout_bias=0.0, vocabulary=vocab,
+        system=system,
+        embedding=embedding,
+        readout_weight=np.array([1.0, 0.0]),
+        readout_bias=0.0,
+        vocabulary=vocab,
     )
     rng = np.random.default_rng(0)
     ids = rng.integers(2, len(tokens), size=(40, 12)).astype(np.int32)
@@ -131,16 +134,23 @@ def _integrator() -> tuple[RecurrentClassifier, xr.Dataset]:
     labels = (final[:, 0] > 0).astype(np.int8)
     ds = make_dataset(
         "trajectories",
-        {"hidden_state": states, "token_id": ids, "valid": valid.astype(np.int8),
-         "length": valid.sum(axis=1), "logit": final[:, 0], "label": labels},
+        {
+            "hidden_state": states,
+            "token_id": ids,
+            "valid": valid.astype(np.int8),
+            "length": valid.sum(axis=1),
+            "logit": final[:, 0],
+            "label": labels,
+        },
     )
     return clf, ds
 
 
 def test_line_attractor_on_an_exact_integrator():
     clf, traj = _integrator()
-    ds = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
-                       n_relaxation=10).fit(clf, traj)
+    ds = LineAttractor(
+        n_initial=60, n_plot=50, n_null=200, relaxation_steps=5, n_relaxation=10
+    ).fit(clf, traj)
     assert int(ds["n_accepted"]) >= 30
     np.testing.assert_allclose(np.abs(ds["eigenvalue"].isel(eigenmode=0)), 1.0, atol=1e-12)
     assert float(ds["fixed_point_pc1_variance"]) > 0.999

@@ -26,8 +26,9 @@ def clf(request, vocab) -> RecurrentClassifier:
     model = build_model(request.param, len(vocab), units=6, embedding_dim=5, seed=1)
     # Non-trivial weights: random normal everywhere (untrained models are too tame).
     rng = np.random.default_rng(0)
-    model.set_weights([rng.normal(scale=0.6, size=w.shape).astype("float32")
-                       for w in model.get_weights()])
+    model.set_weights(
+        [rng.normal(scale=0.6, size=w.shape).astype("float32") for w in model.get_weights()]
+    )
     return RecurrentClassifier.from_model(model, vocab)
 
 
@@ -112,11 +113,13 @@ def test_errors(vocab, ids):
     dense_only = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     with pytest.raises(UnsupportedModelError, match="recurrent"):
         RecurrentClassifier.from_model(dense_only, vocab)
-    no_readout = keras.Sequential([
-        keras.Input((None,), dtype="int32"),
-        keras.layers.Embedding(len(vocab), 3, mask_zero=True),
-        keras.layers.GRU(4),
-    ])
+    no_readout = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(len(vocab), 3, mask_zero=True),
+            keras.layers.GRU(4),
+        ]
+    )
     with pytest.raises(UnsupportedModelError, match="Dense"):
         RecurrentClassifier.from_model(no_readout, vocab)
     clf = RecurrentClassifier.from_model(model, vocab)

@@ -15,16 +15,33 @@ from dynalyze.cli import main
 from dynalyze.sentiment.vocabulary import Vocabulary
 
 FIGURES = {
-    "state_pca", "eigenvalue_spectra", "time_constants", "token_projections",
-    "projection_vs_bow", "linearization_error", "variance_explained", "relaxation",
+    "state_pca",
+    "eigenvalue_spectra",
+    "time_constants",
+    "token_projections",
+    "projection_vs_bow",
+    "linearization_error",
+    "variance_explained",
+    "relaxation",
 }
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "run"
-    status = main(["run", "--dataset", "synthetic", "--out", str(out), "--no-progress",
-                   "--n-initial", "300", "-q"])
+    status = main(
+        [
+            "run",
+            "--dataset",
+            "synthetic",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--n-initial",
+            "300",
+            "-q",
+        ]
+    )
     assert status == 0
     return out
 
@@ -59,8 +76,20 @@ def test_synthetic_line_attractor_recovers_true_valences(run_dir):
 
 def test_analyze_existing_model(run_dir, tmp_path):
     out = tmp_path / "again"
-    status = main(["analyze", str(run_dir / "model"), "--dataset", "synthetic", "--out",
-                   str(out), "--no-progress", "--n-initial", "200", "-q"])
+    status = main(
+        [
+            "analyze",
+            str(run_dir / "model"),
+            "--dataset",
+            "synthetic",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--n-initial",
+            "200",
+            "-q",
+        ]
+    )
     assert status == 0
     ds = dynalyze.load(out / "results" / "line_attractor.nc")
     assert float(ds["true_valence_pearson_r"]) >= 0.9
@@ -119,33 +148,59 @@ def _save_model(model: keras.Model, folder: Path, tokens: list[str]) -> Path:
 
 def test_analyze_errors(run_dir, tmp_path, capsys):
     tokens = ["", "[UNK]", "good", "bad"]
-    pooled = keras.Sequential([
-        keras.Input((None,), dtype="int32"),
-        keras.layers.Embedding(4, 2),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(1),
-    ])
+    pooled = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(4, 2),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
     no_rnn = _save_model(pooled, tmp_path / "pooled", tokens)
-    assert main(["analyze", str(no_rnn), "--dataset", "synthetic", "--out",
-                 str(tmp_path / "o1"), "-q"]) == 2
+    assert (
+        main(
+            ["analyze", str(no_rnn), "--dataset", "synthetic", "--out", str(tmp_path / "o1"), "-q"]
+        )
+        == 2
+    )
     assert "recurrent" in capsys.readouterr().err
 
     wrong_vocab = tmp_path / "vocab.txt"
     Vocabulary(tokens).save(wrong_vocab)
-    assert main(["analyze", str(run_dir / "model"), "--vocabulary", str(wrong_vocab),
-                 "--dataset", "synthetic", "--out", str(tmp_path / "o2"), "-q"]) == 2
+    assert (
+        main(
+            [
+                "analyze",
+                str(run_dir / "model"),
+                "--vocabulary",
+                str(wrong_vocab),
+                "--dataset",
+                "synthetic",
+                "--out",
+                str(tmp_path / "o2"),
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "vocabulary" in capsys.readouterr().err.lower()
 
-    lam = keras.Sequential([
-        keras.Input((None,), dtype="int32"),
-        keras.layers.Embedding(4, 2),
-        keras.layers.Lambda(lambda t: t * 2.0),
-        keras.layers.GRU(2),
-        keras.layers.Dense(1),
-    ])
+    lam = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(4, 2),
+            keras.layers.Lambda(lambda t: t * 2.0),
+            keras.layers.GRU(2),
+            keras.layers.Dense(1),
+        ]
+    )
     unsafe = _save_model(lam, tmp_path / "lambda", tokens)
-    assert main(["analyze", str(unsafe), "--dataset", "synthetic", "--out",
-                 str(tmp_path / "o3"), "-q"]) == 2
+    assert (
+        main(
+            ["analyze", str(unsafe), "--dataset", "synthetic", "--out", str(tmp_path / "o3"), "-q"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unsafe" in err.lower() and len(err.strip().splitlines()) == 1
     for name in ("o1", "o2", "o3"):
