@@ -275,18 +275,14 @@ class RecurrentClassifier:
         self._require_model()
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
-        lengths = (matrix != 0).sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
         out = np.empty(len(matrix), dtype=np.float32)
         if self._logit_fn is None:
             model = self.model
             self._logit_fn = tf.function(
                 lambda ids: model(ids, training=False), reduce_retracing=True
             )
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            width = max(1, int(lengths[index].max()))
-            values = np.asarray(self._logit_fn(tf.constant(matrix[index, :width])))
+        for index, batch in _length_batches(matrix, batch_size, sort_by_length=True):
+            values = np.asarray(self._logit_fn(tf.constant(batch)))
             out[index] = values.reshape(len(index), -1)[:, 0]
         if self.provenance.get("readout_activation") == "sigmoid":
             clipped = np.clip(out.astype(np.float64), 1e-7, 1 - 1e-7)
@@ -334,15 +330,10 @@ class RecurrentClassifier:
         """
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
-        lengths = (matrix != 0).sum(axis=1)
-        order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(len(matrix))
         fn = self._states_fn()
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            width = max(1, int(lengths[index].max()))
-            batch = matrix[index, :width]
+        for index, batch in _length_batches(matrix, batch_size, sort_by_length=sort_by_length):
             states = np.asarray(fn(batch), dtype=np.float32)
-            yield TrajectoryBatch(index.astype(np.int64), states, batch != 0, batch)
+            yield TrajectoryBatch(index, states, batch != 0, batch)
 
     def stream(
         self,
@@ -451,6 +442,18 @@ class RecurrentClassifier:
             provenance={**self.provenance, **(provenance or {})},
             title="dynalyze hidden-state trajectories",
         )
+
+
+def _length_batches(
+    matrix: NDArray[np.int32], batch_size: int, *, sort_by_length: bool
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int32]]]:
+    """Batches of rows, each cut to its longest document (sorted by length: little padding)."""
+    lengths = (matrix != 0).sum(axis=1)
+    order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(len(matrix))
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size].astype(np.int64)
+        width = max(1, int(lengths[index].max()))
+        yield index, matrix[index, :width]
 
 
 def _as_ids(ids: ArrayLike, vocab_size: int) -> NDArray[np.int32]:
