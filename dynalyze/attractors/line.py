@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -25,6 +24,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
+from dynalyze._timing import Stopwatch
 from dynalyze._validation import (
     FloatArray,
     attrs_non_negative,
@@ -293,7 +293,7 @@ class LineAttractor(AttractorModel):
                 f"system has {n_state}; they come from different networks."
             )
         variables: dict[str, Any] = {}
-        clock = _Clock()
+        clock = Stopwatch()
 
         # 1. First pass: state PCA, a uniform sample of visited states, final states.
         with clock("trajectories, first pass"):
@@ -605,22 +605,6 @@ def _median(values: ArrayLike) -> float:
     array = np.asarray(values, dtype=np.float64)
     array = array[~np.isnan(array)]
     return float(np.median(array)) if array.size else float("nan")
-
-
-class _Clock:
-    """Seconds per named part."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        begin = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - begin, 3)
 
 
 @attrs.frozen

@@ -30,6 +30,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
+from dynalyze._timing import Stopwatch
 from dynalyze._validation import (
     attrs_optional_positive,
     attrs_optional_positive_int,
@@ -164,21 +165,6 @@ class RunResult:
     timings: dict[str, float]
 
 
-class _Stages:
-    """Times the pipeline's stages and logs them."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        logger.info("stage %s ...", name)
-        start = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - start, 3)
-        logger.info("stage %s done in %.1f s", name, self.timings[name])
-
-
 @contextmanager
 def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
     """A temporary sibling folder that replaces ``out`` only if the block succeeds."""
@@ -248,7 +234,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
 
     cfg = config
     recipe = cfg.recipe()
-    stages = _Stages()
+    stages = Stopwatch(logger)
     with _output_folder(cfg.out, cfg.overwrite) as staging:
         with stages("data"):
             data = load_dataset(
@@ -339,7 +325,7 @@ def analyze_model(
 
     cfg = config
     recipe = cfg.recipe()
-    stages = _Stages()
+    stages = Stopwatch(logger)
     with _output_folder(cfg.out, cfg.overwrite) as staging:
         with stages("load model"):
             clf = RecurrentClassifier.load(model_path, vocabulary, layer=layer, safe_mode=safe_mode)
@@ -372,7 +358,7 @@ def _analyze(
     cfg: RunConfig,
     recipe: Recipe,
     staging: Path,
-    stages: _Stages,
+    stages: Stopwatch,
     *,
     training: dict[str, Any],
     classifier: Any = None,
