@@ -28,6 +28,7 @@ __all__ = [
     "DataError",
     "DynalyzeError",
     "DynalyzePluginWarning",
+    "IllConditionedWarning",
     "InputShapeError",
     "ModelLoadError",
     "NonFiniteError",
@@ -103,4 +104,13 @@ class DynalyzePluginWarning(UserWarning):
     registered under the entry-point group ``dynalyze.systems``; dynalyze keeps
     working without the plugin. Turn it into an error in a test suite with
     ``warnings.simplefilter("error", DynalyzePluginWarning)``.
+    """
+
+
+class IllConditionedWarning(UserWarning):
+    """An eigendecomposition is (nearly) defective: its eigenvectors are unreliable.
+
+    Issued by :class:`dynalyze.linearization.Linearization` when a leading
+    mode's eigenvalue condition number ``||l|| ||r||`` is huge (e.g. a Jordan
+    block); the results are still returned, with ``condition_number`` stored.
     """

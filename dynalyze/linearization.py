@@ -4,14 +4,26 @@ Around an expansion point ``(h*, x*)`` (usually a fixed point) the dynamics are
 approximately ``h_t - h* = J_rec (h_{t-1} - h*) + J_inp (x_t - x*)``. The
 recurrent Jacobian is eigendecomposed as ``J_rec = R diag(lambda) L`` with the
 right eigenvectors as the columns of ``R`` (unit norm) and the left eigenvectors
-as the rows of ``L = R^-1``, eigenvalues sorted by decreasing magnitude. Each
-mode has a time constant ``tau = |1 / ln|lambda||`` in steps (infinite for
-``|lambda| = 1``).
+as the rows of ``L = R^-1``, eigenvalues sorted by decreasing magnitude.
+
+A decaying mode (``|lambda| < 1``) has a time constant ``tau = -1 / ln|lambda|``
+in steps (infinite at ``|lambda| = 1``); a growing mode (``|lambda| > 1``) has
+no time constant but a growth rate ``ln|lambda|`` per step (its e-folding time
+is ``1 / ln|lambda|``). Each mode's eigenvalue condition number
+``kappa = ||l|| ||r||`` (with ``l . r = 1``) says how far its eigenvectors can
+be trusted; a defective or nearly defective Jacobian gives huge (or infinite)
+condition numbers and a :class:`~dynalyze.errors.IllConditionedWarning`.
+
+Stability follows FixedPointFinder's convention for "stable" (every
+``|lambda| < 1``) with a tolerance band for marginal modes: any mode with
+``|lambda| > 1 + tol`` makes a point unstable, a *saddle* when some mode does
+not grow.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import attrs
@@ -20,8 +32,8 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from dynalyze._parallel import map_batches
-from dynalyze._validation import FloatArray, as_batch, attrs_positive
-from dynalyze.errors import InputShapeError, UnsupportedModelError
+from dynalyze._validation import FloatArray, as_batch, attrs_positive, attrs_positive_int
+from dynalyze.errors import IllConditionedWarning, InputShapeError, UnsupportedModelError
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.systems.base import RecurrentSystem
 
@@ -31,7 +43,10 @@ __all__ = [
     "STABLE",
     "UNSTABLE",
     "Linearization",
+    "condition_numbers",
     "eigendecompose",
+    "growth_rates",
+    "is_stable",
     "linear_rollout",
     "linear_step",
     "linearize",
@@ -63,7 +78,10 @@ def eigendecompose(jac: ArrayLike) -> tuple[ComplexArray, ComplexArray, ComplexA
         Right eigenvectors as columns, unit 2-norm: ``J R = R diag(lambda)``.
     left : ndarray, complex, shape (n, d, d)
         Left eigenvectors as rows, ``L = R^-1`` so that ``L R = I`` and
-        ``L J = diag(lambda) L``.
+        ``L J = diag(lambda) L``. Where ``R`` is singular (a defective matrix,
+        e.g. a Jordan block) ``L`` is the pseudo-inverse: rows that cannot
+        satisfy ``L R = I`` then have infinite condition numbers (see
+        :func:`condition_numbers`).
 
     Examples
     --------
@@ -94,45 +112,129 @@ def _eig_block(matrices: FloatArray) -> tuple[ComplexArray, ComplexArray, Comple
     values = np.take_along_axis(values, order, axis=-1)
     vectors = np.take_along_axis(vectors, order[:, None, :], axis=-1)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    left = np.linalg.inv(vectors)
+    try:
+        left = np.linalg.inv(vectors)
+    except np.linalg.LinAlgError:
+        left = np.empty_like(vectors)
+        for k in range(vectors.shape[0]):
+            try:
+                left[k] = np.linalg.inv(vectors[k])
+            except np.linalg.LinAlgError:
+                left[k] = np.linalg.pinv(vectors[k])
     return values, vectors, left
 
 
-def time_constants(eigenvalues: ArrayLike) -> FloatArray:
-    """Time constants ``tau = |1 / ln|lambda||`` in steps (``inf`` at ``|lambda| = 1``).
+def condition_numbers(right: ArrayLike, left: ArrayLike) -> FloatArray:
+    """Eigenvalue condition numbers ``kappa_i = ||l_i|| ||r_i|| / |l_i . r_i|``.
+
+    1 for a normal matrix (orthogonal eigenvectors); large where eigenvectors
+    are nearly parallel, so that the mode's eigenvalue and eigenvectors move a
+    lot under small perturbations; infinite for a defective matrix.
+
+    Parameters
+    ----------
+    right : array_like, shape (n, d, d)
+        Right eigenvectors as columns.
+    left : array_like, shape (n, d, d)
+        Left eigenvectors as rows.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
 
     Examples
     --------
-    >>> time_constants([1.0, np.exp(-0.5), 0.0]).tolist()
-    [inf, 2.0, 0.0]
+    >>> _, R, L = eigendecompose(np.array([[[0.9, 0.0], [0.0, 0.5]]]))
+    >>> condition_numbers(R, L).tolist()
+    [[1.0, 1.0]]
+    >>> _, R, L = eigendecompose(np.array([[[1.0, 1.0], [0.0, 1.0]]]))  # a Jordan block
+    >>> bool(np.all(condition_numbers(R, L) > 1e8))
+    True
+    """
+    r = np.asarray(right)
+    lv = np.asarray(left)
+    r_norm = np.linalg.norm(r, axis=1)  # columns
+    l_norm = np.linalg.norm(lv, axis=2)  # rows
+    dot = np.abs(np.einsum("nij,nji->ni", lv, r))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = l_norm * r_norm / dot
+    out: FloatArray = np.where(np.isfinite(kappa), kappa, np.inf)
+    return out
+
+
+#: Modes with ``| |lambda| - 1 |`` below this are exactly marginal (``tau = inf``).
+_UNIT_ATOL = 1e-12
+
+
+def time_constants(eigenvalues: ArrayLike) -> FloatArray:
+    """Time constants ``tau = -1 / ln|lambda|`` of decaying modes, in steps.
+
+    ``inf`` at ``|lambda| = 1`` (to 1e-12) and NaN for growing modes
+    (``|lambda| > 1``), which have a growth rate instead (:func:`growth_rates`).
+
+    Examples
+    --------
+    >>> time_constants([1.0, np.exp(-0.5), 0.0, 1.05]).tolist()
+    [inf, 2.0, 0.0, nan]
+    """
+    magnitude = np.abs(np.asarray(eigenvalues))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = -1.0 / np.log(magnitude)
+    tau = np.where(np.abs(magnitude - 1.0) <= _UNIT_ATOL, np.inf, tau)
+    out: FloatArray = np.where(magnitude > 1.0 + _UNIT_ATOL, np.nan, tau)
+    return out
+
+
+def growth_rates(eigenvalues: ArrayLike) -> FloatArray:
+    """Growth rates ``ln|lambda|`` per step of growing modes (``|lambda| > 1``); NaN otherwise.
+
+    A growing mode's e-folding time is ``1 / rate`` steps.
+
+    Examples
+    --------
+    >>> np.round(growth_rates([1.05, 0.9, 1.0]), 4).tolist()
+    [0.0488, nan, nan]
     """
     magnitude = np.abs(np.asarray(eigenvalues))
     with np.errstate(divide="ignore"):
-        log = np.log(magnitude)
-        return np.abs(1.0 / log)
+        rate = np.log(magnitude)
+    out: FloatArray = np.where(magnitude > 1.0 + _UNIT_ATOL, rate, np.nan)
+    return out
+
+
+def is_stable(eigenvalues: ArrayLike) -> NDArray[np.bool_]:
+    """FixedPointFinder's convention: stable iff every ``|lambda| < 1`` (last axis: modes).
+
+    Examples
+    --------
+    >>> is_stable([[0.99, 0.5], [1.0, 0.5], [1.2, 0.1]]).tolist()
+    [True, False, False]
+    """
+    out: NDArray[np.bool_] = np.all(np.abs(np.asarray(eigenvalues)) < 1.0, axis=-1)
+    return out
 
 
 def stability_class(eigenvalues: ArrayLike, tol: float = 1e-3) -> NDArray[np.int8]:
     """Classify expansion points from their eigenvalues (last axis: modes).
 
-    ``stable``: every ``|lambda| < 1 - tol``; ``unstable``: every
-    ``|lambda| > 1 + tol``; ``saddle``: some above ``1 + tol`` and some below
-    ``1 - tol``; ``marginal``: none above ``1 + tol`` but some within ``tol`` of 1,
-    or both marginal and unstable modes without stable ones.
+    Any mode with ``|lambda| > 1 + tol`` makes a point unstable:
+
+    - ``stable``: every ``|lambda| < 1 - tol``;
+    - ``marginal``: no mode above ``1 + tol`` and some within ``tol`` of 1;
+    - ``saddle``: some modes above ``1 + tol``, not all;
+    - ``unstable``: every mode above ``1 + tol`` (a repeller).
 
     Examples
     --------
-    >>> stability_class([[0.5, 0.2], [1.0, 0.5], [2.0, 0.5], [2.0, 3.0]]).tolist()
-    [0, 1, 2, 3]
+    >>> stability_class([[0.5, 0.2], [1.0, 0.5], [2.0, 0.5], [2.0, 1.0], [2.0, 3.0]]).tolist()
+    [0, 1, 2, 2, 3]
     """
     magnitude = np.abs(np.asarray(eigenvalues))
-    above = np.any(magnitude > 1 + tol, axis=-1)
-    below = np.any(magnitude < 1 - tol, axis=-1)
-    every_above = np.all(magnitude > 1 + tol, axis=-1)
+    above = magnitude > 1 + tol
     out = np.full(magnitude.shape[:-1], MARGINAL, dtype=np.int8)
-    out[~above & np.all(magnitude < 1 - tol, axis=-1)] = STABLE
-    out[above & below] = SADDLE
-    out[every_above] = UNSTABLE
+    out[np.all(magnitude < 1 - tol, axis=-1)] = STABLE
+    out[np.any(above, axis=-1)] = SADDLE
+    out[np.all(above, axis=-1)] = UNSTABLE
     return out
 
 
@@ -145,6 +247,13 @@ class Linearization:
     marginal_tol : float
         Eigenvalues with ``| |lambda| - 1 | <= marginal_tol`` count as marginal
         when classifying stability.
+    condition_warning : float
+        Warn (:class:`~dynalyze.errors.IllConditionedWarning`) when one of the
+        ``warn_modes`` leading modes has an eigenvalue condition number above
+        this: its eigenvectors (and so left-eigenvector projections) are not
+        reliable there.
+    warn_modes : int
+        Leading modes checked for ill-conditioning.
 
     Examples
     --------
@@ -160,6 +269,8 @@ class Linearization:
     """
 
     marginal_tol: float = attrs.field(default=1e-3, validator=attrs_positive)
+    condition_warning: float = attrs.field(default=1e8, validator=attrs_positive)
+    warn_modes: int = attrs.field(default=3, validator=attrs_positive_int)
 
     def compute(
         self,
@@ -214,6 +325,8 @@ class Linearization:
         jac_h, jac_x = system._jacobians(h, x)
         values, right, left = eigendecompose(jac_h)
         tau = time_constants(values)
+        kappa = condition_numbers(right, left)
+        self._warn_ill_conditioned(kappa)
         stability = stability_class(values, self.marginal_tol)
         layout = system.layout
         coords: dict[str, Any] = state_coords(layout.component_labels(), layout.unit_indices())
@@ -230,6 +343,9 @@ class Linearization:
                 "right_eigenvector": right,
                 "left_eigenvector": left,
                 "time_constant": tau,
+                "growth_rate": growth_rates(values),
+                "condition_number": kappa,
+                "is_stable": is_stable(values).astype(np.int8),
                 "stability": stability,
                 "n_unstable_modes": np.sum(np.abs(values) > 1 + self.marginal_tol, axis=1),
             },
@@ -240,6 +356,22 @@ class Linearization:
         if index is not None:
             ds = ds.assign_coords(fixed_point=ds["fixed_point"].copy(data=index))
         return ds
+
+    def _warn_ill_conditioned(self, kappa: FloatArray) -> None:
+        top = kappa[:, : min(self.warn_modes, kappa.shape[1])]
+        bad = ~(top <= self.condition_warning)
+        if bad.any():
+            points = int(np.any(bad, axis=1).sum())
+            worst = float(np.max(top))
+            message = (
+                f"{points} of {kappa.shape[0]} expansion points have an ill-conditioned "
+                f"leading eigenmode (eigenvalue condition number up to {worst:.3g} > "
+                f"{self.condition_warning:.3g}): the Jacobian is (nearly) defective there, "
+                "so its eigenvectors and left-eigenvector projections are unreliable. "
+                "See the condition_number variable."
+            )
+            logger.warning(message)
+            warnings.warn(message, IllConditionedWarning, stacklevel=3)
 
 
 def linearize(

@@ -9,6 +9,8 @@ import dynalyze
 from dynalyze.errors import InputShapeError
 from dynalyze.linearization import (
     eigendecompose,
+    growth_rates,
+    is_stable,
     linear_rollout,
     linear_step,
     stability_class,
@@ -47,14 +49,19 @@ def test_time_constants():
     tau = time_constants(np.array([1.0, -1.0, np.exp(-1 / 50), 1j * np.exp(-0.25), 0.0]))
     assert np.isinf(tau[:2]).all()
     np.testing.assert_allclose(tau[2:], [50.0, 4.0, 0.0])
-    assert time_constants([np.exp(0.1)])[0] == pytest.approx(10.0)
+    # A growing mode has no time constant; its growth rate is ln|lambda| per step.
+    assert np.isnan(time_constants([np.exp(0.1)])[0])
+    np.testing.assert_allclose(growth_rates([np.exp(0.1), 0.5, 1.0]), [0.1, np.nan, np.nan])
 
 
 def test_stability_classes():
     codes = stability_class(
-        [[0.9, 0.1], [1.0005, 0.5], [1.5, 0.5], [1.5, 1.2], [1.5, 1.0]], tol=1e-3
+        [[0.9, 0.1], [1.0005, 0.5], [1.5, 0.5], [1.5, 1.2], [1.5, 1.0], [2.0, 1.0]], tol=1e-3
     )
-    assert codes.tolist() == [0, 1, 2, 3, 1]
+    # Any mode clearly outside the unit circle makes the point unstable: a saddle unless
+    # every mode is outside ([2, 1] is a saddle, not marginal).
+    assert codes.tolist() == [0, 1, 2, 3, 2, 2]
+    np.testing.assert_array_equal(is_stable([[0.9, 0.1], [1.0005, 0.5], [0.99, 0.2]]), [1, 0, 1])
 
 
 def test_linearize_labels_and_exact_prediction_for_linear_system():
