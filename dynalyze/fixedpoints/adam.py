@@ -18,7 +18,13 @@ from tqdm.auto import tqdm
 from dynalyze._parallel import single_threaded_blas
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
 from dynalyze.errors import ConfigurationError
-from dynalyze.fixedpoints.base import FixedPointFinder, SolverOutput
+from dynalyze.fixedpoints.base import (
+    STOP_BUDGET,
+    STOP_SMALL_STEP,
+    STOP_TOLERANCE,
+    FixedPointFinder,
+    SolverOutput,
+)
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["AdamFinder"]
@@ -93,6 +99,7 @@ class AdamFinder(FixedPointFinder):
         since_best = 0
         previous = np.inf
         iterations = 0
+        stalled = False
         with tqdm(
             total=self.max_iter,
             desc="fixed points (Adam)",
@@ -108,6 +115,7 @@ class AdamFinder(FixedPointFinder):
                 if not np.isfinite(loss) or np.max(q) <= self.tol:
                     break
                 if abs(previous - loss) < self.tol_dq:
+                    stalled = True
                     break
                 previous = loss
                 if loss < best:
@@ -127,4 +135,10 @@ class AdamFinder(FixedPointFinder):
                 bar.update(1)
                 if iterations % 50 == 0:
                     bar.set_postfix(max_q=f"{np.max(q):.2e}", lr=f"{lr:.2e}")
-        return SolverOutput(h, np.full(n, iterations, dtype=np.int64), np.zeros(n, dtype=bool))
+        r = system._step(h, x) - h
+        reached = 0.5 * np.einsum("ni,ni->n", r, r) <= self.tol
+        # The whole batch stops together: below tolerance, on a flat mean speed (the
+        # classic tol_dq rule: an early stop) or on the iteration budget.
+        early = STOP_SMALL_STEP if stalled else STOP_BUDGET
+        reason = np.where(reached, STOP_TOLERANCE, early).astype(np.int8)
+        return SolverOutput(h, np.full(n, iterations, dtype=np.int64), reason)

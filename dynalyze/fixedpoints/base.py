@@ -3,8 +3,24 @@
 A finder searches, from many initial states at once, for states ``h*`` with
 ``F(h*, x) = h*``. Every finder returns the same labelled dataset: one entry per
 initial state, with the returned state, the speed recomputed there, the number
-of iterations, a status (converged / slow point / failed) and flags for
-duplicates and outliers. Nothing is dropped; :func:`unique_fixed_points`
+of iterations, a status and flags for duplicates and outliers. The status is
+decided from the returned state itself, not from the solver's word:
+
+``converged``
+    the speed is at most the tolerance;
+``slow_point``
+    a genuine stationary point of the speed above the tolerance (its relative
+    gradient, recomputed, is below ``stationarity_tol``): a local minimum of
+    ``q``, e.g. a ghost of a fixed point;
+``failed``
+    the iteration budget ran out before either;
+``stalled``
+    the solver stopped early (steps too small to matter, or no step it could
+    damp enough lowered the speed) at a point that is not stationary;
+``at_bounds``
+    like ``stalled``, but on the face of the system's state box, where the
+    projected steps cannot go further (the unconstrained minimum lies outside
+    the reachable states). Nothing is dropped; :func:`unique_fixed_points`
 selects.
 """
 
@@ -33,11 +49,23 @@ from dynalyze.fixedpoints.selection import deduplicate, outlier_mask
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.systems.base import RecurrentSystem
 
-__all__ = ["FixedPointFinder", "SolverOutput", "residual_and_speed"]
+__all__ = [
+    "AT_BOUNDS",
+    "CONVERGED",
+    "FAILED",
+    "SLOW_POINT",
+    "STALLED",
+    "FixedPointFinder",
+    "SolverOutput",
+    "residual_and_speed",
+]
 
 logger = logging.getLogger(__name__)
 
-CONVERGED, SLOW_POINT, FAILED = 0, 1, 2
+CONVERGED, SLOW_POINT, FAILED, STALLED, AT_BOUNDS = 0, 1, 2, 3, 4
+
+#: Why a solver stopped iterating a point (:attr:`SolverOutput.stop_reason`).
+STOP_TOLERANCE, STOP_STATIONARY, STOP_SMALL_STEP, STOP_DAMPING, STOP_BUDGET = 0, 1, 2, 3, 4
 
 
 @attrs.frozen
@@ -50,14 +78,18 @@ class SolverOutput:
         Final iterates.
     iterations : ndarray of int, shape (n,)
         Iterations spent on each point.
-    stationary : ndarray of bool, shape (n,)
-        The solver stopped because it reached a stationary point of the speed
-        (a slow point if the speed is above tolerance).
+    stop_reason : ndarray of int8, shape (n,)
+        Why the solver stopped each point: ``STOP_TOLERANCE`` (0, speed below
+        tolerance), ``STOP_STATIONARY`` (1, its own stationarity test),
+        ``STOP_SMALL_STEP`` (2, accepted steps too small to matter),
+        ``STOP_DAMPING`` (3, no damped step lowered the speed) or
+        ``STOP_BUDGET`` (4, iteration budget). The status is decided again
+        from the returned states (see :mod:`dynalyze.fixedpoints.base`).
     """
 
     states: FloatArray
     iterations: NDArray[np.int64]
-    stationary: NDArray[np.bool_]
+    stop_reason: NDArray[np.int8]
 
 
 def residual_and_speed(
@@ -88,8 +120,9 @@ class FixedPointFinder(abc.ABC):
         flagged as an outlier. ``None`` disables the check.
     stationarity_tol : float
         A non-converged candidate is a slow point when the relative gradient of
-        the speed ``||(J - I)^T r|| / (||J - I||_F / sqrt(N) * ||r||)`` is below
-        this (a local minimum of the speed), otherwise it failed.
+        the speed ``||(J - I)^T r|| / (max(||J - I||_F / sqrt(N), 1) ||r||)`` is below
+        this (a stationary point of the speed); otherwise it stalled, stopped
+        at the state bounds or failed (see the module docstring).
     progress : bool
         Show a progress bar.
 
@@ -192,13 +225,15 @@ class FixedPointFinder(abc.ABC):
             jac = system._jacobian_state(h[part], x[part])
             relative_grad[part] = _relative_gradient(jac, residual[part], grad_norm[part])
         _, speed0 = residual_and_speed(system, h0, x)
-        status = np.full(h.shape[0], FAILED, dtype=np.int8)
-        status[finite & (out.stationary | (relative_grad <= self.stationarity_tol))] = SLOW_POINT
-        status[finite & (speed <= self.tol)] = CONVERGED
+        status = _status(
+            system, h, speed, relative_grad, out.stop_reason, self.tol, self.stationarity_tol
+        )
 
         joint = np.concatenate([np.where(finite[:, None], h, 0.0), x], axis=1)
         duplicate_of = np.arange(h.shape[0], dtype=np.int64)
-        for code in (CONVERGED, SLOW_POINT):
+        for code in STATUS_CODES:
+            if code == FAILED:
+                continue
             idx = np.flatnonzero(status == code)
             if idx.size:
                 rep = deduplicate(joint[idx], self.dedup_tol, order=speed[idx])
@@ -207,14 +242,7 @@ class FixedPointFinder(abc.ABC):
             np.where(finite[:, None], h, np.inf), h0, self.outlier_scale
         )
         is_outlier &= finite
-        counts = {
-            name: int(np.sum(status == code))
-            for code, name in (
-                (CONVERGED, "converged"),
-                (SLOW_POINT, "slow_point"),
-                (FAILED, "failed"),
-            )
-        }
+        counts = {name: int(np.sum(status == code)) for code, name in STATUS_CODES.items()}
         n_unique = int(
             np.sum((status == CONVERGED) & (duplicate_of == np.arange(h.shape[0])) & ~is_outlier)
         )
@@ -254,11 +282,52 @@ class FixedPointFinder(abc.ABC):
         )
 
 
+#: Status code -> name (the schema's ``status`` flags).
+STATUS_CODES = {
+    CONVERGED: "converged",
+    SLOW_POINT: "slow_point",
+    FAILED: "failed",
+    STALLED: "stalled",
+    AT_BOUNDS: "at_bounds",
+}
+
+
+def _status(
+    system: RecurrentSystem,
+    h: FloatArray,
+    speed: FloatArray,
+    relative_grad: FloatArray,
+    stop_reason: NDArray[np.int8],
+    tol: float,
+    stationarity_tol: float,
+) -> NDArray[np.int8]:
+    """Status of each returned state, from its recomputed speed and gradient."""
+    finite = np.all(np.isfinite(h), axis=1)
+    status = np.full(h.shape[0], FAILED, dtype=np.int8)
+    early = np.isin(stop_reason, (STOP_STATIONARY, STOP_SMALL_STEP, STOP_DAMPING))
+    status[finite & early] = STALLED
+    bounds = system.state_bounds
+    if bounds is not None:
+        lo, hi = np.broadcast_to(bounds[0], h.shape[1:]), np.broadcast_to(bounds[1], h.shape[1:])
+        width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+        on_face = np.any((h <= lo + 1e-9 * width) | (h >= hi - 1e-9 * width), axis=1)
+        status[finite & early & on_face] = AT_BOUNDS
+    status[finite & (relative_grad <= stationarity_tol)] = SLOW_POINT
+    status[finite & (speed <= tol)] = CONVERGED
+    return status
+
+
 def _relative_gradient(jac: FloatArray, residual: FloatArray, grad_norm: FloatArray) -> FloatArray:
-    """``||(J - I)^T r|| / (||J - I||_F / sqrt(N) * ||r||)``: small at a stationary point."""
+    """``||(J - I)^T r|| / (max(||J - I||_F / sqrt(N), 1) ||r||)``: small at a stationary point.
+
+    Scale-free in the state's units. Where ``J - I`` is small overall (a map
+    close to the identity, or any 1-D map near a ghost) the denominator falls
+    back to ``||r||``, so that a vanishing ``J - I`` is not mistaken for a
+    gradient that is not small.
+    """
     d = residual.shape[1]
     a_norm = np.linalg.norm(jac - np.eye(d)[None], axis=(1, 2)) / np.sqrt(d)
-    scale = a_norm * np.linalg.norm(residual, axis=1)
+    scale = np.maximum(a_norm, 1.0) * np.linalg.norm(residual, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         relative = np.where(scale > 0, grad_norm / scale, 0.0)
     out: FloatArray = np.where(np.isfinite(relative), relative, np.inf)

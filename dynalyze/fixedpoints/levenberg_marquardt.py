@@ -19,12 +19,23 @@ from tqdm.auto import tqdm
 
 from dynalyze._parallel import map_batches, single_threaded_blas
 from dynalyze._validation import FloatArray, attrs_positive
-from dynalyze.fixedpoints.base import FixedPointFinder, SolverOutput
+from dynalyze.fixedpoints.base import (
+    STOP_BUDGET,
+    STOP_DAMPING,
+    STOP_SMALL_STEP,
+    STOP_STATIONARY,
+    STOP_TOLERANCE,
+    FixedPointFinder,
+    SolverOutput,
+)
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["LevenbergMarquardtFinder"]
 
 logger = logging.getLogger(__name__)
+
+#: Stop-reason placeholder while a point is still being iterated.
+_RUNNING = -1
 
 #: Bytes of Jacobian-sized work arrays allowed per chunk of points.
 _CHUNK_BYTES = 2**30
@@ -99,7 +110,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         chunk = max(1, _CHUNK_BYTES // (3 * 8 * d * d))
         states = np.empty_like(h0)
         iterations = np.zeros(n, dtype=np.int64)
-        stationary = np.zeros(n, dtype=bool)
+        stop = np.empty(n, dtype=np.int8)
         with (
             tqdm(
                 total=n, desc="fixed points (LM)", unit="pt", disable=not self.progress, leave=False
@@ -109,10 +120,10 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         ):
             for start in range(0, n, chunk):
                 part = slice(start, min(start + chunk, n))
-                states[part], iterations[part], stationary[part] = self._solve_chunk(
+                states[part], iterations[part], stop[part] = self._solve_chunk(
                     system, h0[part], x[part], bar
                 )
-        return SolverOutput(states, iterations, stationary)
+        return SolverOutput(states, iterations, stop)
 
     def _solve_chunk(
         self, system: RecurrentSystem, h0: FloatArray, x: FloatArray, bar: tqdm
@@ -123,7 +134,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             r = system._step(h, x) - h
         cost = 0.5 * np.einsum("ni,ni->n", r, r)
         iterations = np.zeros(m, dtype=np.int64)
-        stationary = np.zeros(m, dtype=bool)
+        stop = np.full(m, _RUNNING, dtype=np.int8)  # why each point stopped
         newton = np.full(m, self.newton_steps)  # still trying full Newton steps
         newton_step = np.zeros((m, d))
         mu = np.zeros(m)
@@ -157,7 +168,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                         grad,
                         trace,
                         mu,
-                        stationary,
+                        stop,
                         active,
                         bar,
                     )
@@ -223,15 +234,13 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             # A rejected Newton step: switch the point to damped (LM) steps from here on.
             newton[rej_newton] = False
 
-            stalled = np.zeros(m, dtype=bool)
-            stalled[acc[small]] = True
-            # Damping this large means no descent direction is left: a stationary point.
+            stop[acc[small]] = STOP_SMALL_STEP
+            # Damping this large means no damped step lowers the speed any more.
             hopeless = mu[rej_damped] > 1e16 * np.maximum(1.0, trace[rej_damped])
-            stalled[rej_damped[hopeless]] = True
-            stationary[stalled] = True
-            done = (
-                (cost[active] <= self.tol) | stalled[active] | (iterations[active] >= self.max_iter)
-            )
+            stop[rej_damped[hopeless]] = STOP_DAMPING
+            reached = cost[active] <= self.tol
+            stop[active[reached]] = STOP_TOLERANCE
+            done = reached | (stop[active] != _RUNNING) | (iterations[active] >= self.max_iter)
             bar.update(int(done.sum()))
             keep = ~done
             still = np.zeros(m, dtype=bool)
@@ -241,7 +250,9 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             relinearize = np.union1d(acc, rej_newton)
             relinearize = relinearize[still[relinearize]]
             active = active[keep]
-        return h, iterations, stationary
+        stop[cost <= self.tol] = STOP_TOLERANCE
+        stop[stop == _RUNNING] = STOP_BUDGET
+        return h, iterations, stop
 
     def _linearize_damped(
         self,
@@ -255,7 +266,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         grad: FloatArray,
         trace: FloatArray,
         mu: FloatArray,
-        stationary: np.ndarray,
+        stop: np.ndarray,
         active: np.ndarray,
         bar: tqdm,
     ) -> np.ndarray:
@@ -269,11 +280,12 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         fresh = mu[index] == 0.0
         mu[index[fresh]] = self.initial_damping * np.maximum(diag[fresh].max(axis=1), 1e-12)
         # Stationary points of the speed above tolerance: slow points.
-        scale = np.sqrt(diag.sum(axis=1) / d) * np.sqrt(2.0 * cost[index])
+        # The same scale-free test as the status (FixedPointFinder._relative_gradient).
+        scale = np.maximum(np.sqrt(diag.sum(axis=1) / d), 1.0) * np.sqrt(2.0 * cost[index])
         flat = np.linalg.norm(grad[index], axis=1) <= self.stationarity_tol * scale
-        stationary[index[flat]] = True
+        stop[index[flat]] = STOP_STATIONARY
         if flat.any():
-            active = active[~stationary[active]]
+            active = active[stop[active] == _RUNNING]
             bar.update(int(flat.sum()))
         return active
 

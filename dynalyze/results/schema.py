@@ -52,7 +52,9 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
 )
 
 #: Fixed-point solver status.
-STATUS_FLAGS: Mapping[int, str] = MappingProxyType({0: "converged", 1: "slow_point", 2: "failed"})
+STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
+    {0: "converged", 1: "slow_point", 2: "failed", 3: "stalled", 4: "at_bounds"}
+)
 #: Linear stability class of an expansion point.
 STABILITY_FLAGS: Mapping[int, str] = MappingProxyType(
     {0: "stable", 1: "marginal", 2: "saddle", 3: "unstable"}
@@ -141,8 +143,11 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             "1",
             "int8",
             STATUS_FLAGS,
-            "converged: speed <= tolerance; slow_point: a local minimum of the speed "
-            "above the tolerance; failed: neither within the iteration budget",
+            "converged: speed <= tolerance; slow_point: a stationary point of the speed "
+            "above the tolerance (relative gradient below stationarity_tol); failed: neither "
+            "within the iteration budget; stalled: the solver stopped early (tiny steps or "
+            "no damped step lowered the speed) at a non-stationary point; at_bounds: the same "
+            "on the face of the state box",
         ),
         "is_duplicate": _V(
             ("fixed_point",),
@@ -199,8 +204,26 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         ),
         "time_constant": _V(
             ("fixed_point", "eigenmode"),
-            "time constant tau = |1 / ln|lambda|| (infinite at |lambda| = 1)",
+            "time constant tau = -1 / ln|lambda| of a decaying mode (infinite at |lambda| = 1, "
+            "NaN for a growing mode)",
             "step",
+        ),
+        "growth_rate": _V(
+            ("fixed_point", "eigenmode"),
+            "growth rate ln|lambda| per step of a growing mode (NaN if it does not grow)",
+            "1/step",
+        ),
+        "condition_number": _V(
+            ("fixed_point", "eigenmode"),
+            "eigenvalue condition number ||l|| ||r|| / |l . r| (1: normal; inf: defective)",
+            "1",
+        ),
+        "is_stable": _V(
+            ("fixed_point",),
+            "stable by FixedPointFinder's convention (every |lambda| < 1)",
+            "1",
+            "int8",
+            FLAG_NO_YES,
         ),
         "stability": _V(
             ("fixed_point",),
@@ -209,7 +232,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             "int8",
             STABILITY_FLAGS,
             "stable: all |lambda| < 1 - tol; marginal: none > 1 + tol and some within "
-            "tol of 1; saddle: some > 1 + tol and some < 1 - tol; unstable: all > 1 + tol",
+            "tol of 1; saddle: some > 1 + tol, not all; unstable: all > 1 + tol",
         ),
         # --------------------------------------------------------- trajectories
         "example": _V(("example",), "example index within its data split", "1", "int64"),
