@@ -93,6 +93,16 @@ def _keep_validator(_instance: object, attribute: Any, value: str) -> None:
         raise ConfigurationError(f"{attribute.name} must be 'first' or 'last'; got {value!r}.")
 
 
+def _fraction_validator(_instance: object, attribute: Any, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigurationError(f"{attribute.name} must be a number in [0, 1); got {value!r}.")
+
+
+def _schedule_validator(_instance: object, attribute: Any, value: str) -> None:
+    if value not in ("constant", "cosine"):
+        raise ConfigurationError(f"{attribute.name} must be 'constant' or 'cosine'; got {value!r}.")
+
+
 def _patience_validator(_instance: object, attribute: Any, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigurationError(f"{attribute.name} must be an integer >= 0; got {value!r}.")
@@ -127,6 +137,12 @@ class Recipe:
         Adam learning rate.
     clipnorm : float or None
         Gradient-norm clipping (``None``: off).
+    weight_decay : float
+        Decoupled (AdamW) weight decay; 0: off.
+    dropout : float
+        Dropout on the embedded tokens during training; 0: off.
+    lr_schedule : {"constant", "cosine"}
+        Learning-rate schedule over the epochs.
     max_train : int or None
         Use at most this many training examples (``None``: all).
     synthetic : SyntheticConfig or None
@@ -155,6 +171,9 @@ class Recipe:
     min_epochs: int = attrs.field(default=4, validator=_patience_validator)
     learning_rate: float = attrs.field(default=1e-3, validator=attrs_positive)
     clipnorm: float | None = attrs.field(default=1.0, validator=_optional_positive)
+    weight_decay: float = attrs.field(default=0.0, validator=_fraction_validator)
+    dropout: float = attrs.field(default=0.0, validator=_fraction_validator)
+    lr_schedule: str = attrs.field(default="constant", validator=_schedule_validator)
     max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
     synthetic: SyntheticConfig | None = None
 

@@ -157,6 +157,7 @@ def build_model(
     units: int,
     embedding_dim: int,
     seed: int = 0,
+    dropout: float = 0.0,
 ) -> keras.Model:
     """Build an untrained Embedding -> RNN -> Dense(1) sentiment model.
 
@@ -174,6 +175,10 @@ def build_model(
     seed : int
         Seed of every weight initializer; the same seed builds the same weights
         (independently of the global random state).
+    dropout : float
+        Dropout rate on the embedded tokens during training (a
+        ``keras.layers.Dropout`` named ``"embedding_dropout"`` between the
+        embedding and the recurrent layer; inactive at inference). 0: no layer.
 
     Returns
     -------
@@ -200,6 +205,8 @@ def build_model(
     positive_int("embedding_dim", embedding_dim)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigurationError(f"seed must be an integer >= 0; got {seed!r}.")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ConfigurationError(f"dropout must be a number in [0, 1); got {dropout!r}.")
     if vocab_size < 3:
         raise ConfigurationError(
             f"vocab_size counts padding and [UNK], so it must be >= 3; got {vocab_size}."
@@ -215,6 +222,8 @@ def build_model(
         embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
         name=EMBEDDING_LAYER,
     )(tokens)
+    if dropout:
+        embedded = keras.layers.Dropout(dropout, seed=seed + 30, name="embedding_dropout")(embedded)
     rnn = factory(units, seed=seed + 10, name=RNN_LAYER)
     state = rnn(embedded)
     logit = keras.layers.Dense(

@@ -253,6 +253,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
                 units=recipe.units,
                 embedding_dim=recipe.embedding_dim,
                 seed=cfg.seed,
+                dropout=recipe.dropout,
             )
             training = train_model(
                 model,
@@ -267,6 +268,8 @@ def run_pipeline(config: RunConfig) -> RunResult:
                 keep=recipe.keep,
                 clipnorm=recipe.clipnorm,
                 min_epochs=min(recipe.min_epochs, recipe.epochs - 1),
+                weight_decay=recipe.weight_decay,
+                lr_schedule=recipe.lr_schedule,
                 progress=cfg.progress,
             )
             save_model(model, vocab, staging / "model")
