@@ -169,8 +169,12 @@ def test_line_attractor_on_an_exact_integrator():
 
 def test_line_attractor_errors():
     clf, traj = _integrator()
-    with pytest.raises(ConfigurationError, match="Unknown evidence"):
+    with pytest.raises(TypeError, match="bogus"):
         LineAttractor().fit(clf, traj, bogus=1)
+    with pytest.raises(ConfigurationError, match="FixedPointFinder"):
+        LineAttractor(finder="lm")
+    with pytest.raises(ConfigurationError, match="mapping"):
+        LineAttractor(n_initial=10, n_plot=10).fit(clf, traj, vader=[1.0])
     with pytest.raises(DataError, match="one value per vocabulary id"):
         LineAttractor(n_initial=10, n_plot=10).fit(clf, traj, bow_weights=[1.0, 2.0])
     with pytest.raises(DataError):

@@ -42,7 +42,26 @@ from dynalyze.attractors.geometry import (
     random_alignment_null,
 )
 from dynalyze.errors import ConfigurationError, DataError
-from dynalyze.fixedpoints import LevenbergMarquardtFinder, sample_initial_states
+from dynalyze.attractors.manifold import (
+    ManifoldProfile,
+    TokenProjections,
+    _weighted_median,
+    manifold_profile,
+    slow_ranges,
+    subspace_null,
+    token_projections,
+)
+from dynalyze.attractors.structure import (
+    FixedPointStructure,
+    ManifoldAxis,
+    fixed_point_structure,
+    manifold_axis,
+)
+from dynalyze.fixedpoints import (
+    FixedPointFinder,
+    LevenbergMarquardtFinder,
+    sample_initial_states,
+)
 from dynalyze.fixedpoints.selection import unique_fixed_points
 from dynalyze.linearization import Linearization
 from dynalyze.results.build import make_dataset, state_coords
@@ -120,18 +139,42 @@ class LineAttractorResult:
     timings: dict[str, float] = attrs.field(factory=dict)
 
 
+def _optional_finder(_instance: Any, _attribute: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, FixedPointFinder):
+        raise ConfigurationError(
+            f"finder must be a dynalyze FixedPointFinder (e.g. LevenbergMarquardtFinder()) or "
+            f"None for the paper's criterion; got {type(value).__name__}."
+        )
+
+
 @attrs.frozen(kw_only=True)
 class LineAttractor(AttractorModel):
     """Line-attractor analysis of a binary recurrent classifier (the paper's recipe).
+
+    The analysis states the structure before any median: which distinct fixed
+    points the accepted candidates form, stable or not, where along the line
+    (:mod:`dynalyze.attractors.structure`); how slow the line is between them
+    under zero input compared with a document (:mod:`dynalyze.attractors.manifold`);
+    where word valence is read; and alignments judged against a null of
+    directions the states actually occupy.
+
+    Speeds follow one convention throughout: ``q = 1/2 ||F(h, 0) - h||^2``
+    (``speed`` in the fixed-points dataset); the paper's criterion is on
+    ``2 q / N = ||F(h, 0) - h||^2 / N`` (``normalized_speed``).
 
     Parameters
     ----------
     n_initial : int
         Fixed-point searches, started from visited states.
     criterion : float
-        Paper's acceptance criterion on ``||F(h, 0) - h||^2 / N``. Each search is
-        frozen as soon as it meets it, so the points stay spread along the slow
-        manifold instead of collapsing onto the few exact fixed points.
+        Paper's acceptance criterion on ``||F(h, 0) - h||^2 / N``. With the
+        default finder each search is frozen as soon as it meets it, so the
+        points stay spread along the slow manifold instead of collapsing onto
+        the few exact fixed points.
+    finder : FixedPointFinder or None
+        The fixed-point finder; ``None`` uses damped Levenberg-Marquardt steps
+        stopped at ``criterion`` (see :meth:`make_finder`). Any finder can be
+        plugged in; its candidates are still accepted by ``criterion``.
     thresholds : tuple of float
         Other criteria at which the number of candidates is also reported.
     initial_noise : float
@@ -140,10 +183,28 @@ class LineAttractor(AttractorModel):
         Iteration budget per search.
     dedup_tol : float
         Candidates closer than this are duplicates.
+    link_fraction : float
+        Accepted candidates closer than this fraction of the line's extent are
+        one cluster (single linkage).
+    n_roots : int
+        Visited states from which exact roots are searched (full Newton).
+    n_bins : int
+        Slices of the manifold profile.
+    n_profile_starts : int
+        Visited states relaxed for the profile.
+    settle_steps : int
+        Zero-input steps before the drift over a document is measured.
+    drift_tolerance : float
+        A slice is slow when zero input moves it by less than this fraction of
+        the line's extent over a median-length document (and it has a mode
+        that keeps evidence over a document).
+    min_token_count : int
+        Frequency floor: tokens seen fewer times in the analysed documents are
+        left out of the token gains and the token figure.
     tangent_neighbours : int
         Neighbours in the local PCA that gives the manifold tangent.
     n_null : int
-        Random unit vectors in the alignment null.
+        Random unit vectors in the alignment nulls.
     n_top_words : int
         BoW words at each end compared by sign with the token projections.
     n_modes : int
@@ -167,12 +228,20 @@ class LineAttractor(AttractorModel):
 
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
     criterion: float = attrs.field(default=1e-8, validator=attrs_positive)
+    finder: FixedPointFinder | None = attrs.field(default=None, validator=_optional_finder)
     thresholds: tuple[float, ...] = attrs.field(
         default=(1e-10, 1e-9, 1e-8, 1e-7, 1e-6), converter=_thresholds
     )
     initial_noise: float = attrs.field(default=0.0, validator=attrs_non_negative)
     max_iter: int = attrs.field(default=200, validator=attrs_positive_int)
     dedup_tol: float = attrs.field(default=1e-6, validator=attrs_non_negative)
+    link_fraction: float = attrs.field(default=0.05, validator=attrs_positive)
+    n_roots: int = attrs.field(default=256, validator=attrs_positive_int)
+    n_bins: int = attrs.field(default=40, validator=attrs_positive_int)
+    n_profile_starts: int = attrs.field(default=2000, validator=attrs_positive_int)
+    settle_steps: int = attrs.field(default=10, validator=attrs_non_negative)
+    drift_tolerance: float = attrs.field(default=0.1, validator=attrs_positive)
+    min_token_count: int = attrs.field(default=20, validator=attrs_positive_int)
     tangent_neighbours: int = attrs.field(default=10, validator=attrs_positive_int)
     n_null: int = attrs.field(default=2000, validator=attrs_positive_int)
     n_top_words: int = attrs.field(default=100, validator=attrs_positive_int)
@@ -184,8 +253,10 @@ class LineAttractor(AttractorModel):
     progress: bool = False
 
     # ------------------------------------------------------------ stages
-    def finder(self, state_dim: int) -> LevenbergMarquardtFinder:
-        """The fixed-point finder configured with the paper's criterion."""
+    def make_finder(self, state_dim: int) -> FixedPointFinder:
+        """The configured finder, or damped LM steps stopped at the paper's criterion."""
+        if self.finder is not None:
+            return self.finder
         # Damped steps only: a full Newton step would jump along an approximate line
         # attractor to its exact roots instead of stopping where the criterion is met.
         return LevenbergMarquardtFinder(
@@ -197,7 +268,11 @@ class LineAttractor(AttractorModel):
         )
 
     def accepted(self, fixed_points: xr.Dataset) -> xr.Dataset:
-        """Unique candidates that meet the criterion (converged, not duplicate/outlier)."""
+        """Unique candidates that meet the criterion (not duplicate/outlier).
+
+        Candidates are accepted by the criterion on the speed recomputed at the
+        returned state, whatever the finder's own status.
+        """
         n_state = fixed_points.sizes["state"]
         unique = unique_fixed_points(fixed_points)
         keep = 2.0 * unique["speed"].values / n_state < self.criterion
@@ -214,7 +289,15 @@ class LineAttractor(AttractorModel):
         self,
         classifier: RecurrentClassifier,
         trajectories: xr.Dataset | TrajectorySource,
-        **evidence: Any,
+        *,
+        fixed_points: xr.Dataset | None = None,
+        linearization: xr.Dataset | None = None,
+        untrained_states: Any = None,
+        bow_weights: ArrayLike | None = None,
+        vader: Mapping[str, float] | None = None,
+        true_valence: ArrayLike | None = None,
+        calibration_ids: ArrayLike | None = None,
+        calibration_labels: ArrayLike | None = None,
     ) -> xr.Dataset:
         """Fit the line-attractor description (see :meth:`analyze` for the arguments).
 
@@ -223,20 +306,40 @@ class LineAttractor(AttractorModel):
         xarray.Dataset
             A ``line_attractor`` dataset.
         """
-        return self.analyze(classifier, trajectories, **evidence).attractor
+        return self.analyze(
+            classifier,
+            trajectories,
+            fixed_points=fixed_points,
+            linearization=linearization,
+            untrained_states=untrained_states,
+            bow_weights=bow_weights,
+            vader=vader,
+            true_valence=true_valence,
+            calibration_ids=calibration_ids,
+            calibration_labels=calibration_labels,
+        ).attractor
 
     def analyze(
         self,
         classifier: RecurrentClassifier,
         trajectories: xr.Dataset | TrajectorySource,
-        **evidence: Any,
+        *,
+        fixed_points: xr.Dataset | None = None,
+        linearization: xr.Dataset | None = None,
+        untrained_states: Any = None,
+        bow_weights: ArrayLike | None = None,
+        vader: Mapping[str, float] | None = None,
+        true_valence: ArrayLike | None = None,
+        calibration_ids: ArrayLike | None = None,
+        calibration_labels: ArrayLike | None = None,
     ) -> LineAttractorResult:
         """Run the whole analysis; return the attractor with the fixed points and linearization.
 
-        Two passes are made over ``trajectories``; with a
-        :class:`~dynalyze.trajectories.ModelTrajectories` stream (from
-        :meth:`RecurrentClassifier.stream`) memory stays bounded by one batch
-        whatever the number of documents.
+        A pipeline of named stages (module functions ``_stage_*``), each taking
+        explicit inputs and returning the variables it adds. Two passes are made
+        over ``trajectories``; with a :class:`~dynalyze.trajectories.ModelTrajectories`
+        stream (from :meth:`RecurrentClassifier.stream`) memory stays bounded by
+        one batch whatever the number of documents.
 
         Parameters
         ----------
@@ -245,285 +348,176 @@ class LineAttractor(AttractorModel):
         trajectories : xarray.Dataset or TrajectorySource
             Hidden-state trajectories of (ideally held-out, labelled) documents:
             :meth:`RecurrentClassifier.trajectories` or :meth:`RecurrentClassifier.stream`.
-        **evidence
-            Optional inputs, by keyword:
-
-            - ``fixed_points``: a fixed-points dataset (found here if omitted);
-            - ``linearization``: linearization at the accepted points;
-            - ``untrained_states``: states of an untrained network of the same
-              shape on the same documents (array ``(..., state_dim)``, a
-              trajectories dataset or a stream), for the PCA comparison;
-            - ``bow_weights``: one bag-of-words weight per vocabulary id;
-            - ``vader``: mapping token -> human valence;
-            - ``true_valence``: one generating valence per vocabulary id
-              (synthetic task);
-            - ``calibration_ids``: token ids of documents (e.g. the validation
-              split) on which the reduced model's gain and offset are fitted;
-              defaults to the analysed documents themselves;
-            - ``calibration_labels``: their labels; the gain and offset are then
-              a logistic regression of the labels on the line coordinate,
-              otherwise a least-squares fit of the network's logits.
+        fixed_points : xarray.Dataset, optional
+            A fixed-points dataset (found here if omitted).
+        linearization : xarray.Dataset, optional
+            Linearization at the accepted points (:meth:`accepted`).
+        untrained_states : array, dataset or stream, optional
+            States of an untrained network of the same shape on the same
+            documents (array ``(..., state_dim)``, a trajectories dataset or a
+            stream), for the PCA comparison.
+        bow_weights : array_like, optional
+            One bag-of-words weight per vocabulary id.
+        vader : mapping, optional
+            Token -> human valence.
+        true_valence : array_like, optional
+            One generating valence per vocabulary id (synthetic task).
+        calibration_ids : array_like, optional
+            Token ids of documents (e.g. the validation split) on which the reduced
+            model's gain and offset are fitted; defaults to the analysed documents.
+        calibration_labels : array_like, optional
+            Their labels; the gain and offset are then a logistic regression of the
+            labels on the line coordinate, otherwise a least-squares fit of the
+            network's logits.
 
         Returns
         -------
         LineAttractorResult
         """
-        known = {
-            "fixed_points",
-            "linearization",
-            "untrained_states",
-            "bow_weights",
-            "vader",
-            "true_valence",
-            "calibration_ids",
-            "calibration_labels",
-        }
-        unknown = sorted(set(evidence) - known)
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown evidence {unknown} for LineAttractor; expected some of {sorted(known)}."
-            )
         system = classifier.system
         n_state = system.state_dim
-        vocab_size = len(classifier.vocabulary)
         source = as_source(trajectories)
         if source.state_dim != n_state:
             raise DataError(
                 f"The trajectories have {source.state_dim} state units but the classifier's "
                 f"system has {n_state}; they come from different networks."
             )
+        if vader is not None and not isinstance(vader, Mapping):
+            raise ConfigurationError("vader must be a mapping token -> valence.")
+        vocab_size = len(classifier.vocabulary)
+        bow = None if bow_weights is None else _per_token(bow_weights, vocab_size, "bow_weights")
+        truth = (
+            None if true_valence is None else _per_token(true_valence, vocab_size, "true_valence")
+        )
         variables: dict[str, Any] = {}
         clock = Stopwatch()
 
-        # 1. First pass: state PCA, a uniform sample of visited states, final states.
         with clock("trajectories, first pass"):
             first = _first_pass(source, classifier, self._n_sample, self.seed)
-        trained_pca = first.pca
-        variables["state_variance_ratio"] = trained_pca.explained_variance_ratio
-        variables["state_pc_axes"] = trained_pca.components
-        variables["state_mean"] = trained_pca.mean
-        variables["state_top3_variance"] = float(trained_pca.explained_variance_ratio[:3].sum())
-        plot = slice(0, min(self.n_plot, first.sample.shape[0]))
-        variables["sampled_state"] = first.sample[plot]
-        sample_labels = (
-            source.labels[first.sample_example][plot].astype(np.int8)
-            if source.labels is not None
-            else np.full(first.sample[plot].shape[0], -1, dtype=np.int8)
-        )
-        variables["sampled_label"] = sample_labels
-        untrained = evidence.get("untrained_states")
-        if untrained is not None:
-            if isinstance(untrained, (xr.Dataset, TrajectorySource)):
-                with clock("untrained network"):
-                    u_pca = _first_pass(as_source(untrained), None, 0, self.seed).pca
-            else:
-                u_pca = pca(np.asarray(untrained, dtype=np.float64).reshape(-1, n_state))
-            variables["untrained_state_variance_ratio"] = u_pca.explained_variance_ratio
-            variables["untrained_state_top3_variance"] = float(
-                u_pca.explained_variance_ratio[:3].sum()
-            )
+        variables.update(_stage_states(first, source, self.n_plot))
+        if untrained_states is not None:
+            with clock("untrained network"):
+                variables.update(_stage_untrained(untrained_states, n_state, self.seed))
 
-        # 2. Fixed points with the paper's criterion.
-        fixed_points = evidence.get("fixed_points")
         if fixed_points is None:
             with clock("fixed points"):
                 fixed_points = self._search(classifier, first.sample)
-        normalized = 2.0 * fixed_points["speed"].values / n_state
-        eligible = (fixed_points["is_duplicate"].values == 0) & (
-            fixed_points["is_outlier"].values == 0
-        )
-        variables["accepted_count"] = [
-            int(np.sum(eligible & (normalized < t))) for t in self.thresholds
-        ]
         accepted = self.accepted(fixed_points)
-        n_acc = int(accepted.sizes["fixed_point"])
-        variables["n_candidates"] = int(fixed_points.sizes["fixed_point"])
-        variables["n_accepted"] = n_acc
+        variables.update(_stage_acceptance(fixed_points, accepted, self.thresholds))
         fps = accepted["fixed_point_state"].values
-        variables["fixed_point_state"] = fps
-        variables["normalized_speed"] = 2.0 * accepted["speed"].values / n_state
+        n_acc = fps.shape[0]
         if n_acc == 0:
             logger.warning(
-                "No candidate met the criterion ||F(h,0) - h||^2/N < %g; the manifold, "
-                "alignment and projection results are empty.",
+                "No candidate met the criterion ||F(h,0) - h||^2/N < %g; the fixed-point "
+                "structure holds only the roots found from visited states.",
                 self.criterion,
             )
-
-        # 3. Manifold geometry.
         readout = classifier.readout_weight
-        variables["readout_weight"] = readout
-        coverage, groups = float("nan"), n_acc
-        if n_acc >= 2:
-            fp_pca = pca(fps)
-            ratio = fp_pca.explained_variance_ratio
-            coordinate = fp_pca.transform(fps, 1)[:, 0]
-            tangent = local_tangents(fps, self.tangent_neighbours, reference=fp_pca.components[0])
-            visited = fp_pca.transform(first.sample, 1)[:, 0]
-            coverage, groups = _coverage(coordinate, visited)
-        else:
-            ratio = np.full(n_state, np.nan)
-            coordinate = np.zeros(n_acc)
-            tangent = np.full((n_acc, n_state), np.nan)
-        variables["manifold_coverage"] = coverage
-        variables["n_fixed_point_groups"] = groups
-        variables["fixed_point_variance_ratio"] = ratio
-        variables["fixed_point_pc1_variance"] = float(ratio[0])
-        variables["manifold_coordinate"] = coordinate
-        variables["manifold_tangent"] = tangent
+        doc_length = _median_document_length(source)
+        with clock("fixed-point structure"):
+            axis = manifold_axis(first.sample, readout)
+            structure = fixed_point_structure(
+                system,
+                fps,
+                first.sample,
+                axis,
+                link_fraction=self.link_fraction,
+                n_roots=self.n_roots,
+                n_eigenvalues=self.n_modes,
+                seed=self.seed,
+            )
+        variables.update(_stage_candidate_geometry(fps, first.sample, self.tangent_neighbours))
+        variables.update(_stage_structure(structure, axis, readout, doc_length))
 
-        # 4. Linearization, slow modes and alignments.
-        lin = evidence.get("linearization")
-        if lin is None and n_acc:
+        if linearization is None and n_acc:
             with clock("linearization"):
-                lin = Linearization().compute(system, accepted)
-        if lin is not None and lin.sizes["fixed_point"] != n_acc:
+                linearization = Linearization().compute(system, accepted)
+        if linearization is not None and linearization.sizes["fixed_point"] != n_acc:
             raise DataError(
-                f"The linearization has {lin.sizes['fixed_point']} expansion points but "
-                f"{n_acc} fixed points were accepted; linearize the accepted points "
+                f"The linearization has {linearization.sizes['fixed_point']} expansion points "
+                f"but {n_acc} fixed points were accepted; linearize the accepted points "
                 "(LineAttractor.accepted)."
             )
-        k = min(self.n_modes, n_state)
-        if lin is not None and n_acc:
-            eig = lin["eigenvalue"].values
-            r1, l1, imag = oriented_top_mode(
-                lin["right_eigenvector"].values[:, :, 0],
-                lin["left_eigenvector"].values[:, 0, :],
-                readout,
+        modes = _stage_candidate_modes(
+            linearization if n_acc else None,
+            readout,
+            variables["manifold_tangent"],
+            structure,
+            n_state,
+            system.input_dim,
+            min(self.n_modes, n_state),
+        )
+        variables.update(modes)
+
+        with clock("manifold profile"):
+            profile = manifold_profile(
+                system,
+                first.sample,
+                axis,
+                readout=readout,
+                doc_length=doc_length,
+                n_bins=self.n_bins,
+                n_starts=self.n_profile_starts,
+                settle_steps=self.settle_steps,
+                drift_tolerance=self.drift_tolerance,
+                n_modes=self.n_modes,
+                seed=self.seed + 2,
             )
-            tau = lin["time_constant"].values
-            jac_in = lin["jacobian_input"].values
-        else:
-            eig = np.zeros((0, n_state), dtype=complex)
-            r1 = l1 = np.zeros((0, n_state))
-            imag = np.zeros(0)
-            tau = np.zeros((0, n_state))
-            jac_in = np.zeros((0, n_state, system.input_dim))
-        variables["eigenvalue"] = eig[:, :k]
-        variables["time_constant"] = tau[:, :k]
-        variables["slow_mode_right"] = r1
-        variables["slow_mode_left"] = l1
-        variables["slow_mode_imaginary_fraction"] = imag
-        gain = r1 @ readout
-        variables["readout_gain"] = gain
-        variables["median_top_eigenvalue_magnitude"] = _median(np.abs(eig[:, 0]) if n_acc else [])
-        variables["median_slow_time_constant"] = _median(tau[:, 0] if n_acc else [])
-        variables["median_second_time_constant"] = _median(
-            tau[:, 1] if n_acc and n_state > 1 else []
-        )
-        a_r1_t = abs_cosine(r1, tangent)
-        a_w_t = abs_cosine(tangent, readout)
-        a_w_r1 = abs_cosine(r1, readout)
-        null = random_alignment_null(n_state, self.n_null, seed=self.seed)
+        variables.update(_stage_profile(profile, structure))
         variables.update(
-            alignment_r1_tangent=a_r1_t,
-            alignment_readout_tangent=a_w_t,
-            alignment_readout_r1=a_w_r1,
-            alignment_null=null,
-            median_alignment_r1_tangent=_median(a_r1_t),
-            median_alignment_readout_tangent=_median(a_w_t),
-            median_alignment_readout_r1=_median(a_w_r1),
-            null_alignment_median=float(np.median(null)),
-            null_alignment_p95=float(np.quantile(null, 0.95)),
+            _stage_alignment_nulls(first.pca, profile, n_state, self.n_null, self.seed, variables)
         )
 
-        # 5. Token input projections over the whole vocabulary.
-        embedding = classifier.embedding
-        if n_acc:
-            u = np.einsum("nsi,ns->ni", jac_in, l1)  # J_inp^T l1 per fixed point
-            proj = np.empty((vocab_size, 2))
-            for begin in range(0, vocab_size, 4096):
-                block = embedding[begin : begin + 4096] @ u.T  # (tokens, fixed points)
-                proj[begin : begin + 4096, 0] = block.mean(axis=1)
-                proj[begin : begin + 4096, 1] = block.std(axis=1)
-            centre = int(np.argmin(np.abs(coordinate - np.median(coordinate))))
-            base = system.step(fps[centre][None])
-            moved = system.step(np.repeat(fps[centre][None], vocab_size, axis=0), embedding)
-            displacement = (moved - base) @ l1[centre]
-        else:
-            proj = np.full((vocab_size, 2), np.nan)
-            displacement = np.full(vocab_size, np.nan)
-        projection = proj[:, 0]
-        projection[:_SPECIAL_TOKENS] = np.nan
-        variables["token_projection"] = projection
-        variables["token_projection_spread"] = proj[:, 1]
-        variables["token_displacement"] = displacement
+        with clock("token projections"):
+            counts = np.bincount(np.asarray(source.token_ids).ravel(), minlength=vocab_size)[
+                :vocab_size
+            ]
+            frequent = counts >= self.min_token_count
+            frequent[:_SPECIAL_TOKENS] = False
+            tokens = token_projections(
+                system,
+                profile,
+                structure,
+                classifier.embedding,
+                readout=readout,
+                frequent=frequent,
+            )
+            variables.update(
+                _stage_tokens(system, classifier.embedding, tokens, profile, structure, counts)
+            )
+            variables["token_count_floor"] = self.min_token_count
+        projection = variables["token_projection"]
+        variables.update(
+            _stage_evidence(
+                projection,
+                bow,
+                vader,
+                truth,
+                classifier.vocabulary.tokens,
+                self.n_top_words,
+            )
+        )
 
-        # 6. Comparisons with external evidence.
-        bow = evidence.get("bow_weights")
-        if bow is not None:
-            bow_arr = _per_token(bow, vocab_size, "bow_weights")
-            variables["bow_weight"] = bow_arr
-            variables["bow_pearson_r"] = pearson_r(projection, bow_arr)
-            variables["bow_sign_agreement"] = sign_agreement(projection, bow_arr, self.n_top_words)
-        vader = evidence.get("vader")
-        if vader is not None:
-            if not isinstance(vader, Mapping):
-                raise ConfigurationError("vader must be a mapping token -> valence.")
-            ratings = np.array([float(vader.get(t, np.nan)) for t in classifier.vocabulary.tokens])
-            ratings[:_SPECIAL_TOKENS] = np.nan
-            variables["vader_valence"] = ratings
-            variables["vader_pearson_r"] = pearson_r(projection, ratings)
-            variables["vader_n_shared"] = int(np.sum(np.isfinite(ratings)))
-        true_valence = evidence.get("true_valence")
-        if true_valence is not None:
-            truth = _per_token(true_valence, vocab_size, "true_valence")
-            variables["true_valence"] = truth
-            variables["true_valence_pearson_r"] = pearson_r(projection, truth)
-
-        # 7. Second pass: one-step linearization error along the trajectories.
-        if n_acc and lin is not None:
+        if n_acc and linearization is not None:
             with clock("trajectories, second pass (linearization error)"):
-                error = _linearization_error(classifier, source, lin)
+                error = _linearization_error(classifier, source, linearization)
         else:
             error = np.full(source.token_ids.shape, np.nan)
-        variables["linearization_error"] = error
-        finite_error = error[np.isfinite(error)]
-        variables["linearization_error_median"] = (
-            float(np.median(finite_error)) if finite_error.size else np.nan
-        )
-        variables["linearization_error_mean"] = (
-            float(np.mean(finite_error)) if finite_error.size else np.nan
-        )
+        variables.update(_stage_linearization_error(error))
 
-        # 8. Reduced model: the linearized dynamics along the top mode,
-        #    s_t = lambda_1 s_{t-1} + projection(token_t), read out linearly.
-        decay = float(np.clip(_median(eig[:, 0].real if n_acc else []), 0.0, 1.0))
-        decay = 1.0 if np.isnan(decay) else decay
-        score = self._score(projection, source.token_ids, decay)
-        network_logit = first.logit
-        calibration = evidence.get("calibration_ids")
-        cal_labels = evidence.get("calibration_labels")
-        if calibration is not None:
-            cal_ids = np.asarray(calibration)
-            cal_score = self._score(projection, cal_ids, decay)
-            cal_target = (
-                np.asarray(cal_labels)
-                if cal_labels is not None
-                else classifier.logits(cal_ids).astype(np.float64)
+        decay = _reduced_decay(profile)
+        variables.update(
+            self._stage_reduced_model(
+                classifier,
+                source,
+                first.logit,
+                projection,
+                decay,
+                calibration_ids,
+                calibration_labels,
             )
-        else:
-            cal_score, cal_target = score, network_logit
-        gain_mean, offset = (
-            _calibrate(cal_score, cal_target, is_label=cal_labels is not None)
-            if n_acc
-            else (float("nan"), float("nan"))
         )
-        reduced = gain_mean * score + offset
-        variables["logit"] = network_logit
-        variables["reduced_score"] = score
-        variables["reduced_logit"] = reduced
-        variables["reduced_gain"] = gain_mean
-        variables["reduced_decay"] = decay
-        variables["reduced_offset"] = offset
-        variables["reduced_agreement"] = float(np.mean((reduced > 0) == (network_logit > 0)))
-        variables["reduced_logit_pearson_r"] = pearson_r(reduced, network_logit)
-        if source.labels is not None:
-            labels = source.labels
-            variables["label"] = labels
-            variables["network_accuracy"] = float(np.mean((network_logit > 0) == (labels == 1)))
-            variables["reduced_accuracy"] = float(np.mean((reduced > 0) == (labels == 1)))
 
-        # 9. Zero-input relaxation from visited states.
         starts = sample_initial_states(first.sample, self.n_relaxation, seed=self.seed + 1)
         variables["relaxation_speed"] = _relaxation(system, starts, self.relaxation_steps)
 
@@ -534,6 +528,8 @@ class LineAttractor(AttractorModel):
             "token": np.asarray(classifier.vocabulary.tokens, dtype=object),
             "token_index": np.arange(vocab_size),
             "example": source.example_index,
+            "cluster": np.arange(structure.n_rows),
+            "manifold_position": profile.position,
         }
         attractor = make_dataset(
             self.kind,
@@ -545,19 +541,65 @@ class LineAttractor(AttractorModel):
         )
         total = time.perf_counter() - clock.start
         clock.timings["attractor fit (the rest)"] = round(total - sum(clock.timings.values()), 3)
-        return LineAttractorResult(attractor, fixed_points, lin, dict(clock.timings))
+        return LineAttractorResult(attractor, fixed_points, linearization, dict(clock.timings))
 
     @property
     def _n_sample(self) -> int:
-        return max(self.n_initial, self.n_relaxation, self.n_plot)
+        return max(self.n_initial, self.n_relaxation, self.n_plot, self.n_profile_starts)
 
     def _search(self, classifier: RecurrentClassifier, sample: FloatArray) -> xr.Dataset:
         initial = sample_initial_states(
             sample, self.n_initial, noise=self.initial_noise, seed=self.seed
         )
-        return self.finder(classifier.system.state_dim).find(classifier.system, initial)
+        return self.make_finder(classifier.system.state_dim).find(classifier.system, initial)
 
     # ------------------------------------------------------ reduced model
+    def _stage_reduced_model(
+        self,
+        classifier: RecurrentClassifier,
+        source: TrajectorySource,
+        network_logit: FloatArray,
+        projection: FloatArray,
+        decay: float,
+        calibration_ids: ArrayLike | None,
+        calibration_labels: ArrayLike | None,
+    ) -> dict[str, Any]:
+        """The linearized dynamics along the top mode, ``s_t = lambda s_{t-1} + p(x_t)``."""
+        score = self._score(projection, source.token_ids, decay)
+        if calibration_ids is not None:
+            cal_ids = np.asarray(calibration_ids)
+            cal_score = self._score(projection, cal_ids, decay)
+            cal_target = (
+                np.asarray(calibration_labels)
+                if calibration_labels is not None
+                else classifier.logits(cal_ids).astype(np.float64)
+            )
+        else:
+            cal_score, cal_target = score, network_logit
+        usable = bool(np.any(np.isfinite(projection)))
+        gain, offset = (
+            _calibrate(cal_score, cal_target, is_label=calibration_labels is not None)
+            if usable
+            else (float("nan"), float("nan"))
+        )
+        reduced = gain * score + offset
+        out: dict[str, Any] = {
+            "logit": network_logit,
+            "reduced_score": score,
+            "reduced_logit": reduced,
+            "reduced_gain": gain,
+            "reduced_decay": decay,
+            "reduced_offset": offset,
+            "reduced_agreement": float(np.mean((reduced > 0) == (network_logit > 0))),
+            "reduced_logit_pearson_r": pearson_r(reduced, network_logit),
+        }
+        if source.labels is not None:
+            labels = source.labels
+            out["label"] = labels
+            out["network_accuracy"] = float(np.mean((network_logit > 0) == (labels == 1)))
+            out["reduced_accuracy"] = float(np.mean((reduced > 0) == (labels == 1)))
+        return out
+
     @staticmethod
     def _score(projection: FloatArray, ids: NDArray[np.integer], decay: float) -> FloatArray:
         """``s_L`` of ``s_t = decay * s_{t-1} + projection(token_t)``, ``s_0 = 0``, per document."""
@@ -572,10 +614,10 @@ class LineAttractor(AttractorModel):
         return out
 
     def predict(self, fitted: xr.Dataset, ids: ArrayLike) -> FloatArray:
-        """Reduced-model logits: ``gain * s_L + offset`` with ``s_t = lambda_1 s_{t-1} + p(x_t)``.
+        """Reduced-model logits: ``gain * s_L + offset`` with ``s_t = lambda s_{t-1} + p(x_t)``.
 
-        ``p`` is the token projection, ``lambda_1`` the median top eigenvalue
-        (``reduced_decay``), ``gain`` the readout's change along the line.
+        ``p`` is the token projection, ``lambda`` the top eigenvalue along the
+        manifold (``reduced_decay``), ``gain`` and ``offset`` calibrated on labels.
 
         Parameters
         ----------
@@ -598,6 +640,343 @@ class LineAttractor(AttractorModel):
         score = self._score(projection, matrix, float(fitted["reduced_decay"]))
         out: FloatArray = float(fitted["reduced_gain"]) * score + float(fitted["reduced_offset"])
         return out
+
+
+# ----------------------------------------------------------------- stages
+def _stage_states(first: _FirstPass, source: TrajectorySource, n_plot: int) -> dict[str, Any]:
+    """State PCA and the uniform sample of visited states kept for figures."""
+    ratio = first.pca.explained_variance_ratio
+    plot = slice(0, min(n_plot, first.sample.shape[0]))
+    labels = (
+        source.labels[first.sample_example][plot].astype(np.int8)
+        if source.labels is not None
+        else np.full(first.sample[plot].shape[0], -1, dtype=np.int8)
+    )
+    cumulative = np.cumsum(ratio)
+    return {
+        "state_variance_ratio": ratio,
+        "state_pc_axes": first.pca.components,
+        "state_mean": first.pca.mean,
+        "state_top3_variance": float(ratio[:3].sum()),
+        "state_dim_95": int(np.searchsorted(cumulative, 0.95) + 1),
+        "sampled_state": first.sample[plot],
+        "sampled_label": labels,
+    }
+
+
+def _stage_untrained(untrained: Any, n_state: int, seed: int) -> dict[str, Any]:
+    """PCA of an untrained network's states on the same documents."""
+    if isinstance(untrained, (xr.Dataset, TrajectorySource)):
+        u_pca = _first_pass(as_source(untrained), None, 0, seed).pca
+    else:
+        u_pca = pca(np.asarray(untrained, dtype=np.float64).reshape(-1, n_state))
+    ratio = u_pca.explained_variance_ratio
+    return {
+        "untrained_state_variance_ratio": ratio,
+        "untrained_state_top3_variance": float(ratio[:3].sum()),
+    }
+
+
+def _stage_acceptance(
+    fixed_points: xr.Dataset, accepted: xr.Dataset, thresholds: tuple[float, ...]
+) -> dict[str, Any]:
+    """Counts of candidates at each criterion and the accepted ones."""
+    n_state = fixed_points.sizes["state"]
+    normalized = 2.0 * fixed_points["speed"].values / n_state
+    eligible = (fixed_points["is_duplicate"].values == 0) & (fixed_points["is_outlier"].values == 0)
+    return {
+        "accepted_count": [int(np.sum(eligible & (normalized < t))) for t in thresholds],
+        "n_candidates": int(fixed_points.sizes["fixed_point"]),
+        "n_accepted": int(accepted.sizes["fixed_point"]),
+        "fixed_point_state": accepted["fixed_point_state"].values,
+        "normalized_speed": 2.0 * accepted["speed"].values / n_state,
+    }
+
+
+def _stage_candidate_geometry(
+    fps: FloatArray, visited: FloatArray, neighbours: int
+) -> dict[str, Any]:
+    """The accepted candidates' own PCA, 1-D coordinate, tangents and coverage."""
+    n_acc, n_state = fps.shape
+    coverage, groups = float("nan"), n_acc
+    if n_acc >= 2:
+        fp_pca = pca(fps)
+        ratio = fp_pca.explained_variance_ratio
+        coordinate = fp_pca.transform(fps, 1)[:, 0]
+        tangent = local_tangents(fps, neighbours, reference=fp_pca.components[0])
+        coverage, groups = _coverage(coordinate, fp_pca.transform(visited, 1)[:, 0])
+    else:
+        ratio = np.full(n_state, np.nan)
+        coordinate = np.zeros(n_acc)
+        tangent = np.full((n_acc, n_state), np.nan)
+    return {
+        "manifold_coverage": coverage,
+        "n_fixed_point_groups": groups,
+        "fixed_point_variance_ratio": ratio,
+        "fixed_point_pc1_variance": float(ratio[0]),
+        "manifold_coordinate": coordinate,
+        "manifold_tangent": tangent,
+    }
+
+
+def _stage_structure(
+    structure: FixedPointStructure, axis: ManifoldAxis, readout: FloatArray, doc_length: int
+) -> dict[str, Any]:
+    """The distinct fixed points, their roots and stability, and the manifold axis."""
+    out: dict[str, Any] = {
+        "manifold_axis": axis.direction,
+        "manifold_axis_mean": axis.mean,
+        "manifold_extent": axis.extent,
+        "manifold_low": axis.lo,
+        "manifold_high": axis.hi,
+        "manifold_pc1_variance": axis.pc1_variance,
+        "manifold_curvature": axis.curvature_variance,
+        "median_document_length": int(doc_length),
+        "cluster_link_distance": structure.link,
+        "cluster_kind": structure.kind,
+        "cluster_size": structure.size,
+        "cluster_n_roots": structure.n_roots,
+        "cluster_position": structure.position,
+        "cluster_position_low": structure.position_low,
+        "cluster_position_high": structure.position_high,
+        "cluster_state": structure.state,
+        "cluster_root_distance": structure.root_distance,
+        "cluster_normalized_speed": structure.normalized_speed,
+        "cluster_eigenvalue": _pad_modes(structure.eigenvalues, structure.eigenvalues.shape[1]),
+        "cluster_is_stable": structure.is_stable.astype(np.int8),
+        "cluster_stability": structure.stability,
+        "cluster_n_unstable_modes": structure.n_unstable_modes,
+        "fixed_point_cluster": structure.member,
+    }
+    out.update(structure.counts())
+    return out
+
+
+def _pad_modes(values: np.ndarray, k: int) -> np.ndarray:
+    return values[:, :k]
+
+
+def _stage_candidate_modes(
+    lin: xr.Dataset | None,
+    readout: FloatArray,
+    tangent: FloatArray,
+    structure: FixedPointStructure,
+    n_state: int,
+    input_dim: int,
+    k: int,
+) -> dict[str, Any]:
+    """Top modes at each accepted candidate and their alignments (per candidate)."""
+    if lin is not None:
+        eig = lin["eigenvalue"].values
+        r1, l1, imag = oriented_top_mode(
+            lin["right_eigenvector"].values[:, :, 0],
+            lin["left_eigenvector"].values[:, 0, :],
+            readout,
+        )
+        tau = lin["time_constant"].values
+    else:
+        eig = np.zeros((0, n_state), dtype=complex)
+        r1 = l1 = np.zeros((0, n_state))
+        imag = np.zeros(0)
+        tau = np.zeros((0, n_state))
+    a_r1_t = abs_cosine(r1, tangent)
+    a_w_t = abs_cosine(tangent, readout)
+    a_w_r1 = abs_cosine(r1, readout)
+    stable_rows = np.flatnonzero(structure.is_stable)
+    at_stable = np.isin(structure.member, stable_rows) if structure.member.size else np.zeros(0)
+    return {
+        "eigenvalue": eig[:, :k],
+        "time_constant": tau[:, :k],
+        "slow_mode_right": r1,
+        "slow_mode_left": l1,
+        "slow_mode_imaginary_fraction": imag,
+        "readout_gain": r1 @ readout,
+        "alignment_r1_tangent": a_r1_t,
+        "alignment_readout_tangent": a_w_t,
+        "alignment_readout_r1": a_w_r1,
+        # Pooled over every accepted candidate (saddles included); the structure
+        # and profile variables say where each value comes from.
+        "median_top_eigenvalue_magnitude": _median(np.abs(eig[:, 0]) if eig.size else []),
+        "median_slow_time_constant": _median(tau[:, 0] if tau.size else []),
+        "median_second_time_constant": _median(tau[:, 1] if tau.shape[1] > 1 else []),
+        "median_third_time_constant": _median(tau[:, 2] if tau.shape[1] > 2 else []),
+        "median_alignment_r1_tangent": _median(a_r1_t),
+        "median_alignment_readout_tangent": _median(a_w_t),
+        "median_alignment_readout_r1": _median(a_w_r1),
+        "stable_median_alignment_r1_tangent": _median(a_r1_t[at_stable.astype(bool)])
+        if a_r1_t.size
+        else float("nan"),
+        "stable_median_alignment_readout_r1": _median(a_w_r1[at_stable.astype(bool)])
+        if a_w_r1.size
+        else float("nan"),
+    }
+
+
+def _stage_profile(profile: ManifoldProfile, structure: FixedPointStructure) -> dict[str, Any]:
+    """The manifold profile on the ``manifold_position`` dimension and its summary."""
+    out: dict[str, Any] = {
+        "manifold_density": profile.density,
+        "manifold_state": profile.state,
+        "manifold_normalized_speed": profile.normalized_speed,
+        "manifold_axial_speed": profile.axial_speed,
+        "manifold_drift": profile.drift,
+        "manifold_eigenvalue": profile.eigenvalues,
+        "manifold_time_constant": profile.time_constants,
+        "manifold_slow_dim": profile.slow_dim,
+        "manifold_token_gain": profile.token_gain,
+        "manifold_readout_slow_alignment": profile.readout_alignment,
+        "manifold_tangent_slow_alignment": profile.tangent_alignment,
+        "manifold_is_slow": profile.is_slow.astype(np.int8),
+        "manifold_inside": profile.inside.astype(np.int8),
+        "drift_tolerance": profile.drift_tolerance,
+    }
+    out.update(profile.summary())
+    ranges = slow_ranges(profile)
+    out["n_slow_ranges"] = len(ranges)
+    return out
+
+
+def _stage_alignment_nulls(
+    state_pca: PCAResult,
+    profile: ManifoldProfile,
+    n_state: int,
+    n_null: int,
+    seed: int,
+    variables: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Isotropic and matched nulls (random directions inside the 95%-variance subspace)."""
+    k95 = int(variables["state_dim_95"])
+    null = random_alignment_null(n_state, n_null, seed=seed)
+    matched = random_alignment_null(k95, n_null, seed=seed + 1)
+    slow_dim = variables.get("median_slow_subspace_dim")
+    s = int(round(slow_dim)) if slow_dim is not None and np.isfinite(slow_dim) else 1
+    sub_iso = subspace_null(n_state, max(s, 1), n_null, seed=seed + 2)
+    sub_matched = subspace_null(k95, max(s, 1), n_null, seed=seed + 3)
+    return {
+        "alignment_null": null,
+        "null_alignment_median": float(np.median(null)),
+        "null_alignment_p95": float(np.quantile(null, 0.95)),
+        "matched_null_alignment_median": float(np.median(matched)),
+        "matched_null_alignment_p95": float(np.quantile(matched, 0.95)),
+        "null_subspace_alignment_p95": float(np.quantile(sub_iso, 0.95)),
+        "matched_null_subspace_alignment_p95": float(np.quantile(sub_matched, 0.95)),
+    }
+
+
+def _stage_tokens(
+    system: Any,
+    embedding: FloatArray,
+    tokens: TokenProjections,
+    profile: ManifoldProfile,
+    structure: FixedPointStructure,
+    counts: NDArray[np.integer],
+) -> dict[str, Any]:
+    """Token projections along the manifold, at each fixed point, and where they are read."""
+    projection = tokens.mean.copy()
+    projection[:_SPECIAL_TOKENS] = np.nan
+    spread = tokens.spread.copy()
+    spread[:_SPECIAL_TOKENS] = np.nan
+    gain = tokens.per_cluster_gain
+    stable = structure.is_stable
+    unstable = structure.is_unstable
+    ratio = (
+        float(np.max(gain[unstable]) / np.max(gain[stable]))
+        if unstable.any() and stable.any() and np.max(gain[stable]) > 0
+        else float("nan")
+    )
+    # Share of the time-weighted gain read within the link distance of an unstable point.
+    weights = np.nan_to_num(profile.density * tokens.per_slice_gain)
+    near = np.zeros(profile.position.size, dtype=bool)
+    for lo, hi in zip(
+        structure.position_low[unstable], structure.position_high[unstable], strict=True
+    ):
+        near |= (profile.position >= lo - structure.link) & (
+            profile.position <= hi + structure.link
+        )
+    share = float(weights[near].sum() / weights.sum()) if weights.sum() > 0 else float("nan")
+    # Nonlinear one-step displacement at the most visited stable point (the slowest slice
+    # where no stable point exists).
+    if stable.any():
+        centre = structure.state[stable][np.argmax(structure.size[stable])]
+        l1 = _top_left(system, centre[None], None)
+    else:
+        valid = np.flatnonzero(profile.valid)
+        b = valid[np.argmin(profile.normalized_speed[valid])] if valid.size else None
+        centre = profile.state[b] if b is not None else None
+        l1 = profile.left[b][None] if b is not None else None
+    if centre is not None and l1 is not None:
+        base = system.step(centre[None])
+        moved = system.step(np.repeat(centre[None], embedding.shape[0], axis=0), embedding)
+        displacement = (moved - base) @ l1[0]
+    else:
+        displacement = np.full(embedding.shape[0], np.nan)
+    return {
+        "token_projection": projection,
+        "token_projection_spread": spread,
+        "token_displacement": displacement,
+        "token_count": counts.astype(np.int64),
+        "cluster_token_projection": tokens.per_cluster,
+        "cluster_token_gain": gain,
+        "manifold_token_projection_gain": tokens.per_slice_gain,
+        "saddle_token_gain_ratio": ratio,
+        "valence_share_near_unstable": share,
+    }
+
+
+def _top_left(system: Any, states: FloatArray, readout: FloatArray | None) -> FloatArray:
+    from dynalyze.linearization import eigendecompose
+
+    _, rvec, lvec = eigendecompose(system.jacobian_state(states))
+    ref = rvec[:, :, 0].real[0] if readout is None else readout
+    _, l1, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], ref)
+    return l1
+
+
+def _stage_evidence(
+    projection: FloatArray,
+    bow: FloatArray | None,
+    vader: Mapping[str, float] | None,
+    truth: FloatArray | None,
+    vocabulary: Any,
+    n_top_words: int,
+) -> dict[str, Any]:
+    """Comparisons of the token projections with external evidence."""
+    out: dict[str, Any] = {}
+    if bow is not None:
+        out["bow_weight"] = bow
+        out["bow_pearson_r"] = pearson_r(projection, bow)
+        out["bow_sign_agreement"] = sign_agreement(projection, bow, n_top_words)
+    if vader is not None:
+        ratings = np.array([float(vader.get(t, np.nan)) for t in vocabulary])
+        ratings[:_SPECIAL_TOKENS] = np.nan
+        out["vader_valence"] = ratings
+        out["vader_pearson_r"] = pearson_r(projection, ratings)
+        out["vader_n_shared"] = int(np.sum(np.isfinite(ratings)))
+    if truth is not None:
+        out["true_valence"] = truth
+        out["true_valence_pearson_r"] = pearson_r(projection, truth)
+    return out
+
+
+def _stage_linearization_error(error: FloatArray) -> dict[str, Any]:
+    finite = error[np.isfinite(error)]
+    return {
+        "linearization_error": error,
+        "linearization_error_median": float(np.median(finite)) if finite.size else np.nan,
+        "linearization_error_mean": float(np.mean(finite)) if finite.size else np.nan,
+    }
+
+
+def _reduced_decay(profile: ManifoldProfile) -> float:
+    """Time-weighted median top eigenvalue along the manifold, clipped to [0, 1]."""
+    use = profile.valid
+    value = _weighted_median(profile.eigenvalues[use, 0].real, profile.density[use])
+    return 1.0 if np.isnan(value) else float(np.clip(value, 0.0, 1.0))
+
+
+def _median_document_length(source: TrajectorySource) -> int:
+    lengths = (np.asarray(source.token_ids) > 0).sum(axis=1)
+    return max(int(np.median(lengths)) if lengths.size else 1, 1)
 
 
 # ---------------------------------------------------------------- helpers

@@ -48,6 +48,8 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "stage": "a pipeline stage",
         "relaxation_step": "a step of the zero-input relaxation from visited states",
         "sample": "a visited state drawn uniformly at random",
+        "cluster": "a distinct fixed point, slow region, continuum or isolated root",
+        "manifold_position": "a slice of the manifold axis (its centre coordinate)",
     }
 )
 
@@ -58,6 +60,10 @@ STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
 #: Linear stability class of an expansion point.
 STABILITY_FLAGS: Mapping[int, str] = MappingProxyType(
     {0: "stable", 1: "marginal", 2: "saddle", 3: "unstable"}
+)
+#: Kind of a row of the fixed-point structure (dynalyze.attractors.structure).
+CLUSTER_KIND_FLAGS: Mapping[int, str] = MappingProxyType(
+    {0: "fixed_point", 1: "slow_region", 2: "continuum", 3: "isolated_root"}
 )
 #: A boolean stored as a flag (netCDF has no boolean type).
 FLAG_NO_YES: Mapping[int, str] = MappingProxyType({0: "no", 1: "yes"})
@@ -335,17 +341,20 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         ),
         "token_projection": _V(
             ("token",),
-            "input projection l1 . J_inp e(token), averaged over fixed points",
+            "input projection l1 . J_inp e(token), averaged along the manifold weighted by "
+            "the time states spend in each slice",
             "1",
             description="how far one occurrence of the token moves the state along the line "
             "attractor (state units along unit r1); positive pushes towards the positive class",
         ),
         "token_projection_spread": _V(
-            ("token",), "standard deviation of the input projection across fixed points", "1"
+            ("token",),
+            "time-weighted standard deviation of the projection along the manifold",
+            "1",
         ),
         "token_displacement": _V(
             ("token",),
-            "nonlinear one-step displacement along l1 at the central fixed point: "
+            "nonlinear one-step displacement along l1 at the most populated stable point: "
             "l1 . (F(h*, e(token)) - F(h*, 0))",
             "1",
         ),
@@ -469,7 +478,9 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             (), "Pearson r between reduced-model and network logits", "1", "float64"
         ),
         "reduced_decay": _V(
-            (), "reduced model: per-token decay along the line (median real lambda_1, <= 1)", "1"
+            (),
+            "reduced model: per-token decay along the line (time-weighted median real lambda_1 along the manifold, <= 1)",
+            "1",
         ),
         "reduced_gain": _V(
             (),
@@ -482,6 +493,214 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         ),
         "n_unstable_modes": _V(
             ("fixed_point",), "number of eigenmodes with |lambda| > 1 + tol", "1", "int64"
+        ),
+        # ------------------------------------------------ fixed-point structure
+        "cluster": _V(("cluster",), "row of the fixed-point structure", "1", "int64"),
+        "cluster_kind": _V(
+            ("cluster",),
+            "fixed point, slow region, continuum or isolated root",
+            "1",
+            "int8",
+            flags=CLUSTER_KIND_FLAGS,
+        ),
+        "cluster_size": _V(("cluster",), "accepted candidates in the cluster", "1", "int64"),
+        "cluster_n_roots": _V(
+            ("cluster",), "Newton searches that converged to the row's root(s)", "1", "int64"
+        ),
+        "cluster_position": _V(
+            ("cluster",), "position of the representative on the manifold axis", "1"
+        ),
+        "cluster_position_low": _V(("cluster",), "lowest member position on the axis", "1"),
+        "cluster_position_high": _V(("cluster",), "highest member position on the axis", "1"),
+        "cluster_state": _V(
+            ("cluster", "state"),
+            "representative: the exact root, or the slowest member of a slow region",
+            "1",
+        ),
+        "cluster_root_distance": _V(
+            ("cluster",), "distance from the slowest member to the root (NaN: none)", "1"
+        ),
+        "cluster_normalized_speed": _V(
+            ("cluster",), "||F(h, 0) - h||^2 / N at the representative", "1"
+        ),
+        "cluster_eigenvalue": _V(
+            ("cluster", "eigenmode"),
+            "leading Jacobian eigenvalues at the representative",
+            "1",
+            "complex128",
+        ),
+        "cluster_is_stable": _V(
+            ("cluster",),
+            "every |lambda| < 1 (FixedPointFinder's convention)",
+            "1",
+            "int8",
+            flags=FLAG_NO_YES,
+        ),
+        "cluster_stability": _V(
+            ("cluster",),
+            "linear stability class at the representative",
+            "1",
+            "int8",
+            flags=STABILITY_FLAGS,
+        ),
+        "cluster_n_unstable_modes": _V(
+            ("cluster",),
+            "eigenmodes with |lambda| > 1 + tol at the representative",
+            "1",
+            "int64",
+        ),
+        "cluster_token_projection": _V(
+            ("cluster", "token"),
+            "input projection l1 . J_inp e(token) at the representative",
+            "1",
+        ),
+        "cluster_token_gain": _V(
+            ("cluster",),
+            "RMS token projection of the frequent tokens at the representative",
+            "1",
+        ),
+        "fixed_point_cluster": _V(
+            ("fixed_point",), "structure row each accepted candidate belongs to", "1", "int64"
+        ),
+        "cluster_link_distance": _V(
+            (), "single-linkage distance joining candidates (link_fraction x extent)", "1"
+        ),
+        "n_fixed_point_clusters": _V((), "distinct clusters of accepted candidates", "1", "int64"),
+        "n_stable_clusters": _V((), "clusters whose representative is stable", "1", "int64"),
+        "n_unstable_clusters": _V(
+            (), "clusters whose representative has a mode with |lambda| > 1 + tol", "1", "int64"
+        ),
+        "n_marginal_clusters": _V((), "clusters with top |lambda| in [1, 1 + tol]", "1", "int64"),
+        "n_slow_regions": _V((), "clusters with no exact root nearby", "1", "int64"),
+        "n_continua": _V((), "rows that are a continuum of exact roots", "1", "int64"),
+        "n_isolated_roots": _V(
+            (), "exact roots found from visited states that no cluster surrounds", "1", "int64"
+        ),
+        # --------------------------------------------------- manifold profile
+        "manifold_position": _V(
+            ("manifold_position",), "centre of a slice of the manifold axis", "1"
+        ),
+        "manifold_axis": _V(
+            ("state",), "unit manifold axis (PC1 of visited states, readout increasing)", "1"
+        ),
+        "manifold_axis_mean": _V(("state",), "origin of the manifold axis (mean state)", "1"),
+        "manifold_extent": _V((), "5th-95th percentile range of visited states on the axis", "1"),
+        "manifold_low": _V((), "5th percentile of visited states on the axis", "1"),
+        "manifold_high": _V((), "95th percentile of visited states on the axis", "1"),
+        "manifold_pc1_variance": _V((), "fraction of visited-state variance on the axis", "1"),
+        "manifold_curvature": _V(
+            (), "fraction of off-axis variance explained by position along the axis", "1"
+        ),
+        "median_document_length": _V((), "median analysed document length (tokens)", "1", "int64"),
+        "manifold_density": _V(
+            ("manifold_position",), "fraction of visited states in the slice", "1"
+        ),
+        "manifold_state": _V(
+            ("manifold_position", "state"), "slowest settled state of the slice", "1"
+        ),
+        "manifold_normalized_speed": _V(
+            ("manifold_position",), "||F(h, 0) - h||^2 / N at the slice's slowest state", "1"
+        ),
+        "manifold_axial_speed": _V(
+            ("manifold_position",), "median zero-input speed along the axis per token", "1"
+        ),
+        "manifold_drift": _V(
+            ("manifold_position",),
+            "median zero-input drift along the axis over one median document, as a fraction "
+            "of the extent",
+            "1",
+        ),
+        "manifold_eigenvalue": _V(
+            ("manifold_position", "eigenmode"),
+            "leading eigenvalues at the slowest state",
+            "1",
+            "complex128",
+        ),
+        "manifold_time_constant": _V(
+            ("manifold_position", "eigenmode"), "time constants there (NaN: growing)", "1"
+        ),
+        "manifold_slow_dim": _V(
+            ("manifold_position",), "modes with |lambda| >= exp(-1 / median length)", "1", "int64"
+        ),
+        "manifold_token_gain": _V(("manifold_position",), "||J_inp^T l1|| at the slice", "1"),
+        "manifold_token_projection_gain": _V(
+            ("manifold_position",), "RMS projection of the frequent tokens at the slice", "1"
+        ),
+        "manifold_readout_slow_alignment": _V(
+            ("manifold_position",), "cos of the angle of the readout with the slow subspace", "1"
+        ),
+        "manifold_tangent_slow_alignment": _V(
+            ("manifold_position",),
+            "cos of the angle of the local tangent with the slow subspace",
+            "1",
+        ),
+        "manifold_is_slow": _V(
+            ("manifold_position",),
+            "drift below tolerance and a slow mode present",
+            "1",
+            "int8",
+            flags=FLAG_NO_YES,
+        ),
+        "manifold_inside": _V(
+            ("manifold_position",),
+            "slice inside the 5th-95th percentile range",
+            "1",
+            "int8",
+            flags=FLAG_NO_YES,
+        ),
+        "drift_tolerance": _V((), "drift per document below which a slice is slow", "1"),
+        "slow_fraction": _V((), "fraction of the slices (5-95% range) that are slow", "1"),
+        "slow_fraction_visited": _V((), "fraction of visited states in slow slices", "1"),
+        "median_drift_per_document": _V(
+            (), "time-weighted median drift per document (fraction of the extent)", "1"
+        ),
+        "max_drift_per_document": _V((), "largest slice drift per document", "1"),
+        "tokens_to_cross": _V(
+            (), "sum of slice width / axial speed over the 5-95% range (tokens)", "1"
+        ),
+        "median_slow_subspace_dim": _V((), "time-weighted median slow-subspace dimension", "1"),
+        "median_alignment_readout_slow": _V(
+            (), "time-weighted median cos(readout, slow subspace)", "1"
+        ),
+        "median_alignment_tangent_slow": _V(
+            (), "time-weighted median cos(tangent, slow subspace)", "1"
+        ),
+        "n_slow_ranges": _V((), "contiguous slow ranges along the axis", "1", "int64"),
+        "state_dim_95": _V(
+            (), "principal components holding 95% of the state variance", "1", "int64"
+        ),
+        "matched_null_alignment_median": _V(
+            (), "median |cos| of random directions inside the 95%-variance subspace", "1"
+        ),
+        "matched_null_alignment_p95": _V(
+            (),
+            "95th percentile of |cos| of random directions in the 95%-variance subspace",
+            "1",
+        ),
+        "null_subspace_alignment_p95": _V(
+            (), "95th percentile of cos(random direction, slow subspace), isotropic", "1"
+        ),
+        "matched_null_subspace_alignment_p95": _V(
+            (), "the same for random directions inside the 95%-variance subspace", "1"
+        ),
+        "stable_median_alignment_r1_tangent": _V(
+            (), "median |cos(r1, tangent)| over candidates in stable clusters", "1"
+        ),
+        "stable_median_alignment_readout_r1": _V(
+            (), "median |cos(readout, r1)| over candidates in stable clusters", "1"
+        ),
+        "median_third_time_constant": _V(
+            (), "median time constant of the third mode across fixed points (steps)", "1"
+        ),
+        "token_count": _V(
+            ("token",), "occurrences of the token in the analysed documents", "1", "int64"
+        ),
+        "token_count_floor": _V((), "frequency floor of the token gains and figure", "1", "int64"),
+        "saddle_token_gain_ratio": _V(
+            (), "largest token gain at an unstable point / largest at a stable point", "1"
+        ),
+        "valence_share_near_unstable": _V(
+            (), "share of the time-weighted token gain read near unstable points", "1"
         ),
     }
 )
