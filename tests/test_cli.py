@@ -23,6 +23,7 @@ FIGURES = {
     "linearization_error",
     "variance_explained",
     "relaxation",
+    "manifold_profile",
 }
 
 

@@ -41,5 +41,5 @@ def test_rotten_tomatoes_every_architecture(tmp_path, arch):
     out = _run(tmp_path / arch, "--dataset", "rotten_tomatoes", "--arch", arch)
     for name in ("fixed_points", "line_attractor", "trajectories"):
         assert dynalyze.load(out / "results" / f"{name}.nc").attrs["dynalyze_kind"] == name
-    assert len(list((out / "figures").glob("*.png"))) == 8
+    assert len(list((out / "figures").glob("*.png"))) == 9
     assert "## The line attractor, number by number" in (out / "report.md").read_text()

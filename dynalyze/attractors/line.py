@@ -41,7 +41,6 @@ from dynalyze.attractors.geometry import (
     pca,
     random_alignment_null,
 )
-from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.attractors.manifold import (
     ManifoldProfile,
     TokenProjections,
@@ -57,6 +56,7 @@ from dynalyze.attractors.structure import (
     fixed_point_structure,
     manifold_axis,
 )
+from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.fixedpoints import (
     FixedPointFinder,
     LevenbergMarquardtFinder,
@@ -724,6 +724,7 @@ def _stage_structure(
 ) -> dict[str, Any]:
     """The distinct fixed points, their roots and stability, and the manifold axis."""
     out: dict[str, Any] = {
+        "readout_weight": readout,
         "manifold_axis": axis.direction,
         "manifold_axis_mean": axis.mean,
         "manifold_extent": axis.extent,
@@ -849,7 +850,7 @@ def _stage_alignment_nulls(
     null = random_alignment_null(n_state, n_null, seed=seed)
     matched = random_alignment_null(k95, n_null, seed=seed + 1)
     slow_dim = variables.get("median_slow_subspace_dim")
-    s = int(round(slow_dim)) if slow_dim is not None and np.isfinite(slow_dim) else 1
+    s = round(slow_dim) if slow_dim is not None and np.isfinite(slow_dim) else 1
     sub_iso = subspace_null(n_state, max(s, 1), n_null, seed=seed + 2)
     sub_matched = subspace_null(k95, max(s, 1), n_null, seed=seed + 3)
     return {

@@ -168,6 +168,7 @@ def subspace_alignment(basis: ArrayLike, vectors: ArrayLike) -> FloatArray:
     basis : array_like, shape (k, d)
         Vectors spanning the subspace (need not be orthonormal).
     vectors : array_like, shape (n, d) or (d,)
+        Directions to compare with the subspace.
 
     Examples
     --------
@@ -505,7 +506,7 @@ def token_projections(
     if idx.size and mask.any():
         slice_gain[idx] = np.sqrt(np.mean(per_slice[mask] ** 2, axis=0))
     if structure.n_rows:
-        values, rvec, lvec = eigendecompose(system.jacobian_state(structure.state))
+        _, rvec, lvec = eigendecompose(system.jacobian_state(structure.state))
         _, l1, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], np.asarray(readout, float))
         per_cluster = _projections(system, structure.state, l1, emb).T
     else:

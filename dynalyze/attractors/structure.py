@@ -433,6 +433,7 @@ def fixed_point_structure(
                 near = group[np.argmin(np.abs(gc - np.median(coord)))]
             rows.append(
                 {
+                    "cluster": c,
                     "kind": 2 if continuum else 0,
                     "size": idx.size,
                     "n_roots": group.shape[0],
@@ -445,6 +446,7 @@ def fixed_point_structure(
         else:
             rows.append(
                 {
+                    "cluster": c,
                     "kind": 1,
                     "size": idx.size,
                     "n_roots": 0,
@@ -463,6 +465,7 @@ def fixed_point_structure(
         rep = group[np.argmin(np.abs(gc - np.median(gc)))] if continuum else group[0]
         rows.append(
             {
+                "cluster": -1,
                 "kind": 2 if continuum else 3,
                 "size": 0,
                 "n_roots": group.shape[0],
@@ -472,7 +475,74 @@ def fixed_point_structure(
                 "root_distance": float("nan"),
             }
         )
+    rows, labels = _merge_continua(
+        system, rows, labels, axis, link, marginal_tol, max_iter=max_iter, root_tol=root_tol
+    )
     return _assemble(system, rows, axis, labels, link, marginal_tol, n_eigenvalues)
+
+
+def _merge_continua(
+    system: RecurrentSystem,
+    rows: list[dict[str, Any]],
+    labels: np.ndarray,
+    axis: ManifoldAxis,
+    link: float,
+    marginal_tol: float,
+    *,
+    max_iter: int,
+    root_tol: float,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Join neighbouring marginal roots connected by exact roots into one continuum.
+
+    Two rows adjacent along the axis, both exact roots with a marginal top mode
+    (``| |lambda_1| - 1 | <= marginal_tol``), are one continuum when Newton from
+    the midpoint of their states converges to a root within the link distance
+    of that midpoint: there are exact roots between them too.
+    """
+    if len(rows) < 2:
+        return rows, labels
+    labels = labels.copy()
+    # Rows carry the cluster label they came from (-1 for isolated roots).
+    for i, r in enumerate(rows):
+        r.setdefault("cluster", i if r["size"] else -1)
+    while True:
+        states = np.asarray([r["state"] for r in rows])
+        order = np.argsort(axis.coordinate(states), kind="stable")
+        rows = [rows[i] for i in order]
+        states = states[order]
+        values, _, _ = eigendecompose(system.jacobian_state(states))
+        top = np.abs(values[:, 0])
+        marginal = np.array([r["kind"] != 1 for r in rows], dtype=bool) & (
+            np.abs(top - 1.0) <= marginal_tol
+        )
+        pairs = [i for i in range(len(rows) - 1) if marginal[i] and marginal[i + 1]]
+        if not pairs:
+            return rows, labels
+        mid = 0.5 * (states[pairs] + states[[i + 1 for i in pairs]])
+        found = _newton_roots(
+            system, mid, np.arange(len(pairs)), max_iter=max_iter, root_tol=root_tol
+        )
+        joined = np.zeros(len(pairs), dtype=bool)
+        for root, which in zip(found[0], found[1], strict=True):
+            joined[which] = np.linalg.norm(root - mid[which]) <= link
+        if not joined.any():
+            return rows, labels
+        first = pairs[int(np.flatnonzero(joined)[0])]
+        a, b = rows[first], rows[first + 1]
+        keep, drop = (a, b) if a["size"] >= b["size"] else (b, a)
+        merged = {
+            "kind": 2,
+            "size": a["size"] + b["size"],
+            "n_roots": a["n_roots"] + b["n_roots"],
+            "state": keep["state"],
+            "low": min(a["low"], b["low"]),
+            "high": max(a["high"], b["high"]),
+            "root_distance": keep["root_distance"],
+            "cluster": keep["cluster"] if keep["cluster"] >= 0 else drop["cluster"],
+        }
+        if a["cluster"] >= 0 and b["cluster"] >= 0:
+            labels[labels == drop["cluster"]] = keep["cluster"]
+        rows = [*rows[:first], merged, *rows[first + 2 :]]
 
 
 def _speed(system: RecurrentSystem, states: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -518,10 +588,11 @@ def _assemble(
         unstable = np.zeros(0, dtype=np.int64)
         stable = np.zeros(0, dtype=bool)
         q = np.zeros(0)
-    # Cluster labels were numbered by first appearance; renumber by position.
-    renumber = np.full(len(order), -1)
-    for new, old in enumerate(order):
-        renumber[old] = new
+    # Each candidate's row: the row that holds its (possibly merged) cluster.
+    renumber = np.full(int(labels.max()) + 1 if labels.size else 0, -1)
+    for new, r in enumerate(rows):
+        if r["cluster"] >= 0:
+            renumber[r["cluster"]] = new
     member = renumber[labels] if labels.size else labels
     return FixedPointStructure(
         kind=np.asarray([r["kind"] for r in rows], dtype=np.int8),

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "eigenvalue_spectra",
+    "manifold_profile",
     "linearization_error",
     "projection_vs_bow",
     "relaxation",
@@ -72,7 +73,8 @@ def state_pca(attractor: xr.Dataset) -> Figure:
     fps = attractor["fixed_point_state"].values
     if fps.size:
         proj = (fps - mean) @ axes.T
-        ax.scatter(proj[:, 0], proj[:, 1], s=8, color="black", label="approximate fixed points")
+        ax.scatter(proj[:, 0], proj[:, 1], s=6, color="0.45", label="accepted approximate points")
+    _mark_clusters(ax, attractor, mean, axes)
     readout = attractor["readout_weight"].values @ axes.T
     norm = np.linalg.norm(readout)
     if norm > 0:
@@ -94,6 +96,88 @@ def state_pca(attractor: xr.Dataset) -> Figure:
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f}%)" if ratio.size > 1 else "PC2")
     ax.set_title("Hidden states and fixed points")
     ax.legend(loc="best", fontsize=8, markerscale=3)
+    return fig
+
+
+#: Marker of each stability label in the state figures.
+_MARKERS = {
+    "stable": ("o", "black", "stable fixed point"),
+    "saddle": ("X", "crimson", "saddle (unstable)"),
+    "unstable": ("X", "crimson", "unstable fixed point"),
+    "marginal": ("D", "darkviolet", "marginal / slow region"),
+}
+
+
+def _mark_clusters(ax: Any, attractor: xr.Dataset, mean: Any, axes: Any) -> None:
+    """Mark the distinct fixed points by stability (stable, saddle, marginal)."""
+    from dynalyze.attractors.mechanism import structure_rows
+
+    rows = structure_rows(attractor)
+    if not rows:
+        return
+    states = (attractor["cluster_state"].values - mean) @ axes.T
+    seen: set[str] = set()
+    for row, point in zip(rows, states, strict=True):
+        label = row["stability"] if row["kind"] != "slow_region" else "marginal"
+        marker, colour, name = _MARKERS[label]
+        ax.scatter(
+            point[0],
+            point[1],
+            s=90,
+            marker=marker,
+            color=colour,
+            edgecolor="white",
+            linewidth=0.8,
+            zorder=5,
+            label=None if label in seen else name,
+        )
+        seen.add(label)
+
+
+def manifold_profile(attractor: xr.Dataset) -> Figure:
+    """Zero-input drift per document, token gain and |lambda_1| along the manifold axis."""
+    fig = Figure(figsize=(5.8, 6.4), layout="constrained")
+    top, mid, bottom = fig.subplots(3, 1, sharex=True)
+    if "manifold_position" not in attractor.coords:
+        return fig
+    x = attractor["manifold_position"].values
+    drift = attractor["manifold_drift"].values
+    slow = attractor["manifold_is_slow"].values.astype(bool)
+    top.plot(x, drift, color=_POS, marker=".", lw=1)
+    top.scatter(x[slow], drift[slow], color="seagreen", s=18, zorder=3, label="slow slice")
+    tol = float(attractor["drift_tolerance"]) if "drift_tolerance" in attractor else 0.1
+    top.axhline(tol, color="grey", ls="--", lw=1)
+    top.set_ylabel("drift per document\n(share of the line)")
+    length = (
+        int(attractor["median_document_length"]) if "median_document_length" in attractor else 0
+    )
+    top.set_title(f"Zero-input dynamics along the line (document: {length} tokens)")
+    gain = attractor["manifold_token_projection_gain"].values
+    mid.plot(x, gain, color="darkorange", marker=".", lw=1)
+    mid.set_yscale("log")
+    mid.set_ylabel("token gain (RMS\nprojection)")
+    lam = np.abs(attractor["manifold_eigenvalue"].values[:, 0])
+    bottom.plot(x, lam, color="black", marker=".", lw=1)
+    bottom.axhline(1.0, color="grey", lw=0.8)
+    bottom.set_ylabel("$|\\lambda_1|$ at slowest state")
+    bottom.set_xlabel("position along the manifold axis (PC1 of visited states)")
+    from dynalyze.attractors.mechanism import structure_rows
+
+    for row in structure_rows(attractor):
+        label = row["stability"] if row["kind"] != "slow_region" else "marginal"
+        marker, colour, _ = _MARKERS[label]
+        for axis in (top, mid, bottom):
+            axis.axvline(row["position"], color=colour, lw=0.8, alpha=0.6)
+        bottom.scatter(
+            row["position"],
+            row["top_eigenvalue_magnitudes"][0],
+            marker=marker,
+            color=colour,
+            s=50,
+            zorder=4,
+        )
+    if slow.any():
+        top.legend(fontsize=8)
     return fig
 
 
@@ -151,7 +235,12 @@ def token_projections(attractor: xr.Dataset, *, top: int = 20) -> Figure:
     fig, ax = _figure((5.8, 6.0))
     proj = attractor["token_projection"]
     values = proj.values
-    finite = np.flatnonzero(np.isfinite(values))
+    usable = np.isfinite(values)
+    floor = 0
+    if "token_count" in attractor and "token_count_floor" in attractor:
+        floor = int(attractor["token_count_floor"])
+        usable &= attractor["token_count"].values >= floor
+    finite = np.flatnonzero(usable)
     order = finite[np.argsort(values[finite])]
     chosen = np.concatenate([order[:top], order[-top:]]) if order.size else order
     tokens = attractor["token"].values[chosen]
@@ -163,7 +252,10 @@ def token_projections(attractor: xr.Dataset, *, top: int = 20) -> Figure:
     ax.set_yticks(np.arange(chosen.size), labels=tokens, fontsize=7)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("input projection $l_1^T J_{inp} e(token)$")
-    ax.set_title(f"Top {top} negative and positive tokens")
+    ax.set_title(
+        f"Top {top} negative and positive tokens"
+        + (f" (seen at least {floor} times)" if floor else "")
+    )
     return fig
 
 
@@ -245,6 +337,7 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "linearization_error": linearization_error,
     "variance_explained": variance_explained,
     "relaxation": relaxation,
+    "manifold_profile": manifold_profile,
 }
 
 

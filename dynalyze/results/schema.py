@@ -479,7 +479,8 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         ),
         "reduced_decay": _V(
             (),
-            "reduced model: per-token decay along the line (time-weighted median real lambda_1 along the manifold, <= 1)",
+            "reduced model: per-token decay along the line (time-weighted median real "
+            "lambda_1 along the manifold, <= 1)",
             "1",
         ),
         "reduced_gain": _V(

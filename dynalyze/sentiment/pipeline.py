@@ -40,7 +40,7 @@ from dynalyze._version import __version__
 from dynalyze.errors import ConfigurationError, OutputError, OutputExistsError
 from dynalyze.sentiment.defaults import Recipe, default_recipe
 
-__all__ = ["RunConfig", "RunResult", "analyze_model", "run_pipeline"]
+__all__ = ["RunConfig", "RunResult", "analyze_model", "architecture_of", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +332,10 @@ def analyze_model(
     with _output_folder(cfg.out, cfg.overwrite) as staging:
         with stages("load model"):
             clf = RecurrentClassifier.load(model_path, vocabulary, layer=layer, safe_mode=safe_mode)
+        arch = architecture_of(clf.system)
+        if arch != recipe.arch:
+            logger.info("the model's recurrent layer is %s; reporting it as such", arch)
+            recipe = attrs.evolve(recipe, arch=arch)
         with stages("data"):
             data = load_dataset(
                 cfg.dataset, seed=cfg.seed, max_train=recipe.max_train, synthetic=recipe.synthetic
@@ -351,6 +355,25 @@ def analyze_model(
         )
         result = RunResult(Path(cfg.out).resolve(), summary, dict(stages.timings))
     return result
+
+
+#: dynalyze system name -> the recipe's architecture name.
+_SYSTEM_ARCH = {"gru": "gru", "lstm": "lstm", "simple_rnn": "simple", "ugrnn": "ugrnn"}
+
+
+def architecture_of(system: Any) -> str:
+    """The architecture name (``"gru"``, ``"lstm"``, ``"simple"``, ``"ugrnn"``) of a system.
+
+    Other systems (custom cells) are named by their registry name or class.
+
+    Examples
+    --------
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> architecture_of(SimpleRNNSystem(np.eye(1), np.eye(1), np.zeros(1)))
+    'simple'
+    """
+    name = str(getattr(system, "name", "") or "")
+    return _SYSTEM_ARCH.get(name, name or type(system).__name__)
 
 
 def _analyze(
@@ -415,7 +438,7 @@ def _analyze(
     if true_valence is not None:
         evidence["true_valence"] = true_valence
     start = time.perf_counter()
-    result = analysis.analyze(clf, stream, **evidence)
+    result = analysis.analyze(clf, stream, **evidence)  # keyword arguments, named above
     stages.timings.update({k: v for k, v in result.timings.items()})
     logger.info(
         "line-attractor analysis done in %.1f s (%s)",
@@ -498,9 +521,42 @@ def _summary(
         item = attractor[name].values.item()
         return None if isinstance(item, float) and np.isnan(item) else item
 
+    from dynalyze.attractors.mechanism import mechanism, structure_rows
+
     names = [
         "n_candidates",
         "n_accepted",
+        "n_fixed_point_clusters",
+        "n_stable_clusters",
+        "n_unstable_clusters",
+        "n_marginal_clusters",
+        "n_slow_regions",
+        "n_continua",
+        "n_isolated_roots",
+        "manifold_extent",
+        "manifold_pc1_variance",
+        "manifold_curvature",
+        "median_document_length",
+        "slow_fraction",
+        "slow_fraction_visited",
+        "median_drift_per_document",
+        "max_drift_per_document",
+        "drift_tolerance",
+        "tokens_to_cross",
+        "median_slow_subspace_dim",
+        "median_alignment_readout_slow",
+        "median_alignment_tangent_slow",
+        "stable_median_alignment_r1_tangent",
+        "stable_median_alignment_readout_r1",
+        "state_dim_95",
+        "matched_null_alignment_median",
+        "matched_null_alignment_p95",
+        "null_subspace_alignment_p95",
+        "matched_null_subspace_alignment_p95",
+        "saddle_token_gain_ratio",
+        "valence_share_near_unstable",
+        "token_count_floor",
+        "median_third_time_constant",
         "state_top3_variance",
         "untrained_state_top3_variance",
         "fixed_point_pc1_variance",
@@ -527,6 +583,10 @@ def _summary(
         "reduced_logit_pearson_r",
     ]
     out: dict[str, Any] = {name: value(name) for name in names}
+    out["fixed_point_structure"] = structure_rows(attractor)
+    verdict = mechanism(attractor)
+    out["mechanism"] = verdict.kind
+    out["headline"] = verdict.headline
     out.update(
         dataset=recipe.dataset,
         arch=recipe.arch,

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
-__all__ = ["PAPER_ACCURACY", "checks", "render_report", "write_report"]
+__all__ = ["PAPER_ACCURACY", "checks", "figure_captions", "render_report", "write_report"]
 
 #: Paper Table 1 test accuracies (%), by paper dataset and architecture.
 PAPER_ACCURACY: Mapping[str, Mapping[str, float]] = {
@@ -50,27 +51,49 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}g}"
 
 
-#: Rows whose verdicts decide the report's headline (the paper's central claims).
-_CORE = (
-    "variance of visited states in the top 3 PCs",
-    "approximate fixed points with",
-    "variance of the fixed points on their first PC",
-    "median |lambda_1| across fixed points",
-    "median |cos(r1, manifold tangent)|",
-    "sign agreement of token projections",
-)
-
-
-_TILING = "share of the visited states' extent along the line"
-
-
 def _cell(text: str) -> str:
     """Escape pipes so a value like ``|cos|`` does not break a Markdown table cell."""
     return str(text).replace("|", "\\|")
 
 
+def _tau(magnitude: float | None) -> float | None:
+    """Time constant (tokens) of a decaying mode of magnitude ``|lambda| < 1``."""
+    if magnitude is None or not 0 < magnitude < 1:
+        return None
+    return -1.0 / math.log(magnitude)
+
+
+def _alignment_row(
+    label: str, value: Any, matched: Any, isotropic: Any, k95: Any, paper: str
+) -> dict[str, Any]:
+    """An alignment judged against the matched null, with the isotropic one beside it."""
+    if value is None or matched is None or isotropic is None:
+        return _row(label, _num(value, 3), paper, None, "")
+    if value > matched:
+        word, ok, why = "aligned", True, ""
+    elif value > isotropic:
+        word, ok = "above chance only", False
+        why = (
+            f"above random directions in the whole state space (95th pct {_num(isotropic, 2)}) "
+            f"but not above random directions inside the {_num(k95)}-D subspace holding 95% of "
+            f"the states' variance (95th pct {_num(matched, 2)})"
+        )
+    else:
+        word, ok, why = "not aligned", False, "not above what random directions give"
+    ours = f"{_num(value, 3)} ({word}; matched null 95th pct {_num(matched, 2)})"
+    return _row(label, ours, paper, ok, why)
+
+
+def _row(quantity: str, ours: str, paper: str, ok: bool | None, why: str) -> dict[str, Any]:
+    return {"quantity": quantity, "ours": ours, "paper": paper, "ok": ok, "why": why}
+
+
 def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The line-attractor claims, each with our value, the paper's and a verdict.
+
+    Structure comes first (which fixed points, stable or not), then how slow the
+    line is, then the modes at the *stable* points, alignments against a null of
+    directions the states occupy, and the token evidence.
 
     Parameters
     ----------
@@ -95,16 +118,13 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         value = s.get(name)
         return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
-    def row(quantity: str, ours: str, paper: str, ok: bool | None, why: str) -> dict[str, Any]:
-        return {"quantity": quantity, "ours": ours, "paper": paper, "ok": ok, "why": why}
-
     def at_least(value: Any, bound: float) -> bool | None:
         return None if value is None else bool(value >= bound)
 
     rows = []
     top3 = get("state_top3_variance")
     rows.append(
-        row(
+        _row(
             "variance of visited states in the top 3 PCs (trained)",
             _pct(top3),
             "~90% (target here: at least 80%)",
@@ -114,7 +134,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     untrained = get("untrained_state_top3_variance")
     rows.append(
-        row(
+        _row(
             "the same for an untrained network of the same shape",
             _pct(untrained),
             "much lower (higher-dimensional)",
@@ -124,7 +144,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     accepted, candidates = get("n_accepted"), get("n_candidates")
     rows.append(
-        row(
+        _row(
             "approximate fixed points with ||F(h,0) - h||^2 / N < 1e-8",
             f"{_num(accepted)} of {_num(candidates)} searches",
             "~500 (target here: at least 100)",
@@ -133,9 +153,64 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "results/line_attractor.nc, variable accepted_count)",
         )
     )
+    structure = [r for r in s.get("fixed_point_structure") or [] if r["kind"] != "isolated_root"]
+    if structure:
+        n_stable = sum(r["stability"] == "stable" for r in structure)
+        unstable = [r for r in structure if r["stability"] in ("saddle", "unstable")]
+        n_marginal = len(structure) - n_stable - len(unstable)
+        n_points = sum(r["size"] for r in structure)
+        n_bad = sum(r["size"] for r in unstable)
+        ours = (
+            f"{_num(len(structure))} cluster{'s' if len(structure) != 1 else ''}: "
+            f"{n_stable} stable, {len(unstable)} unstable"
+            + (f", {n_marginal} marginal" if n_marginal else "")
+            + (
+                f" ({n_bad} of {n_points} accepted points surround an unstable one)"
+                if n_bad
+                else ""
+            )
+        )
+        rows.append(
+            _row(
+                "distinct fixed points among the accepted (clusters, stability at the exact root)",
+                ours,
+                "a line of marginally stable fixed points, none unstable",
+                not unstable,
+                "unstable points (saddles) sit among the accepted ones: pooled medians over the "
+                "accepted points mix an attractor with a repeller",
+            )
+        )
+        stable_lam = [
+            r["top_eigenvalue_magnitudes"][0] for r in structure if r["stability"] == "stable"
+        ]
+        rows.append(
+            _row(
+                "|lambda_1| at each stable fixed point",
+                ", ".join(_num(v, 5) for v in stable_lam) or "none",
+                "~1 (target here: between 0.99 and 1)",
+                None if not stable_lam else all(0.99 <= v <= 1.0 for v in stable_lam),
+                "no stable point with a marginal mode: evidence leaks away there",
+            )
+        )
+        if unstable:
+            rows.append(
+                _row(
+                    "|lambda_1| at each unstable fixed point",
+                    ", ".join(
+                        f"{_num(r['top_eigenvalue_magnitudes'][0], 4)} "
+                        f"({r['n_unstable_modes']} unstable mode"
+                        f"{'s' if r['n_unstable_modes'] != 1 else ''})"
+                        for r in unstable
+                    ),
+                    "no unstable points",
+                    False,
+                    "states near these points are pushed away along the line (evidence is "
+                    "amplified, not held)",
+                )
+            )
     pc1 = get("fixed_point_pc1_variance")
     rows.append(
-        row(
+        _row(
             "variance of the fixed points on their first PC",
             _pct(pc1),
             "they lie on a 1-D curve (target here: at least 90%)",
@@ -143,70 +218,92 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "the fixed points do not form a line",
         )
     )
-    coverage, groups = get("manifold_coverage"), get("n_fixed_point_groups")
+    coverage, groups = get("manifold_coverage"), get("n_fixed_point_clusters")
     rows.append(
-        row(
+        _row(
             "share of the visited states' extent along the line tiled by fixed points",
-            f"{_pct(coverage)} ({_num(groups)} separate group{'s' if groups != 1 else ''})",
+            f"{_pct(coverage)} ({_num(groups)} cluster{'s' if groups != 1 else ''})",
             "a continuous line of fixed points (target here: at least 50%)",
             at_least(coverage, 0.5),
-            "the fixed points form separate clusters rather than a continuous line; between "
-            "them the states move slowly (slow points), so the line is only approximately an "
-            "attractor",
+            "the fixed points form separate clusters rather than a continuous line",
         )
     )
-    lam = get("median_top_eigenvalue_magnitude")
+    slow, length = get("slow_fraction"), get("median_document_length")
+    drift, worst = get("median_drift_per_document"), get("max_drift_per_document")
+    tol = get("drift_tolerance") or 0.1
     rows.append(
-        row(
-            "median |lambda_1| across fixed points",
-            _num(lam, 4),
-            "~1 (target here: between 0.99 and 1.01)",
-            None if lam is None else bool(0.99 <= lam <= 1.01),
-            "the top mode is unstable (|lambda_1| > 1): evidence is amplified, not just held"
-            if lam is not None and lam > 1.01
-            else "the slowest mode decays: evidence leaks away",
+        _row(
+            f"share of the line where zero-input drift over a median document ({_num(length)} "
+            f"tokens) is below {100 * tol:.0f}% of the line (and a mode keeps evidence)",
+            f"{_pct(slow, 0)} (median drift {_pct(drift, 0)}, worst {_pct(worst, 0)})",
+            "the whole line (the criterion q/N < 1e-8 allows ~0.001 per token)",
+            at_least(slow, 0.8),
+            "between its fixed points the line is not slow on the time scale of a document: "
+            "zero-input dynamics moves states along it",
         )
     )
-    tau1 = get("median_slow_time_constant")
-    rows.append(
-        row(
-            "median time constant of the top mode",
-            f"{_num(tau1)} tokens",
-            "hundreds to thousands of tokens (longer than a document)",
-            at_least(tau1, 100.0),
-            "the integration time is shorter than the paper's",
-        )
-    )
-    tau2 = get("median_second_time_constant")
-    rows.append(
-        row(
-            "median time constant of the second mode",
-            f"{_num(tau2)} tokens",
-            "a few tokens",
-            None if tau2 is None else bool(tau2 < 50.0),
-            "the second mode is also slow: the attractor may be more than 1-D",
-        )
-    )
-    null_p95, null_med = get("null_alignment_p95"), get("null_alignment_median")
-    for name, label, paper in (
-        ("median_alignment_r1_tangent", "|cos(r1, manifold tangent)|", "aligned"),
-        ("median_alignment_readout_tangent", "|cos(readout, manifold tangent)|", "aligned"),
-        ("median_alignment_readout_r1", "|cos(readout, r1)|", "aligned"),
+    stable_rows = [r for r in structure if r["stability"] == "stable"]
+    for mode, label, paper, lo in (
+        (0, "top", "hundreds to thousands of tokens (longer than a document)", None),
+        (1, "second", "~100 tokens (the 2nd and 3rd modes persist; the rest are fast)", 30.0),
+        (2, "third", "~100 tokens (the 2nd and 3rd modes persist; the rest are fast)", 30.0),
     ):
-        value = get(name)
+        taus = [
+            t
+            for t in (
+                _tau(r["top_eigenvalue_magnitudes"][mode])
+                for r in stable_rows
+                if len(r["top_eigenvalue_magnitudes"]) > mode
+            )
+            if t is not None
+        ]
+        bound = lo if lo is not None else float(length or 100)
         rows.append(
-            row(
-                f"median {label} (random null: median {_num(null_med, 2)}, 95th pct "
-                f"{_num(null_p95, 2)})",
-                _num(value, 3),
+            _row(
+                f"time constant of the {label} mode at each stable fixed point",
+                ", ".join(f"{_num(t)} tokens" for t in taus) or "n/a",
                 paper,
-                None if value is None or null_p95 is None else bool(value > null_p95),
-                "not above what random directions give",
+                None if not taus else all(t >= bound for t in taus),
+                "shorter than a document: evidence along this mode fades"
+                if mode == 0
+                else "this mode decays within a few tokens",
             )
         )
+    null_p95, matched_p95 = get("null_alignment_p95"), get("matched_null_alignment_p95")
+    k95 = get("state_dim_95")
+    rows.append(
+        _alignment_row(
+            "median |cos(r1, manifold tangent)| at the stable fixed points",
+            get("stable_median_alignment_r1_tangent"),
+            matched_p95,
+            null_p95,
+            k95,
+            "aligned",
+        )
+    )
+    rows.append(
+        _alignment_row(
+            "median |cos(readout, r1)| at the stable fixed points",
+            get("stable_median_alignment_readout_r1"),
+            matched_p95,
+            null_p95,
+            k95,
+            "aligned",
+        )
+    )
+    rows.append(
+        _alignment_row(
+            "cos(readout, slow subspace) along the line (time-weighted median)",
+            get("median_alignment_readout_slow"),
+            get("matched_null_subspace_alignment_p95"),
+            get("null_subspace_alignment_p95"),
+            k95,
+            "the readout lies in the integrating subspace",
+        )
+    )
     agreement = get("bow_sign_agreement")
     rows.append(
-        row(
+        _row(
             "sign agreement of token projections with BoW weights (top-100 +/- words)",
             _pct(agreement),
             "projections match BoW word weights (target here: at least 90%)",
@@ -215,7 +312,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     )
     rows.append(
-        row(
+        _row(
             "Pearson r, token projection vs BoW weight (whole vocabulary)",
             _num(get("bow_pearson_r"), 3),
             "positively correlated",
@@ -223,9 +320,23 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "weak correlation with the bag-of-words weights",
         )
     )
+    share, ratio = get("valence_share_near_unstable"), get("saddle_token_gain_ratio")
+    if share is not None and ratio is not None:
+        rows.append(
+            _row(
+                "where word valence is read: share of the time-weighted token gain near "
+                "unstable points",
+                f"{_pct(share, 0)} (a word moves the state {_num(ratio, 3)}x more at the "
+                "unstable point than at the stable ones)",
+                "read along a line of (marginally stable) fixed points",
+                bool(share < 0.5),
+                "words move the state mostly near the saddle; at the stable ends they barely "
+                "move it",
+            )
+        )
     vader = get("vader_pearson_r")
     rows.append(
-        row(
+        _row(
             f"Pearson r, token projection vs VADER human valence ({_num(get('vader_n_shared'))} "
             "shared words)",
             _num(vader, 3),
@@ -236,7 +347,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     if get("true_valence_pearson_r") is not None:
         rows.append(
-            row(
+            _row(
                 "Pearson r, token projection vs true word valence (synthetic task)",
                 _num(get("true_valence_pearson_r"), 3),
                 "(ground truth; target at least 0.9)",
@@ -246,7 +357,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     err = get("linearization_error_median")
     rows.append(
-        row(
+        _row(
             "median one-step linearization error around the nearest fixed point",
             _pct(err),
             "~10%",
@@ -256,7 +367,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     red, net = get("reduced_accuracy"), get("network_accuracy")
     rows.append(
-        row(
+        _row(
             "accuracy of the reduced line model (integrated token projections) vs the network",
             f"{_pct(red)} vs {_pct(net)}",
             "a linear model is ~3% worse than the gated RNN",
@@ -282,31 +393,15 @@ def render_report(
     arch_name = ARCH_NAMES.get(arch, arch)
     rows = checks(s)
     misses = [r for r in rows if r["ok"] is False]
-    core = [r for r in rows if r["quantity"].startswith(_CORE) and r["ok"] is not None]
-    tiled = next((r["ok"] for r in rows if r["quantity"].startswith(_TILING)), None)
-    if core and all(r["ok"] for r in core) and tiled is not False:
-        verdict = (
-            "**The network integrates evidence along an approximate line attractor**, as in "
-            "the paper."
-        )
-    elif core and all(r["ok"] for r in core):
-        verdict = (
-            "**The network integrates evidence along a slow line**, as in the paper, but its "
-            f"fixed points form {_num(s.get('n_fixed_point_groups'))} separate groups along "
-            "that line instead of tiling it: in between, states drift slowly (the line is an "
-            "approximate attractor only on the time scale of a document)."
-        )
-    else:
-        verdict = (
-            "**The line-attractor picture holds only in part for this network** (see the rows "
-            "marked ✗ below)."
-        )
+    verdict = _headline(s)
     lines = [
         f"# dynalyze report: {arch_name} on {dataset}",
         "",
-        verdict + f" Test accuracy {_pct(s.get('test_accuracy'))}; "
-        f"{_num(s.get('n_accepted'))} approximate fixed points; median |λ₁| "
-        f"{_num(s.get('median_top_eigenvalue_magnitude'), 4)}.",
+        verdict,
+        "",
+        f"Test accuracy {_pct(s.get('test_accuracy'))}; {_num(s.get('n_accepted'))} approximate "
+        f"fixed points accepted by the paper's criterion, in "
+        f"{_num(s.get('n_fixed_point_clusters'))} distinct clusters.",
         "",
         "## Setup",
         "",
@@ -372,6 +467,8 @@ def render_report(
             if paper_ds == "IMDB"
             else []
         )
+    lines += _structure_section(s)
+    lines += _profile_section(s)
     lines += [
         "## The line attractor, number by number",
         "",
@@ -389,23 +486,7 @@ def render_report(
         lines += [""]
     else:
         lines += ["Every checked number agrees with the paper.", ""]
-    captions = {
-        "state_pca": "Hidden states of test documents on their first two PCs, coloured by "
-        "label, with the approximate fixed points (black) and the readout direction (orange). "
-        "Documents move along the line of fixed points, positive reviews to one end.",
-        "variance_explained": "Cumulative variance explained: trained vs untrained network, "
-        "and the fixed points themselves.",
-        "eigenvalue_spectra": "Jacobian eigenvalues at the fixed points: one mode sits at the "
-        "unit circle (the integrating mode), the rest are well inside (fast decay).",
-        "time_constants": "Time constants of the top modes along the manifold (log scale).",
-        "token_projections": "Tokens that move the state furthest along the line, per "
-        "occurrence (input projection onto the top left eigenvector).",
-        "projection_vs_bow": "Token input projections against bag-of-words weights.",
-        "linearization_error": "One-step error of the linearization around the nearest fixed "
-        "point along real trajectories.",
-        "relaxation": "With zero input, states relax quickly onto the slow manifold and then "
-        "barely move.",
-    }
+    captions = figure_captions(s, attractor)
     lines += ["## Figures", ""]
     for name, path in figures.items():
         rel = os.path.relpath(path, base)
@@ -422,14 +503,23 @@ def render_report(
         "",
         "- *Fixed points* are states h with F(h, 0) = h: where the network would stay if it "
         "read no more words. The paper accepts approximate ones, ||F(h,0) - h||²/N < 1e-8.",
+        "- *Clusters*: accepted points closer than 5% of the line's extent are one cluster; "
+        "Newton's method from its members finds the exact root it surrounds (or none: a *slow "
+        "region*). Stability is judged at that root: *stable* when every |λ| < 1, *unstable* "
+        "when some |λ| > 1 (a *saddle* when other modes still decay).",
         "- *λ₁* is the largest eigenvalue of the Jacobian at a fixed point; |λ₁| ≈ 1 means one "
         "direction neither grows nor decays: the network can hold evidence there indefinitely. "
-        "Its time constant τ = |1/ln|λ|| counts tokens.",
+        "A decaying mode's time constant τ = -1/ln|λ| counts tokens; growing modes have none.",
+        "- *Drift*: states relaxed onto the line are run with zero input for one median-length "
+        "document; the distance they move along the line, as a share of its extent, says "
+        "whether the line holds evidence over a document there.",
         "- *r₁ / l₁* are the top right / left eigenvectors. r₁ is the direction of the line; "
         "l₁ᵀ J_inp e(word) (the *input projection*) is how far one occurrence of a word moves "
         "the state along it.",
-        "- *Alignment* rows compare |cos| between two directions with the same quantity for "
-        "random directions (the null); far above the null means genuinely aligned.",
+        "- *Alignment* rows compare |cos| between two directions with random directions inside "
+        "the subspace holding 95% of the states' variance (the matched null): *aligned* only "
+        "above it; *above chance only* when above random directions in the whole state space "
+        "but not above the matched null.",
         "- ✓ agrees with the paper (or meets the target stated), ✗ differs, n/a not applicable.",
         "",
         "## Files",
@@ -461,3 +551,145 @@ def write_report(
     text = render_report(summary, attractor, figures, recipe, config, base=target.parent)
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def _headline(s: Mapping[str, Any]) -> str:
+    """The verdict generated from the structure and profile (dynalyze.attractors.mechanism)."""
+    from dynalyze.attractors.mechanism import mechanism
+
+    if s.get("headline"):
+        return str(s["headline"])
+    return mechanism(s).headline
+
+
+def _structure_section(s: Mapping[str, Any]) -> list[str]:
+    rows = s.get("fixed_point_structure") or []
+    if not rows:
+        return []
+    lines = [
+        "## Fixed-point structure",
+        "",
+        "Accepted points are grouped by single linkage at 5% of the line's extent; each "
+        "cluster's representative is the exact root Newton's method reaches from its members "
+        "(a *slow region* when there is none). Positions are along the manifold axis (the "
+        "first PC of the visited states, the readout increasing along it; visited states "
+        f"span {_num(s.get('manifold_extent'), 3)} between their 5th and 95th percentiles).",
+        "",
+        "| # | kind | stability | position (members' span) | accepted points | "
+        "|λ₁|, |λ₂|, |λ₃| | unstable modes | token gain | distance to root |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(rows):
+        eig = ", ".join(f"{v:.4f}" for v in r.get("top_eigenvalue_magnitudes", [])[:3])
+        span = (
+            f"{r['position']:+.2f} ({r['position_low']:+.2f} to {r['position_high']:+.2f})"
+            if r["size"]
+            else f"{r['position']:+.2f}"
+        )
+        cells = [
+            str(i),
+            r["kind"].replace("_", " "),
+            f"**{r['stability']}**" if r["stability"] in ("saddle", "unstable") else r["stability"],
+            span,
+            str(r["size"]),
+            eig,
+            str(r["n_unstable_modes"]),
+            _num(r.get("token_gain"), 3),
+            _num(r.get("root_distance"), 3),
+        ]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    lines += [
+        "",
+        "*Token gain*: RMS input projection l₁ᵀJ_inp e(word) of the words seen at least "
+        f"{_num(s.get('token_count_floor'))} times, at the representative: how far one word "
+        "moves the state along the slowest (or unstable) mode there.",
+        "",
+    ]
+    return lines
+
+
+def _profile_section(s: Mapping[str, Any]) -> list[str]:
+    if s.get("slow_fraction") is None:
+        return []
+    from dynalyze.attractors.mechanism import _slowness_sentence
+
+    dim = s.get("median_slow_subspace_dim")
+    lines = [
+        "## The slow manifold between the fixed points",
+        "",
+        _slowness_sentence(s),
+        "",
+        f"The slow subspace (modes keeping more than 1/e of a perturbation over a median "
+        f"document) has a time-weighted median dimension of {_num(dim)}. "
+        f"`results/line_attractor.nc` holds the profile on the `manifold_position` dimension "
+        "(`manifold_drift`, `manifold_axial_speed`, `manifold_eigenvalue`, "
+        "`manifold_token_gain`, ...); the `manifold_profile` figure plots it.",
+        "",
+    ]
+    return lines
+
+
+def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[str, str]:
+    """Figure captions generated from the run's numbers (never fixed claims).
+
+    Examples
+    --------
+    >>> caps = figure_captions({"n_accepted": 10, "fixed_point_structure": []}, None)
+    >>> caps["relaxation"]
+    'Median zero-input speed relative to its start, relaxing from visited states.'
+    """
+    rows = s.get("fixed_point_structure") or []
+    n_stable = sum(r["stability"] == "stable" for r in rows if r["kind"] != "isolated_root")
+    n_unstable = sum(
+        r["stability"] in ("saddle", "unstable") for r in rows if r["kind"] != "isolated_root"
+    )
+    caps = {
+        "state_pca": (
+            "Hidden states of test documents on their first two PCs, coloured by label, with "
+            f"the accepted approximate fixed points (grey) and the {len(rows)} distinct fixed "
+            f"points: {n_stable} stable (circles), {n_unstable} unstable (crosses)"
+            + (", marginal/slow regions (diamonds)" if len(rows) > n_stable + n_unstable else "")
+            + "; the readout direction in orange."
+        ),
+        "variance_explained": "Cumulative variance explained: trained vs untrained network, "
+        "and the fixed points themselves.",
+        "time_constants": "Time constants of the top modes at the accepted points along their "
+        "first PC (log scale; growing modes have none).",
+        "token_projections": (
+            f"Tokens seen at least {_num(s.get('token_count_floor'))} times that move the state "
+            "furthest along the line per occurrence (input projection onto the top left "
+            "eigenvector, averaged along the manifold weighted by the time states spend there)."
+        ),
+        "projection_vs_bow": "Token input projections against bag-of-words weights.",
+        "linearization_error": "One-step error of the linearization around the nearest fixed "
+        "point along real trajectories.",
+        "relaxation": "Median zero-input speed relative to its start, relaxing from visited "
+        "states.",
+        "manifold_profile": (
+            "Along the manifold axis: zero-input drift over one median document as a share of "
+            "the line (top; dashed: tolerance), token gain (middle) and |λ₁| at the slowest "
+            "state of each slice (bottom), with the fixed points marked."
+        ),
+    }
+    if (
+        attractor is not None
+        and "eigenvalue" in attractor
+        and attractor.sizes.get("fixed_point", 0)
+    ):
+        top = np.abs(attractor["eigenvalue"].values[:, 0])
+        n_out = int(np.sum(top > 1.0))
+        caps["eigenvalue_spectra"] = (
+            f"Jacobian eigenvalues at the accepted points: |λ₁| from {top.min():.4f} to "
+            f"{top.max():.4f}; {n_out} of {top.size} points have a mode outside the unit "
+            "circle (unstable)" + ("." if n_out else "; all other modes are inside it.")
+        )
+    else:
+        caps["eigenvalue_spectra"] = "Jacobian eigenvalues at the accepted points."
+    if attractor is not None and "relaxation_speed" in attractor:
+        speed = attractor["relaxation_speed"].values
+        if speed.size > 1 and np.isfinite(speed[-1]):
+            caps["relaxation"] = (
+                f"Median zero-input speed relative to its start, relaxing from visited states: "
+                f"{speed[-1]:.2g} of it after {speed.size - 1} steps."
+            )
+    return caps
