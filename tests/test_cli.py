@@ -234,3 +234,19 @@ def test_line_attractor_stream_equals_in_memory(run_dir):
     b = model.fit(clf, clf.stream(ids, labels=labels, batch_size=7))
     for name in ("state_variance_ratio", "token_projection", "linearization_error", "logit"):
         np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-5, atol=1e-6)
+
+
+def test_analyze_an_lstm_folder_is_reported_as_an_lstm(run_dir, tmp_path):
+    from dynalyze.sentiment.models import build_model
+    from dynalyze.sentiment.training import save_model
+
+    vocab = Vocabulary.load(run_dir / "model" / "vocabulary.txt")
+    model = build_model("lstm", len(vocab), units=8, embedding_dim=8, seed=0)
+    model(np.ones((1, 3), dtype=np.int32))
+    save_model(model, vocab, tmp_path / "lstm")
+    out = tmp_path / "lstm-report"
+    args = ["analyze", str(tmp_path / "lstm"), "--dataset", "synthetic", "--out", str(out)]
+    assert main([*args, "--no-progress", "--n-initial", "50", "-q"]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["summary"]["arch"] == "lstm"
+    assert (out / "report.md").read_text().startswith("# dynalyze report: LSTM on synthetic")

@@ -46,6 +46,7 @@ from dynalyze.attractors.manifold import (
     TokenProjections,
     _weighted_median,
     manifold_profile,
+    matched_null,
     slow_ranges,
     subspace_null,
     token_projections,
@@ -428,6 +429,7 @@ class LineAttractor(AttractorModel):
             )
         variables.update(_stage_candidate_geometry(fps, first.sample, self.tangent_neighbours))
         variables.update(_stage_structure(structure, axis, readout, doc_length))
+        variables.update(_stage_cluster_modes(system, structure, readout, axis))
 
         if linearization is None and n_acc:
             with clock("linearization"):
@@ -465,7 +467,7 @@ class LineAttractor(AttractorModel):
             )
         variables.update(_stage_profile(profile, structure))
         variables.update(
-            _stage_alignment_nulls(first.pca, profile, n_state, self.n_null, self.seed, variables)
+            _stage_alignment_nulls(first.pca, readout, axis, self.n_null, self.seed, variables)
         )
 
         with clock("token projections"):
@@ -730,6 +732,8 @@ def _stage_structure(
         "manifold_extent": axis.extent,
         "manifold_low": axis.lo,
         "manifold_high": axis.hi,
+        "manifold_visited_low": axis.low_edge,
+        "manifold_visited_high": axis.high_edge,
         "manifold_pc1_variance": axis.pc1_variance,
         "manifold_curvature": axis.curvature_variance,
         "median_document_length": int(doc_length),
@@ -783,8 +787,6 @@ def _stage_candidate_modes(
     a_r1_t = abs_cosine(r1, tangent)
     a_w_t = abs_cosine(tangent, readout)
     a_w_r1 = abs_cosine(r1, readout)
-    stable_rows = np.flatnonzero(structure.is_stable)
-    at_stable = np.isin(structure.member, stable_rows) if structure.member.size else np.zeros(0)
     return {
         "eigenvalue": eig[:, :k],
         "time_constant": tau[:, :k],
@@ -804,12 +806,37 @@ def _stage_candidate_modes(
         "median_alignment_r1_tangent": _median(a_r1_t),
         "median_alignment_readout_tangent": _median(a_w_t),
         "median_alignment_readout_r1": _median(a_w_r1),
-        "stable_median_alignment_r1_tangent": _median(a_r1_t[at_stable.astype(bool)])
-        if a_r1_t.size
-        else float("nan"),
-        "stable_median_alignment_readout_r1": _median(a_w_r1[at_stable.astype(bool)])
-        if a_w_r1.size
-        else float("nan"),
+    }
+
+
+def _stage_cluster_modes(
+    system: Any, structure: FixedPointStructure, readout: FloatArray, axis: ManifoldAxis
+) -> dict[str, Any]:
+    """Top right eigenvector at each structure row, aligned with the axis and the readout.
+
+    At a stable point r1 is compared with the manifold axis (the local tangent of
+    accepted candidates inside a tight cluster is noise, not the line).
+    """
+    if not structure.n_rows:
+        empty = np.zeros(0)
+        return {
+            "cluster_alignment_r1_axis": empty,
+            "cluster_alignment_readout_r1": empty,
+            "stable_median_alignment_r1_tangent": float("nan"),
+            "stable_median_alignment_readout_r1": float("nan"),
+        }
+    from dynalyze.linearization import eigendecompose
+
+    _, rvec, lvec = eigendecompose(system.jacobian_state(structure.state))
+    r1, _, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], readout)
+    a_axis = abs_cosine(r1, axis.direction)
+    a_read = abs_cosine(r1, readout)
+    stable = structure.is_stable & (structure.kind != 3)
+    return {
+        "cluster_alignment_r1_axis": a_axis,
+        "cluster_alignment_readout_r1": a_read,
+        "stable_median_alignment_r1_tangent": _median(a_axis[stable]),
+        "stable_median_alignment_readout_r1": _median(a_read[stable]),
     }
 
 
@@ -839,26 +866,39 @@ def _stage_profile(profile: ManifoldProfile, structure: FixedPointStructure) -> 
 
 def _stage_alignment_nulls(
     state_pca: PCAResult,
-    profile: ManifoldProfile,
-    n_state: int,
+    readout: FloatArray,
+    axis: ManifoldAxis,
     n_null: int,
     seed: int,
     variables: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Isotropic and matched nulls (random directions inside the 95%-variance subspace)."""
-    k95 = int(variables["state_dim_95"])
-    null = random_alignment_null(n_state, n_null, seed=seed)
-    matched = random_alignment_null(k95, n_null, seed=seed + 1)
+    """Isotropic nulls, and matched nulls of directions inside the 95%-variance subspace.
+
+    The matched nulls compare the same fixed reference as the measurement (the
+    readout, or the manifold axis for r1-tangent) with random directions (or
+    random subspaces of the slow subspace's dimension) drawn inside the
+    subspace that holds 95% of the states' variance: the directions a
+    state-derived vector could take by chance.
+    """
+    n_state = readout.shape[0]
+    # At least 2 dimensions: inside a 1-D subspace every direction is "aligned".
+    k95 = max(int(variables["state_dim_95"]), min(2, n_state))
+    basis = state_pca.components[:k95]
     slow_dim = variables.get("median_slow_subspace_dim")
     s = round(slow_dim) if slow_dim is not None and np.isfinite(slow_dim) else 1
-    sub_iso = subspace_null(n_state, max(s, 1), n_null, seed=seed + 2)
-    sub_matched = subspace_null(k95, max(s, 1), n_null, seed=seed + 3)
+    s = max(s, 1)
+    null = random_alignment_null(n_state, n_null, seed=seed)
+    readout_null = matched_null(basis, readout, 1, n_null, seed=seed + 1)
+    tangent_null = matched_null(basis, axis.direction, 1, n_null, seed=seed + 2)
+    sub_iso = subspace_null(n_state, s, n_null, seed=seed + 3)
+    sub_matched = matched_null(basis, readout, s, n_null, seed=seed + 4)
     return {
         "alignment_null": null,
         "null_alignment_median": float(np.median(null)),
         "null_alignment_p95": float(np.quantile(null, 0.95)),
-        "matched_null_alignment_median": float(np.median(matched)),
-        "matched_null_alignment_p95": float(np.quantile(matched, 0.95)),
+        "matched_null_alignment_median": float(np.median(readout_null)),
+        "matched_null_alignment_p95": float(np.quantile(readout_null, 0.95)),
+        "matched_null_tangent_alignment_p95": float(np.quantile(tangent_null, 0.95)),
         "null_subspace_alignment_p95": float(np.quantile(sub_iso, 0.95)),
         "matched_null_subspace_alignment_p95": float(np.quantile(sub_matched, 0.95)),
     }
@@ -885,15 +925,10 @@ def _stage_tokens(
         if unstable.any() and stable.any() and np.max(gain[stable]) > 0
         else float("nan")
     )
-    # Share of the time-weighted gain read within the link distance of an unstable point.
+    # Share of the time-weighted gain read where the top mode is unstable (|lambda_1| > 1):
+    # the saddle's neighbourhood, where states are pushed away along the line.
     weights = np.nan_to_num(profile.density * tokens.per_slice_gain)
-    near = np.zeros(profile.position.size, dtype=bool)
-    for lo, hi in zip(
-        structure.position_low[unstable], structure.position_high[unstable], strict=True
-    ):
-        near |= (profile.position >= lo - structure.link) & (
-            profile.position <= hi + structure.link
-        )
+    near = profile.valid & (np.nan_to_num(np.abs(profile.eigenvalues[:, 0])) > 1.0 + 1e-3)
     share = float(weights[near].sum() / weights.sum()) if weights.sum() > 0 else float("nan")
     # Nonlinear one-step displacement at the most visited stable point (the slowest slice
     # where no stable point exists).

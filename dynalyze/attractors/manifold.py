@@ -45,6 +45,7 @@ __all__ = [
     "ManifoldProfile",
     "TokenProjections",
     "manifold_profile",
+    "matched_null",
     "slow_ranges",
     "subspace_alignment",
     "subspace_null",
@@ -204,6 +205,43 @@ def subspace_null(dim: int, subspace_dim: int, n_trials: int = 2000, seed: int =
     x = rng.normal(size=(n_trials, max(dim, 1)))
     k = min(max(subspace_dim, 0), x.shape[1])
     out: FloatArray = np.linalg.norm(x[:, :k], axis=1) / np.linalg.norm(x, axis=1)
+    return out
+
+
+def matched_null(
+    basis: ArrayLike,
+    reference: ArrayLike,
+    subspace_dim: int = 1,
+    n_trials: int = 2000,
+    seed: int = 0,
+) -> FloatArray:
+    """Alignment of ``reference`` with random directions (or subspaces) inside span(basis).
+
+    ``subspace_dim = 1``: ``|cos(u, reference)|`` for unit ``u`` uniform in the
+    span; larger: ``||P_S reference|| / ||reference||`` for a uniformly random
+    ``subspace_dim``-dimensional subspace ``S`` of the span. With the principal
+    components holding 95% of the states' variance as ``basis`` this is the
+    null of directions the states could occupy.
+
+    Examples
+    --------
+    A reference orthogonal to the span is never aligned by chance:
+
+    >>> float(matched_null(np.eye(3)[:2], [0.0, 0.0, 1.0], seed=0).max())
+    0.0
+    """
+    b = np.atleast_2d(np.asarray(basis, dtype=np.float64))
+    ref = np.asarray(reference, dtype=np.float64)
+    q, _ = np.linalg.qr(b.T)  # (d, k) orthonormal
+    k = q.shape[1]
+    s = min(max(subspace_dim, 1), k)
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_trials)
+    coeff = q.T @ ref
+    norm = max(float(np.linalg.norm(ref)), 1e-300)
+    for i in range(n_trials):
+        sub, _ = np.linalg.qr(rng.normal(size=(k, s)))
+        out[i] = np.linalg.norm(sub.T @ coeff) / norm
     return out
 
 

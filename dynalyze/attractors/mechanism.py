@@ -129,7 +129,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _structure_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+def _structure_sentence(
+    rows: Sequence[Mapping[str, Any]], low: float | None = None, high: float | None = None
+) -> str:
     clusters = [r for r in rows if r["kind"] != "isolated_root"]
     isolated = [r for r in rows if r["kind"] == "isolated_root"]
     if not rows:
@@ -150,7 +152,10 @@ def _structure_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
         extra = (
             f", {_plural(r['n_unstable_modes'], 'unstable mode')}" if r["n_unstable_modes"] else ""
         )
-        parts.append(f"a {r['stability']} {kind} {where} (|λ₁| {lam:.4f}{extra})")
+        beyond = ""
+        if low is not None and high is not None and not low <= r["position"] <= high:
+            beyond = ", beyond the visited states (1st-99th percentile)"
+        parts.append(f"a {r['stability']} {kind} {where} (|λ₁| {lam:.4f}{extra}{beyond})")
     n_stable = sum(r["stability"] == "stable" for r in clusters)
     n_unstable = sum(r["stability"] in ("saddle", "unstable") for r in clusters)
     n_marginal = len(clusters) - n_stable - n_unstable
@@ -292,6 +297,14 @@ def mechanism(
             "the visited line."
         )
     headline = " ".join(
-        t for t in (verdict, _structure_sentence(rows), _slowness_sentence(values)) if t
+        t
+        for t in (
+            verdict,
+            _structure_sentence(
+                rows, _get(values, "manifold_visited_low"), _get(values, "manifold_visited_high")
+            ),
+            _slowness_sentence(values),
+        )
+        if t
     )
     return Mechanism(kind, headline)

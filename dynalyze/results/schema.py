@@ -588,6 +588,8 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "manifold_extent": _V((), "5th-95th percentile range of visited states on the axis", "1"),
         "manifold_low": _V((), "5th percentile of visited states on the axis", "1"),
         "manifold_high": _V((), "95th percentile of visited states on the axis", "1"),
+        "manifold_visited_low": _V((), "1st percentile of visited states on the axis", "1"),
+        "manifold_visited_high": _V((), "99th percentile of visited states on the axis", "1"),
         "manifold_pc1_variance": _V((), "fraction of visited-state variance on the axis", "1"),
         "manifold_curvature": _V(
             (), "fraction of off-axis variance explained by position along the axis", "1"
@@ -671,24 +673,37 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             (), "principal components holding 95% of the state variance", "1", "int64"
         ),
         "matched_null_alignment_median": _V(
-            (), "median |cos| of random directions inside the 95%-variance subspace", "1"
+            (), "median |cos(readout, random direction inside the 95%-variance subspace)|", "1"
         ),
         "matched_null_alignment_p95": _V(
             (),
-            "95th percentile of |cos| of random directions in the 95%-variance subspace",
+            "95th percentile of |cos(readout, random direction in the 95%-variance subspace)|",
+            "1",
+        ),
+        "matched_null_tangent_alignment_p95": _V(
+            (),
+            "95th percentile of |cos(manifold axis, random direction in the 95% subspace)|",
             "1",
         ),
         "null_subspace_alignment_p95": _V(
             (), "95th percentile of cos(random direction, slow subspace), isotropic", "1"
         ),
         "matched_null_subspace_alignment_p95": _V(
-            (), "the same for random directions inside the 95%-variance subspace", "1"
+            (),
+            "95th pct of cos(readout, random subspace of the slow dimension in the 95% subspace)",
+            "1",
         ),
         "stable_median_alignment_r1_tangent": _V(
-            (), "median |cos(r1, tangent)| over candidates in stable clusters", "1"
+            (), "median |cos(r1, manifold axis)| over the stable clusters' roots", "1"
         ),
         "stable_median_alignment_readout_r1": _V(
-            (), "median |cos(readout, r1)| over candidates in stable clusters", "1"
+            (), "median |cos(readout, r1)| over the stable clusters' roots", "1"
+        ),
+        "cluster_alignment_r1_axis": _V(
+            ("cluster",), "|cos(r1, manifold axis)| at the representative", "1"
+        ),
+        "cluster_alignment_readout_r1": _V(
+            ("cluster",), "|cos(readout, r1)| at the representative", "1"
         ),
         "median_third_time_constant": _V(
             (), "median time constant of the third mode across fixed points (steps)", "1"
@@ -701,7 +716,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             (), "largest token gain at an unstable point / largest at a stable point", "1"
         ),
         "valence_share_near_unstable": _V(
-            (), "share of the time-weighted token gain read near unstable points", "1"
+            (), "share of the time-weighted token gain read where |lambda_1| > 1", "1"
         ),
     }
 )

@@ -76,7 +76,8 @@ def _alignment_row(
         why = (
             f"above random directions in the whole state space (95th pct {_num(isotropic, 2)}) "
             f"but not above random directions inside the {_num(k95)}-D subspace holding 95% of "
-            f"the states' variance (95th pct {_num(matched, 2)})"
+            f"the states' variance (95th pct {_num(matched, 2)}); within the states' own "
+            "subspace this alignment is what chance gives"
         )
     else:
         word, ok, why = "not aligned", False, "not above what random directions give"
@@ -146,7 +147,8 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows.append(
         _row(
             "approximate fixed points with ||F(h,0) - h||^2 / N < 1e-8",
-            f"{_num(accepted)} of {_num(candidates)} searches",
+            f"{_num(accepted)} of {_num(candidates)} searches (each stops at the criterion; "
+            "see the distinct clusters below)",
             "~500 (target here: at least 100)",
             at_least(accepted, 100),
             "too few searches met the paper's criterion (see the counts at other thresholds in "
@@ -270,12 +272,12 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             )
         )
     null_p95, matched_p95 = get("null_alignment_p95"), get("matched_null_alignment_p95")
-    k95 = get("state_dim_95")
+    k95 = max(get("state_dim_95") or 2, 2)  # the matched nulls use at least 2 dimensions
     rows.append(
         _alignment_row(
-            "median |cos(r1, manifold tangent)| at the stable fixed points",
+            "median |cos(r1, manifold axis)| at the stable fixed points",
             get("stable_median_alignment_r1_tangent"),
-            matched_p95,
+            get("matched_null_tangent_alignment_p95"),
             null_p95,
             k95,
             "aligned",
@@ -324,8 +326,8 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     if share is not None and ratio is not None:
         rows.append(
             _row(
-                "where word valence is read: share of the time-weighted token gain near "
-                "unstable points",
+                "where word valence is read: share of the time-weighted token gain read where "
+                "the line is unstable (|lambda_1| > 1)",
                 f"{_pct(share, 0)} (a word moves the state {_num(ratio, 3)}x more at the "
                 "unstable point than at the stable ones)",
                 "read along a line of (marginally stable) fixed points",

@@ -1,0 +1,148 @@
+"""The report says what its numbers say: checks() and render_report() on crafted summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dynalyze.results import make_dataset
+from dynalyze.sentiment.pipeline import architecture_of
+from dynalyze.sentiment.report import checks, figure_captions, render_report
+from dynalyze.systems import LSTMSystem, SimpleRNNSystem
+
+
+def _row(kind, stability, position, size, lam, unstable=0):
+    return {
+        "kind": kind,
+        "size": size,
+        "position": position,
+        "position_low": position - 0.1,
+        "position_high": position + 0.1,
+        "stability": stability,
+        "n_unstable_modes": unstable,
+        "top_eigenvalue_magnitudes": lam,
+        "token_gain": 0.01,
+        "root_distance": 0.1,
+    }
+
+
+SADDLE = [
+    _row("fixed_point", "stable", -5.0, 365, [0.9999, 0.9993, 0.9992]),
+    _row("fixed_point", "saddle", 1.35, 340, [1.037, 0.85, 0.83], unstable=1),
+    _row("fixed_point", "stable", 4.4, 295, [0.9974, 0.9963, 0.9937]),
+]
+
+
+def _summary(**changes):
+    base = {
+        "arch": "gru",
+        "dataset": "imdb",
+        "test_accuracy": 0.877,
+        "n_accepted": 1000,
+        "n_candidates": 1000,
+        "n_fixed_point_clusters": 3,
+        "fixed_point_structure": SADDLE,
+        "slow_fraction": 0.03,
+        "median_drift_per_document": 0.27,
+        "max_drift_per_document": 0.76,
+        "median_document_length": 175,
+        "median_slow_subspace_dim": 1.0,
+        "state_dim_95": 2,
+        "null_alignment_p95": 0.17,
+        "matched_null_alignment_p95": 0.33,
+        "matched_null_tangent_alignment_p95": 0.99,
+        "stable_median_alignment_readout_r1": 0.334,
+        "stable_median_alignment_r1_tangent": 0.9995,
+        "median_alignment_readout_slow": 0.5,
+        "null_subspace_alignment_p95": 0.17,
+        "matched_null_subspace_alignment_p95": 0.33,
+        "valence_share_near_unstable": 0.9,
+        "saddle_token_gain_ratio": 150.0,
+    }
+    base.update(changes)
+    return base
+
+
+def _by(rows, start):
+    return next(r for r in rows if r["quantity"].startswith(start))
+
+
+def test_a_saddle_is_named_in_the_headline_the_table_and_the_checks():
+    s = _summary()
+    text = render_report(s, None, {}, None, None)
+    headline = text.split("\n\n")[1]
+    assert "saddle" in headline and "2 stable" in headline
+    assert "| **saddle** |" in text
+    rows = checks(s)
+    assert _by(rows, "distinct fixed points")["ok"] is False
+    assert "340 of 1000" in _by(rows, "distinct fixed points")["ours"]
+    assert _by(rows, "|lambda_1| at each unstable")["ok"] is False
+    assert _by(rows, "|lambda_1| at each stable")["ok"] is True
+    assert "approximate line attractor**" not in headline
+
+
+def test_a_line_that_is_not_slow_over_a_document_fails_the_slowness_check():
+    rows = checks(_summary())
+    slow = _by(rows, "share of the line where zero-input drift")
+    assert slow["ok"] is False and "3%" in slow["ours"] and "175 tokens" in slow["quantity"]
+    assert _by(checks(_summary(slow_fraction=0.95)), "share of the line where")["ok"] is True
+
+
+def test_alignment_is_judged_against_the_matched_null():
+    rows = checks(_summary())
+    readout_r1 = _by(rows, "median |cos(readout, r1)|")
+    # 0.334 beats the isotropic null (0.17) but not the matched one (0.33 ... here 0.334 > 0.33).
+    assert readout_r1["ok"] is True and "aligned" in readout_r1["ours"]
+    rows = checks(_summary(stable_median_alignment_readout_r1=0.30))
+    readout_r1 = _by(rows, "median |cos(readout, r1)|")
+    assert readout_r1["ok"] is False and "above chance only" in readout_r1["ours"]
+    rows = checks(_summary(stable_median_alignment_readout_r1=0.05))
+    assert "not aligned" in _by(rows, "median |cos(readout, r1)|")["ours"]
+
+
+def test_second_and_third_modes_compare_with_the_papers_100_tokens():
+    rows = checks(_summary())
+    second = _by(rows, "time constant of the second mode")
+    assert "~100 tokens" in second["paper"] and "a few tokens" not in second["paper"]
+    assert second["ok"] is True  # 1.4e3 and 273 tokens persist
+    fast = [dict(r, top_eigenvalue_magnitudes=[0.999, 0.5, 0.4]) for r in SADDLE]
+    assert (
+        _by(checks(_summary(fixed_point_structure=fast)), "time constant of the second")["ok"]
+        is False
+    )
+
+
+def test_valence_read_at_the_saddle_is_a_miss():
+    rows = checks(_summary())
+    where = _by(rows, "where word valence is read")
+    assert where["ok"] is False and "150x" in where["ours"]
+    assert _by(checks(_summary(valence_share_near_unstable=0.1)), "where word")["ok"] is True
+
+
+def test_captions_follow_the_numbers():
+    eig = np.array([[1.049 + 0j, 0.5], [0.998, 0.4]])
+    ds = make_dataset(
+        "line_attractor",
+        {
+            "eigenvalue": eig,
+            "state_variance_ratio": np.array([0.9, 0.1]),
+            "fixed_point_state": np.zeros((2, 2)),
+            "manifold_coordinate": np.zeros(2),
+            "alignment_r1_tangent": np.zeros(2),
+            "token_projection": np.zeros(3),
+        },
+        {"token": np.array(["a", "b", "c"], dtype=object)},
+    )
+    caption = figure_captions(_summary(), ds)["eigenvalue_spectra"]
+    assert "1 of 2 points have a mode outside the unit circle" in caption
+    assert "unit circle (the integrating mode)" not in caption
+    caps = figure_captions(_summary(), None)
+    assert "2 stable (circles), 1 unstable (crosses)" in caps["state_pca"]
+
+
+def test_architecture_comes_from_the_model():
+    assert architecture_of(SimpleRNNSystem(np.eye(1), np.eye(1), np.zeros(1))) == "simple"
+    lstm = LSTMSystem(np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(4))
+    assert architecture_of(lstm) == "lstm"
+    text = render_report(_summary(arch="lstm"), None, {}, None, None)
+    assert text.startswith("# dynalyze report: LSTM on imdb")
+    assert "| LSTM | 87.70% | 86.93% |" in text
