@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -169,17 +170,23 @@ def _config(args: argparse.Namespace, **extra: Any) -> Any:
 def _summary_line(result: Any, seconds: float) -> str:
     s = result.summary
     acc = s.get("test_accuracy")
-    lam = s.get("median_top_eigenvalue_magnitude")
+    clusters = s.get("n_fixed_point_clusters")
+    slow = s.get("slow_fraction")
     parts = [
         f"{s.get('arch')} on {s.get('dataset')}",
         f"test accuracy {100 * acc:.1f}%" if acc is not None else "",
-        f"{s.get('n_accepted')} fixed points",
-        f"median |lambda_1| {lam:.4f}" if lam is not None else "",
+        f"{s.get('n_accepted')} approximate fixed points in {clusters} clusters "
+        f"({s.get('n_stable_clusters')} stable, {s.get('n_unstable_clusters')} unstable)"
+        if clusters is not None
+        else f"{s.get('n_accepted')} approximate fixed points",
+        f"slow over a document on {100 * slow:.0f}% of the line" if slow is not None else "",
+        str(s.get("mechanism", "")).replace("_", " "),
     ]
     described = ", ".join(p for p in parts if p)
+    model = ", model/" if (Path(result.out) / "model").exists() else ""
     return (
         f"Done in {seconds / 60:.1f} min ({described}). Results in {result.out}: "
-        "report.md, results/*.nc, figures/*.png, model/."
+        f"report.md, results/*.nc, figures/*.png{model}."
     )
 
 

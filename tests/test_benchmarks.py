@@ -92,3 +92,16 @@ def test_fixed_points_on_a_saved_model(tmp_path: Path) -> None:
     finders = {row["finder"] for row in rows}
     assert {"LM (default)", "LM (paper tol)", "Adam lr=0.05 (tuned)"} <= finders
     assert all(row["system"].startswith("trained GRU-8") for row in rows)
+
+
+def test_readme_results_block_is_generated_from_the_recorded_run():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import readme_results
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    record = json.loads(readme_results.RECORD.read_text())
+    text = readme_results.README.read_text()
+    assert readme_results.readme_block(text) == readme_results.render(record)
+    # The block quotes the run's own numbers.
+    assert record["summary"]["headline"] in text

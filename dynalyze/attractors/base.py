@@ -9,7 +9,7 @@ the network's output from that description alone.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import xarray as xr
 from numpy.typing import ArrayLike
@@ -38,7 +38,6 @@ class AttractorModel(abc.ABC):
         self,
         classifier: RecurrentClassifier,
         trajectories: xr.Dataset,
-        **evidence: Any,
     ) -> xr.Dataset:
         """Fit the description to a classifier and its hidden-state trajectories."""
 

@@ -932,6 +932,8 @@ def _stage_tokens(
     share = float(weights[near].sum() / weights.sum()) if weights.sum() > 0 else float("nan")
     # Nonlinear one-step displacement at the most visited stable point (the slowest slice
     # where no stable point exists).
+    centre: FloatArray | None
+    l1: FloatArray | None
     if stable.any():
         centre = structure.state[stable][np.argmax(structure.size[stable])]
         l1 = _top_left(system, centre[None], None)

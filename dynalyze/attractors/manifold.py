@@ -381,11 +381,11 @@ def manifold_profile(
         jac_in = system.jacobian_input(rep[idx])
         threshold = float(np.exp(-1.0 / doc_length))
         tangents = _local_tangents(rep, valid, axis.direction)
-        for j, b in enumerate(idx):
+        for j, slot in enumerate(idx):
             basis = _slow_basis(values[j], rvec[j], threshold)
-            slow_dim[b] = int(np.sum(np.abs(values[j]) >= threshold))
-            a_w[b] = float(subspace_alignment(basis, w)[0]) if basis.size else 0.0
-            a_t[b] = float(subspace_alignment(basis, tangents[b])[0]) if basis.size else 0.0
+            slow_dim[slot] = int(np.sum(np.abs(values[j]) >= threshold))
+            a_w[slot] = float(subspace_alignment(basis, w)[0]) if basis.size else 0.0
+            a_t[slot] = float(subspace_alignment(basis, tangents[slot])[0]) if basis.size else 0.0
         eig[idx] = values[:, :k]
         tau[idx] = time_constants(values[:, :k])
         gain[idx] = np.linalg.norm(np.einsum("nsi,ns->ni", jac_in, l1), axis=1)

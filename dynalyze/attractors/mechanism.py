@@ -242,7 +242,7 @@ def mechanism(
     if isinstance(summary, xr.Dataset):
         rows = structure_rows(summary) if rows is None else rows
         values: Mapping[str, Any] = {
-            k: summary[k].values.item() for k in summary.data_vars if summary[k].ndim == 0
+            str(k): summary[k].values.item() for k in summary.data_vars if summary[k].ndim == 0
         }
     else:
         values = summary

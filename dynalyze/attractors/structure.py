@@ -418,9 +418,9 @@ def fixed_point_structure(
     rows: list[dict[str, Any]] = []
     for c in range(n_clusters):
         idx = np.flatnonzero(labels == c)
-        members = pts[idx]
-        coord = axis.coordinate(members)
-        slowest = members[np.argmin(speed[idx])]
+        member_states = pts[idx]
+        coord = axis.coordinate(member_states)
+        slowest = member_states[np.argmin(speed[idx])]
         g = cluster_group[c]
         low, high = float(coord.min()), float(coord.max())
         if g >= 0:

@@ -76,6 +76,13 @@ class RunConfig:
         whole test split; memory stays bounded, states are streamed).
     n_initial : int
         Fixed-point searches.
+    base_recipe : Recipe, optional
+        A whole training recipe (weight decay, dropout, schedule, ...) to start
+        from instead of the dataset's default; the options above still override
+        its fields.
+    analysis : LineAttractor, optional
+        The analysis configuration; default ``LineAttractor(n_initial=n_initial,
+        seed=seed, progress=progress)``.
     seed : int
         Seed of the split, the initialisation, training and the analysis.
     out : str
@@ -104,6 +111,8 @@ class RunConfig:
     max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
     n_analysis: int | None = attrs.field(default=1000, validator=attrs_optional_positive_int)
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
+    base_recipe: Recipe | None = None
+    analysis: Any = None
     seed: int = 0
     out: str = "dynalyze-output"
     overwrite: bool = False
@@ -132,7 +141,8 @@ class RunConfig:
 
     def recipe(self) -> Recipe:
         """The dataset's default recipe with this configuration's options applied."""
-        return default_recipe(self.dataset).with_overrides(
+        base = self.base_recipe or default_recipe(self.dataset)
+        return base.with_overrides(
             arch=self.arch,
             units=self.units,
             embedding_dim=self.embedding_dim,
@@ -423,7 +433,9 @@ def _analyze(
         test_ids = vocab.encode(data.test_texts, max_len, keep=keep)
         test_logits = clf.logits(test_ids)
         network_test_accuracy = float(np.mean((test_logits > 0) == (data.test_labels == 1)))
-    analysis = LineAttractor(n_initial=cfg.n_initial, seed=cfg.seed, progress=cfg.progress)
+    analysis = cfg.analysis or LineAttractor(
+        n_initial=cfg.n_initial, seed=cfg.seed, progress=cfg.progress
+    )
     true_valence = None
     if data.true_valences is not None:
         true_valence = np.array([data.true_valences.get(t, np.nan) for t in vocab.tokens])
@@ -468,6 +480,7 @@ def _analyze(
             "python": platform.python_version(),
             "config": attrs.asdict(cfg),
             "recipe": recipe.describe(),
+            "analysis": attrs.asdict(analysis),
             "data": data.describe(),
             "training": training,
             "bow": {"test_accuracy": bow.test_accuracy, "C": bow.C, "features": bow.features},
