@@ -140,3 +140,30 @@ def test_same_seed_same_summary(tmp_path):
     second = json.loads((b / "run.json").read_text())
     assert first["summary"] == second["summary"]
     assert first["training"]["history"] == second["training"]["history"]
+
+
+def test_recipes_benchmark_runs(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes.py"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--quick",
+            "--output",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--markdown",
+            str(tmp_path / "r.md"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "| default |" in out
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert {r["name"] for r in rows} == {"default", "units8"}
+    assert all(r["mechanism"] for r in rows)

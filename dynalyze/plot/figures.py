@@ -95,7 +95,10 @@ def state_pca(attractor: xr.Dataset) -> Figure:
     ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f}% of variance)")
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f}%)" if ratio.size > 1 else "PC2")
     ax.set_title("Hidden states and fixed points")
-    ax.legend(loc="best", fontsize=8, markerscale=3)
+    legend = ax.legend(loc="best", fontsize=8)
+    for handle in legend.legend_handles:
+        if hasattr(handle, "set_sizes"):
+            handle.set_sizes([24])
     return fig
 
 
