@@ -235,7 +235,7 @@ def mechanism(
 
     Examples
     --------
-    >>> mechanism({"slow_fraction": 0.1, "median_slow_subspace_dim": 0.0,
+    >>> mechanism({"slow_fraction": 0.0, "median_slow_subspace_dim": 0.0,
     ...            "median_drift_per_document": 0.02, "median_document_length": 50}).kind
     'leaky_integrator'
     """
