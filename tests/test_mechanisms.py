@@ -92,6 +92,7 @@ def test_exact_line_attractor():
     proj = ds["token_projection"].sel(token="great")
     assert float(proj) == pytest.approx(0.2 * 1.2)
     assert float(ds["token_projection_spread"].sel(token="great")) == pytest.approx(0, abs=1e-12)
+    assert float(ds["token_displacement"].sel(token="great")) == pytest.approx(0.2 * 1.2)
     assert "line attractor" in verdict.headline
     assert "continuum of fixed points" in verdict.headline
 
@@ -115,6 +116,9 @@ def test_bistable_system_with_a_saddle():
     assert verdict.kind in ("bistable", "partially_slow"), verdict.headline
     assert "saddle" in verdict.headline
     assert "2 stable" in verdict.headline or "2 stable ends" in verdict.headline
+    # The one-step displacement at the most populated stable point has the word's sign.
+    assert float(ds["token_displacement"].sel(token="great")) > 0
+    assert float(ds["token_displacement"].sel(token="awful")) < 0
     # Words are read where they move the state most: at the saddle (slope 1.05 vs ~0.9).
     gains = [r["token_gain"] for r in fixed]
     assert gains[1] > max(gains[0], gains[2])

@@ -64,7 +64,7 @@ from dynalyze.fixedpoints import (
     sample_initial_states,
 )
 from dynalyze.fixedpoints.selection import unique_fixed_points
-from dynalyze.linearization import Linearization
+from dynalyze.linearization import Linearization, eigendecompose
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.trajectories import TrajectorySource, as_source
 
@@ -485,7 +485,9 @@ class LineAttractor(AttractorModel):
                 frequent=frequent,
             )
             variables.update(
-                _stage_tokens(system, classifier.embedding, tokens, profile, structure, counts)
+                _stage_tokens(
+                    system, classifier.embedding, tokens, profile, structure, counts, readout
+                )
             )
             variables["token_count_floor"] = self.min_token_count
         projection = variables["token_projection"]
@@ -747,7 +749,7 @@ def _stage_structure(
         "cluster_state": structure.state,
         "cluster_root_distance": structure.root_distance,
         "cluster_normalized_speed": structure.normalized_speed,
-        "cluster_eigenvalue": _pad_modes(structure.eigenvalues, structure.eigenvalues.shape[1]),
+        "cluster_eigenvalue": structure.eigenvalues,
         "cluster_is_stable": structure.is_stable.astype(np.int8),
         "cluster_stability": structure.stability,
         "cluster_n_unstable_modes": structure.n_unstable_modes,
@@ -755,10 +757,6 @@ def _stage_structure(
     }
     out.update(structure.counts())
     return out
-
-
-def _pad_modes(values: np.ndarray, k: int) -> np.ndarray:
-    return values[:, :k]
 
 
 def _stage_candidate_modes(
@@ -825,8 +823,6 @@ def _stage_cluster_modes(
             "stable_median_alignment_r1_tangent": float("nan"),
             "stable_median_alignment_readout_r1": float("nan"),
         }
-    from dynalyze.linearization import eigendecompose
-
     _, rvec, lvec = eigendecompose(system.jacobian_state(structure.state))
     r1, _, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], readout)
     a_axis = abs_cosine(r1, axis.direction)
@@ -911,6 +907,7 @@ def _stage_tokens(
     profile: ManifoldProfile,
     structure: FixedPointStructure,
     counts: NDArray[np.integer],
+    readout: FloatArray,
 ) -> dict[str, Any]:
     """Token projections along the manifold, at each fixed point, and where they are read."""
     projection = tokens.mean.copy()
@@ -936,7 +933,7 @@ def _stage_tokens(
     l1: FloatArray | None
     if stable.any():
         centre = structure.state[stable][np.argmax(structure.size[stable])]
-        l1 = _top_left(system, centre[None], None)
+        l1 = _top_left(system, centre[None], readout)
     else:
         valid = np.flatnonzero(profile.valid)
         b = valid[np.argmin(profile.normalized_speed[valid])] if valid.size else None
@@ -961,12 +958,10 @@ def _stage_tokens(
     }
 
 
-def _top_left(system: Any, states: FloatArray, readout: FloatArray | None) -> FloatArray:
-    from dynalyze.linearization import eigendecompose
-
+def _top_left(system: Any, states: FloatArray, readout: FloatArray) -> FloatArray:
+    """Top left eigenvector at ``states``, signed so the readout increases along r1."""
     _, rvec, lvec = eigendecompose(system.jacobian_state(states))
-    ref = rvec[:, :, 0].real[0] if readout is None else readout
-    _, l1, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], ref)
+    _, l1, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], readout)
     return l1
 
 
