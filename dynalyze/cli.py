@@ -125,7 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(quiet: bool, debug: bool) -> None:
+def _configure_logging(quiet: bool, debug: bool) -> tuple[logging.Handler, int]:
+    """Add the command's handler to the ``dynalyze`` logger for this run only.
+
+    Propagation is left alone, so an application's own handlers keep receiving
+    the library's records; :func:`main` removes the handler and restores the
+    level when it returns.
+    """
     level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -133,10 +139,12 @@ def _configure_logging(quiet: bool, debug: bool) -> None:
             "%(levelname)s %(name)s: %(message)s" if debug else "dynalyze: %(message)s"
         )
     )
-    root = logging.getLogger("dynalyze")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    handler.setLevel(level)
+    logger = logging.getLogger("dynalyze")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(level, previous) if previous else level)
+    return handler, previous
 
 
 def _quiet_tensorflow() -> None:
@@ -241,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     debug = bool(getattr(args, "debug", False))
-    _configure_logging(bool(getattr(args, "quiet", False)), debug)
+    handler, previous_level = _configure_logging(bool(getattr(args, "quiet", False)), debug)
     _quiet_tensorflow()
     from dynalyze.errors import DynalyzeError
 
@@ -259,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dynalyze: interrupted; no results were written.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        logger = logging.getLogger("dynalyze")
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -250,3 +250,15 @@ def test_analyze_an_lstm_folder_is_reported_as_an_lstm(run_dir, tmp_path):
     record = json.loads((out / "run.json").read_text())
     assert record["summary"]["arch"] == "lstm"
     assert (out / "report.md").read_text().startswith("# dynalyze report: LSTM on synthetic")
+
+
+def test_the_cli_leaves_the_library_logger_as_it_found_it(caplog):
+    import logging
+
+    logger = logging.getLogger("dynalyze")
+    before = (list(logger.handlers), logger.level, logger.propagate)
+    assert main(["systems"]) == 0
+    assert (list(logger.handlers), logger.level, logger.propagate) == before
+    with caplog.at_level(logging.INFO, logger="dynalyze"):
+        logging.getLogger("dynalyze.attractors").info("reaches the application")
+    assert "reaches the application" in caplog.text

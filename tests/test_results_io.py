@@ -149,3 +149,24 @@ def test_make_dataset_refuses_undeclared_and_misshapen_variables():
         make_dataset("fixed_points", {"mystery": [1.0]})
     with pytest.raises(ValueError, match="needs variables"):
         make_dataset("fixed_points", {"speed": [1.0]})
+
+
+def test_every_written_file_gets_the_usual_permissions(tmp_path):
+    import os
+
+    from dynalyze._atomic import atomic_path
+    from dynalyze.sentiment.vocabulary import Vocabulary
+
+    umask = os.umask(0)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    vocab = Vocabulary(["", "[UNK]", "good"]).save(tmp_path / "vocabulary.txt")
+    assert vocab.stat().st_mode & 0o777 == expected
+    nc = dynalyze.save(xr.Dataset({"x": ("state", np.zeros(2))}), tmp_path / "r.nc")
+    assert nc.stat().st_mode & 0o777 == expected
+    # A failure leaves the old file and no temporary file behind.
+    with pytest.raises(RuntimeError), atomic_path(vocab) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert vocab.read_text().splitlines() == ["", "[UNK]", "good"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc", "vocabulary.txt"]

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from dynalyze._atomic import atomic_path
 from dynalyze.errors import (
     ConfigurationError,
     CorruptResultError,
@@ -169,25 +169,12 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = True
     encoded = _encode_complex(ds)
     encoded.attrs = {**ds.attrs, FILE_MARKER: FILE_FORMAT_VERSION}
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
+        with atomic_path(target) as tmp:
+            encoded.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+    except PermissionError as exc:
         raise OutputError(f"Cannot write to folder {folder}: {exc.strerror or exc}.") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        encoded.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"Could not write {target}: {exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     logger.info("Saved %s", target)
     return target
 

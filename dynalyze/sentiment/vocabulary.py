@@ -24,7 +24,6 @@ import collections
 import os
 import re
 import string
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -33,6 +32,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from dynalyze._atomic import atomic_path
 from dynalyze._validation import positive_int
 from dynalyze.errors import ConfigurationError, DataError, OutputError
 
@@ -315,16 +315,9 @@ class Vocabulary:
         text = "\n".join(self.tokens) + "\n"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-            )
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            with atomic_path(target) as tmp:
+                with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
                     handle.write(text)
-                os.replace(tmp_name, target)
-            except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
-                raise
         except OSError as exc:
             raise OutputError(
                 f"Cannot write the vocabulary to {str(target)!r}: {exc}. Choose a writable folder."
