@@ -1,59 +1,76 @@
-"""Default (Levenberg-Marquardt) fixed-point finder vs the Adam reference, side by side.
+"""Default (Levenberg-Marquardt) finder vs the real FixedPointFinder, side by side.
 
-Every finder runs in the same process on the same starts. Systems: random GRUs
-(Keras initialisation, recurrent kernel scaled by a gain) with 64 and 128 units
-at gain 1 (easy) and 2 (strong recurrence, many slow points), a random LSTM-128,
-and optionally a trained classifier saved by ``dynalyze run`` (``--model``),
-started from states it visits on IMDB test documents.
+Every finder runs in the same process, on the same weights and the same starts,
+with the same thread count (``--threads``, default ``1,2``: each table is
+repeated for each count; BLAS, torch's intra-op threads and dynalyze's batched
+solves are all pinned to it).
+
+Systems: random GRU-64 and GRU-128 at recurrent gain 1 and 2, with Keras's
+default initialisation (Glorot kernel, orthogonal recurrent kernel) and with
+PyTorch's (every weight U(-1/sqrt(u), 1/sqrt(u))); a random LSTM-128
+(FixedPointFinder cannot analyse an LSTM: our Adam is the reference there); and
+optionally a trained classifier saved by ``dynalyze run`` (``--model``), started
+from states it visits on IMDB test documents, at tol 1e-12 and at the paper's
+criterion ||F(h) - h||^2 / N < 1e-8 (tol = 0.5e-8 N on q).
 
 Finders:
 
-* ``LM (default)``: :class:`dynalyze.fixedpoints.LevenbergMarquardtFinder`
-  with its defaults (tol 1e-20 on q = 1/2 ||F(h) - h||^2, at most 200 iterations).
-* ``Adam lr=1.0 (classic)``: the FixedPointFinder-style reference: Adam with
-  learning rate 1.0, x0.95 decay after 5 iterations without improvement, tol
-  1e-12, up to ``--adam-iter`` (5,000) iterations, all points held together.
-* ``Adam lr=0.05 (tuned)``: the same with learning rate 0.05.
-* trained model only: ``LM (paper tol)`` and ``Adam lr=0.05 (paper tol)`` with
-  the paper's acceptance criterion ||F(h) - h||^2 / N < 1e-8, i.e. tol = 0.5e-8 N.
+* ``dynalyze LM (default)``: :class:`dynalyze.fixedpoints.LevenbergMarquardtFinder`
+  with its defaults (tol 1e-20 on q = 1/2 ||F(h) - h||^2) -- or with the row's
+  tolerance for the paper rows.
+* ``FixedPointFinder lr 0.05 (tuned)`` and ``FixedPointFinder defaults (lr 1.0)``:
+  the anchor's ``FixedPointFinderTorch`` (``--fpf PATH``, default
+  ``../shared/anchors/fixed-point-finder``), float32 as it ships, on a
+  ``torch.nn.GRU`` holding exactly the same weights, ``inputs`` of shape
+  (1, n_inputs), tol_q as in the row, ``max_iters`` 5,000 (``--fpf-iter``).
+  Skipped, with a note, when torch or the anchor is missing.
+* ``dynalyze Adam lr 0.05`` (secondary): our own NumPy reimplementation of
+  FixedPointFinder's optimiser, float64.
 
-Columns: ``speed max conv`` / ``speed max all`` are the largest speed q
-recomputed here (with ``system.step``) at the returned states of the converged
-candidates / of all candidates; ``true fp`` is the fraction of converged
-candidates whose residual norm ||F(h) - h|| is below 1e-9; ``unique`` counts
-converged, deduplicated, non-outlier fixed points; ``x LM`` is the wall time
-relative to the LM row with the same tolerance group (default tol for the
-classic rows, paper tol for the paper rows).
+Columns (every number recomputed here in float64 with ``system.step`` at the
+states each finder returns, for all 1,024 starts): ``reach tol`` the share of
+starts whose q is within the row's tolerance; ``q max`` the largest q over
+those reported as reaching it (the finder's own claim: status 0 for dynalyze,
+FixedPointFinder's float32 qstar <= tol_q for it) and ``q max all`` over
+every start; ``unique`` the finder's own count of unique fixed points
+(FixedPointFinder's ``unique_fps.n`` after its outlier filter; dynalyze's
+``unique_fixed_points``); ``spurious`` the starts a finder reports as fixed
+points that are not (recomputed q above 10x the tolerance) or that lie outside
+the state box no trajectory leaves (|h| > 1 for a GRU, roots of saturated gates
+no input reaches); ``x dyn`` the wall time relative to dynalyze's row.
 
-On a busy machine a multithreaded BLAS can make the many small matrix products
-of the Adam loop (a network step and a vector-Jacobian product per iteration)
-up to 20x slower than with one thread; ``--blas-threads 1`` pins BLAS for every
-finder, for a comparison that does not depend on the load.
+A second table times the Jacobian + eigendecomposition phase on the same set
+of points: FixedPointFinder's ``_compute_recurrent_jacobians`` (torch
+autograd) and ``FixedPoints.decompose_jacobians`` (``np.linalg.eig``, float32)
+vs dynalyze's ``Linearization().compute`` (analytic Jacobians, eigenvalues,
+right and left eigenvectors, condition numbers, float64).
 
 Usage::
 
-    python benchmarks/fixed_points.py                      # all random systems, 1,024 starts
     python benchmarks/fixed_points.py --model runs/imdb/model --json fp.json
-    python benchmarks/fixed_points.py --systems gru128-g2 --starts 4096
+    python benchmarks/fixed_points.py --systems gru128-g2 --threads 1
     python benchmarks/fixed_points.py --quick              # tiny smoke run (CI)
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     blas_threads,
+    csv_ints,
     csv_strings,
     emit,
     make_parser,
@@ -64,146 +81,224 @@ from _common import (
     split_documents,
     visited_states,
 )
-
-from dynalyze.fixedpoints import (
-    AdamFinder,
-    FixedPointFinder,
-    LevenbergMarquardtFinder,
-    unique_fixed_points,
+from _fpf import (
+    load_fpf,
+    run_fpf,
+    torch_default_gru,
+    torch_threads,
 )
+
+from dynalyze.fixedpoints import AdamFinder, LevenbergMarquardtFinder, unique_fixed_points
+from dynalyze.linearization import Linearization
 from dynalyze.systems.base import RecurrentSystem
+from dynalyze.systems.gru import GRUSystem
 
-#: Residual norm below which a converged candidate counts as a true fixed point.
-TRUE_FP_RESIDUAL = 1e-9
+#: Spurious: reported as a fixed point with a recomputed q above this many tolerances.
+SPURIOUS_FACTOR = 10.0
 
-RANDOM_SYSTEMS: dict[str, Callable[[], RecurrentSystem]] = {
-    "gru64-g1": lambda: random_gru(64, 1.0),
-    "gru64-g2": lambda: random_gru(64, 2.0),
-    "gru128-g1": lambda: random_gru(128, 1.0),
-    "gru128-g2": lambda: random_gru(128, 2.0),
-    "lstm128": lambda: random_lstm(128, 1.0),
+RANDOM_SYSTEMS: dict[str, tuple[str, Callable[[], RecurrentSystem]]] = {
+    "gru64-g1": ("GRU-64 gain 1 (Keras init)", lambda: random_gru(64, 1.0)),
+    "gru64-g2": ("GRU-64 gain 2 (Keras init)", lambda: random_gru(64, 2.0)),
+    "gru128-g1": ("GRU-128 gain 1 (Keras init)", lambda: random_gru(128, 1.0)),
+    "gru128-g2": ("GRU-128 gain 2 (Keras init)", lambda: random_gru(128, 2.0)),
+    "gru64-g1-torch": ("GRU-64 gain 1 (torch init)", lambda: torch_default_gru(64, 1.0)),
+    "gru64-g2-torch": ("GRU-64 gain 2 (torch init)", lambda: torch_default_gru(64, 2.0)),
+    "gru128-g1-torch": ("GRU-128 gain 1 (torch init)", lambda: torch_default_gru(128, 1.0)),
+    "gru128-g2-torch": ("GRU-128 gain 2 (torch init)", lambda: torch_default_gru(128, 2.0)),
+    "lstm128": ("LSTM-128 (Keras init)", lambda: random_lstm(128, 1.0)),
 }
-QUICK_SYSTEMS: dict[str, Callable[[], RecurrentSystem]] = {
-    "gru16-g1": lambda: random_gru(16, 1.0),
-    "gru16-g2": lambda: random_gru(16, 2.0),
-    "lstm8": lambda: random_lstm(8, 1.0),
-}
-LABELS = {
-    "gru64-g1": "GRU-64 gain 1",
-    "gru64-g2": "GRU-64 gain 2",
-    "gru128-g1": "GRU-128 gain 1",
-    "gru128-g2": "GRU-128 gain 2",
-    "lstm128": "LSTM-128",
-    "gru16-g1": "GRU-16 gain 1",
-    "gru16-g2": "GRU-16 gain 2",
-    "lstm8": "LSTM-8",
+QUICK_SYSTEMS: dict[str, tuple[str, Callable[[], RecurrentSystem]]] = {
+    "gru16-g1": ("GRU-16 gain 1 (Keras init)", lambda: random_gru(16, 1.0)),
+    "gru16-g2-torch": ("GRU-16 gain 2 (torch init)", lambda: torch_default_gru(16, 2.0)),
+    "lstm8": ("LSTM-8 (Keras init)", lambda: random_lstm(8, 1.0)),
 }
 
 
-def finders(adam_iter: int, paper_tol: float | None) -> list[tuple[str, str, FixedPointFinder]]:
-    """(label, group, finder); the first finder of a group is its time reference."""
-    out: list[tuple[str, str, FixedPointFinder]] = [
-        ("LM (default)", "default", LevenbergMarquardtFinder()),
-        (
-            "Adam lr=1.0 (classic)",
-            "default",
-            AdamFinder(learning_rate=1.0, decay_factor=0.95, tol=1e-12, max_iter=adam_iter),
-        ),
-        (
-            "Adam lr=0.05 (tuned)",
-            "default",
-            AdamFinder(learning_rate=0.05, decay_factor=0.95, tol=1e-12, max_iter=adam_iter),
-        ),
-    ]
-    if paper_tol is not None:
-        out += [
-            ("LM (paper tol)", "paper", LevenbergMarquardtFinder(tol=paper_tol)),
-            (
-                "Adam lr=0.05 (paper tol)",
-                "paper",
-                AdamFinder(
-                    learning_rate=0.05, decay_factor=0.95, tol=paper_tol, max_iter=adam_iter
-                ),
-            ),
-        ]
-    return out
+@contextmanager
+def pinned(threads: int) -> Iterator[None]:
+    """BLAS, torch and dynalyze's own worker pool all limited to ``threads``."""
+    before = os.environ.get("DYNALYZE_NUM_THREADS")
+    os.environ["DYNALYZE_NUM_THREADS"] = str(threads)
+    try:
+        with blas_threads(threads), _maybe_torch_threads(threads):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("DYNALYZE_NUM_THREADS", None)
+        else:
+            os.environ["DYNALYZE_NUM_THREADS"] = before
 
 
-def recomputed_speed(system: RecurrentSystem, h: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """q = 1/2 ||F(h, x) - h||^2 recomputed at the returned states (inf where not finite)."""
+@contextmanager
+def _maybe_torch_threads(threads: int) -> Iterator[None]:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        yield
+        return
+    with torch_threads(threads):
+        yield
+
+
+def recomputed_speed(system: RecurrentSystem, h: np.ndarray) -> np.ndarray:
+    """q = 1/2 ||F(h, 0) - h||^2 in float64 at ``h`` (inf where not finite)."""
     speed = np.full(h.shape[0], np.inf)
     finite = np.all(np.isfinite(h), axis=1)
     if finite.any():
+        x = np.zeros((int(finite.sum()), system.input_dim))
         with np.errstate(over="ignore", invalid="ignore"):
-            r = system.step(h[finite], x[finite]) - h[finite]
+            r = system.step(h[finite], x) - h[finite]
             speed[finite] = 0.5 * np.einsum("ni,ni->n", r, r)
     return np.where(np.isfinite(speed), speed, np.inf)
 
 
-def _median(values: np.ndarray) -> float | int:
-    med = float(np.median(values))
-    return int(med) if med.is_integer() else med
+def outside_box(system: RecurrentSystem, h: np.ndarray) -> np.ndarray:
+    bounds = system.state_bounds
+    if bounds is None:
+        return np.zeros(h.shape[0], dtype=bool)
+    tol = 1e-9
+    return np.any((h < bounds[0] - tol) | (h > bounds[1] + tol), axis=1)
 
 
 def _max(values: np.ndarray) -> float:
     return float(np.max(values)) if values.size else float("nan")
 
 
+def row(
+    label: str,
+    finder: str,
+    tol: float,
+    seconds: float,
+    system: RecurrentSystem,
+    states: np.ndarray,
+    claimed: np.ndarray,
+    unique: int,
+    iterations: int,
+    reference: float | None,
+) -> dict[str, Any]:
+    speed = recomputed_speed(system, states)
+    spurious = claimed & ((speed > SPURIOUS_FACTOR * tol) | outside_box(system, states))
+    return {
+        "system": label,
+        "finder": finder,
+        "tol": tol,
+        "wall s": seconds,
+        "max iters": iterations,
+        "reach tol": float(np.mean(speed <= tol)),
+        "q max": _max(speed[claimed]),
+        "q max all": _max(speed),
+        "unique": unique,
+        "spurious": int(spurious.sum()),
+        "x dyn": seconds / reference if reference else 1.0,
+    }
+
+
 def benchmark_system(
     label: str,
     system: RecurrentSystem,
     starts: np.ndarray,
-    runs: list[tuple[str, str, FixedPointFinder]],
-    threads: int | None = None,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per finder, and notes on the true fixed points of the LM rows."""
-    x = np.zeros((starts.shape[0], system.input_dim))
-    # Warm-up: one-time costs (thread pool, lazy imports) stay out of the timings.
-    for _, _, finder in runs:
-        attrs.evolve(finder, max_iter=2).find(system, starts[:4])
+    tols: list[tuple[str, float, float]],
+    *,
+    threads: int,
+    fpf: Any,
+    fpf_iter: int,
+    adam_iter: int,
+) -> list[dict[str, Any]]:
+    """Rows for one system: per tolerance group, dynalyze LM first (the time reference)."""
     rows: list[dict[str, Any]] = []
-    notes: list[str] = []
-    reference: dict[str, float] = {}
-    for name, group, finder in runs:
-        with blas_threads(threads):
-            begin = time.perf_counter()
-            ds = finder.find(system, starts)
-            seconds = time.perf_counter() - begin
-        reference.setdefault(group, seconds)
-        status = ds["status"].values
-        iterations = ds["iterations"].values
-        h = ds["fixed_point_state"].values
-        speed = recomputed_speed(system, h, x)
-        converged = status == 0
-        residual = np.sqrt(2.0 * speed[converged])
-        true_fp = float(np.mean(residual < TRUE_FP_RESIDUAL)) if converged.any() else float("nan")
-        rows.append(
-            {
-                "system": label,
-                "finder": name,
-                "tol": finder.tol,
-                "wall s": seconds,
-                "med iters": _median(iterations),
-                "max iters": int(iterations.max()),
-                "converged": float(np.mean(converged)),
-                "slow": float(np.mean(status == 1)),
-                "failed": float(np.mean(status == 2)),
-                "speed max conv": _max(speed[converged]),
-                "speed max all": _max(speed),
-                "true fp": true_fp,
-                "unique": int(unique_fixed_points(ds).sizes["fixed_point"]),
-                "x LM": seconds / reference[group],
-            }
-        )
-        if name.startswith("LM") and "gain 2" in label:
-            verdict = "yes" if converged.any() and true_fp == 1.0 else "NO"
-            notes.append(
-                f"{label}, {name}: every converged point is a true fixed point "
-                f"(||F(h) - h|| < {TRUE_FP_RESIDUAL:g}): {verdict} "
-                f"({int(np.sum(residual < TRUE_FP_RESIDUAL))}/{int(converged.sum())}; "
-                f"largest residual {_max(residual):.1e})"
+    is_gru = isinstance(system, GRUSystem) and system.reset_after
+    with pinned(threads):
+        LevenbergMarquardtFinder(max_iter=2).find(system, starts[:4])  # warm-up
+        if fpf is not None and is_gru:
+            run_fpf(fpf, system, starts[:4], lr_init=0.05, tol_q=1e-12, max_iters=2)
+        for group, lm_tol, tol in tols:
+            lm = (
+                LevenbergMarquardtFinder()
+                if group == "default"
+                else LevenbergMarquardtFinder(tol=tol)
             )
-    return rows, notes
+            begin = time.perf_counter()
+            ds = lm.find(system, starts)
+            seconds = time.perf_counter() - begin
+            reference = seconds
+            rows.append(
+                row(
+                    label,
+                    f"dynalyze LM (tol {lm_tol:.0e})",
+                    tol,
+                    seconds,
+                    system,
+                    ds["fixed_point_state"].values,
+                    ds["status"].values == 0,
+                    int(unique_fixed_points(ds).sizes["fixed_point"]),
+                    int(ds["iterations"].values.max()),
+                    None,
+                )
+            )
+            if fpf is not None and is_gru:
+                for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
+                    out = run_fpf(fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=fpf_iter)
+                    rows.append(
+                        row(
+                            label,
+                            f"FixedPointFinder {name}",
+                            tol,
+                            out["seconds"],
+                            system,
+                            out["states"],
+                            out["claimed"],
+                            int(out["unique_states"].shape[0]),
+                            out["iterations"],
+                            reference,
+                        )
+                    )
+            if not is_gru or fpf is None:
+                adam = AdamFinder(
+                    learning_rate=0.05, decay_factor=0.95, tol=tol, max_iter=adam_iter
+                )
+                begin = time.perf_counter()
+                ds = adam.find(system, starts)
+                seconds = time.perf_counter() - begin
+                rows.append(
+                    row(
+                        label,
+                        "dynalyze Adam lr 0.05 (secondary)",
+                        tol,
+                        seconds,
+                        system,
+                        ds["fixed_point_state"].values,
+                        ds["status"].values == 0,
+                        int(unique_fixed_points(ds).sizes["fixed_point"]),
+                        int(ds["iterations"].values.max()),
+                        reference,
+                    )
+                )
+    return rows
+
+
+def linearization_rows(
+    label: str, system: GRUSystem, points: np.ndarray, *, threads: int, fpf: Any
+) -> list[dict[str, Any]]:
+    """Jacobians + eigendecomposition at the same points, both tools."""
+    from _fpf import fpf_linearize_seconds
+
+    x = np.zeros(system.input_dim)
+    with pinned(threads):
+        Linearization().compute(system, points[:2], x)  # warm-up
+        begin = time.perf_counter()
+        Linearization().compute(system, points, x)
+        ours = time.perf_counter() - begin
+        theirs = fpf_linearize_seconds(fpf, system, points)
+    return [
+        {
+            "system": label,
+            "points": points.shape[0],
+            "threads": threads,
+            "FixedPointFinder s": theirs,
+            "dynalyze s": ours,
+            "ratio": theirs / ours,
+        }
+    ]
 
 
 def trained_starts(
@@ -241,61 +336,74 @@ def main(argv: list[str] | None = None) -> None:
         "'none' for only --model)",
     )
     parser.add_argument("--starts", type=int, default=1024, help="initial states per system")
-    parser.add_argument("--adam-iter", type=int, default=5000, help="Adam iteration budget")
+    parser.add_argument("--fpf", metavar="PATH", default=None, help="FixedPointFinder folder")
+    parser.add_argument("--fpf-iter", type=int, default=5000, help="FixedPointFinder max_iters")
+    parser.add_argument("--adam-iter", type=int, default=5000, help="our Adam's budget")
+    parser.add_argument("--threads", type=csv_ints, default=[1, 2], help="thread counts")
     parser.add_argument("--model", metavar="PATH", help="a `dynalyze run` model/ folder")
     parser.add_argument("--docs", type=int, default=1000, help="test documents for --model")
     parser.add_argument(
         "--max-len", type=int, default=None, help="tokens per document (default: the run's)"
     )
     parser.add_argument("--dataset", default="imdb", help="documents for --model (imdb)")
-    parser.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="pin BLAS to this many threads around every finder (default: leave as is)",
-    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.getLogger("dynalyze").setLevel(logging.WARNING)
+    # FixedPointFinder's scheduler call triggers a torch UserWarning every iteration.
+    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
 
     catalogue = RANDOM_SYSTEMS
     if args.quick:
         catalogue = QUICK_SYSTEMS
-        args.starts, args.adam_iter, args.docs = 64, 200, min(args.docs, 32)
+        args.starts, args.adam_iter, args.fpf_iter = 64, 200, 200
+        args.docs = min(args.docs, 32)
     names = list(catalogue) if args.systems is None else args.systems
     names = [name for name in names if name != "none"]
     unknown = sorted(set(names) - set(catalogue))
     if unknown:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(catalogue)}")
+    fpf, why = load_fpf(args.fpf)
+    notes = [] if fpf is not None else [f"FixedPointFinder rows skipped: {why}."]
 
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
+    jobs: list[tuple[str, RecurrentSystem, np.ndarray, list[tuple[str, float, float]]]] = []
     for name in names:
-        system = catalogue[name]()
+        label, make = catalogue[name]
+        system = make()
         starts = visited_states(system, args.starts, noise=0.05, seed=args.seed + 1)
-        new_rows, new_notes = benchmark_system(
-            LABELS[name], system, starts, finders(args.adam_iter, None), args.blas_threads
-        )
-        rows += new_rows
-        notes += new_notes
+        jobs.append((label, system, starts, [("default", 1e-20, 1e-12)]))
     if args.model:
         system, starts, label = trained_starts(
             args.model, args.starts, args.docs, args.max_len, args.dataset, args.seed
         )
-        paper_tol = 0.5e-8 * system.state_dim
-        new_rows, new_notes = benchmark_system(
-            label, system, starts, finders(args.adam_iter, paper_tol), args.blas_threads
-        )
-        rows += new_rows
-        notes += new_notes
-    threads = "default" if args.blas_threads is None else str(args.blas_threads)
+        paper = 0.5e-8 * system.state_dim
+        jobs.append((label, system, starts, [("default", 1e-20, 1e-12), ("paper", paper, paper)]))
+
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for threads in args.threads:
+        rows: list[dict[str, Any]] = []
+        lin: list[dict[str, Any]] = []
+        for label, system, starts, tols in jobs:
+            rows += benchmark_system(
+                label,
+                system,
+                starts,
+                tols,
+                threads=threads,
+                fpf=fpf,
+                fpf_iter=args.fpf_iter,
+                adam_iter=args.adam_iter,
+            )
+            if fpf is not None and isinstance(system, GRUSystem) and label.startswith("trained"):
+                lin += linearization_rows(label, system, starts, threads=threads, fpf=fpf)
+        tables[f"Fixed points, {threads} thread(s)"] = rows
+        if lin:
+            tables[f"Jacobians + eigendecomposition, {threads} thread(s)"] = lin
     notes.append(
-        f"{args.starts} starts per system; Adam budget {args.adam_iter} iterations; "
-        "wall time of FixedPointFinder.find (solver, status, dedup); BLAS threads around "
-        f"the finders: {threads} (LM pins BLAS to one thread inside and parallelises its "
-        "batched solves itself)."
+        f"{args.starts} starts per system; FixedPointFinder max_iters {args.fpf_iter} "
+        f"(float32, as shipped); our Adam {args.adam_iter} iterations; wall time of the "
+        "whole find call (optimisation, status, deduplication)."
     )
-    emit({"Fixed points: LM vs Adam": rows}, args, notes=notes, script="fixed_points")
+    emit(tables, args, notes=notes, script="fixed_points")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,10 @@ def as_batch(
     """Return ``value`` as a finite float64 array of shape ``(n, dim)``.
 
     A single vector of shape ``(dim,)`` is promoted to ``(1, dim)`` (or broadcast
-    to ``(n, dim)`` when ``n`` is given) if ``allow_single`` is true.
+    to ``(n, dim)`` when ``n`` is given) if ``allow_single`` is true. With ``n``
+    given, a single row of shape ``(1, dim)`` broadcasts the same way
+    (FixedPointFinder's convention for one constant input: ``inputs`` of shape
+    ``[1 x n_inputs]``).
     """
     array = as_float_array(value, name)
     if array.ndim == 1 and allow_single:
@@ -59,8 +62,8 @@ def as_batch(
                 f"{array.shape[0]}. Pass an array of shape (n, {dim})."
             )
         array = array[None, :]
-        if n is not None:
-            array = np.broadcast_to(array, (n, dim))
+    if allow_single and n is not None and array.ndim == 2 and array.shape == (1, dim):
+        array = np.broadcast_to(array, (n, dim))
     if array.ndim != 2 or array.shape[1] != dim:
         raise InputShapeError(
             f"{name} must have shape (n, {dim}); got shape {tuple(array.shape)}. "
@@ -68,8 +71,9 @@ def as_batch(
         )
     if n is not None and array.shape[0] != n:
         raise InputShapeError(
-            f"{name} must have {n} rows (one per state) or be a single vector of "
-            f"length {dim}; got {array.shape[0]} rows."
+            f"{name} must have {n} rows (one per state), or be a single row of shape "
+            f"(1, {dim}) or a vector of length {dim} used for every state; got "
+            f"{array.shape[0]} rows."
         )
     check_finite(array, name)
     return array

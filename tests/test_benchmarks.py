@@ -88,10 +88,56 @@ def test_fixed_points_on_a_saved_model(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     payload = check_output(result, out)
-    (rows,) = payload["tables"].values()
+    rows = [
+        row
+        for title, table in payload["tables"].items()
+        if "Fixed points" in title
+        for row in table
+    ]
     finders = {row["finder"] for row in rows}
-    assert {"LM (default)", "LM (paper tol)", "Adam lr=0.05 (tuned)"} <= finders
+    assert {"dynalyze LM (tol 1e-20)", "dynalyze LM (tol 4e-08)"} <= finders
     assert all(row["system"].startswith("trained GRU-8") for row in rows)
+    if fixedpointfinder_available():
+        # The real FixedPointFinder ran on the same weights, at both tolerances.
+        assert sum(name.startswith("FixedPointFinder") for name in finders) == 2
+        assert {row["tol"] for row in rows if row["finder"].startswith("FixedPointFinder")} == {
+            1e-12,
+            4e-8,
+        }
+        assert any("Jacobians + eigendecomposition" in title for title in payload["tables"])
+    else:
+        assert any("FixedPointFinder rows skipped" in note for note in payload["notes"])
+
+
+def fixedpointfinder_available() -> bool:
+    """torch importable and the anchor's code beside the checkout (as in CI)."""
+    import importlib.util
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _fpf
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return importlib.util.find_spec("torch") is not None and _fpf.DEFAULT_FPF.is_dir()
+
+
+def test_fixed_points_quick_runs_the_real_fixedpointfinder_when_present(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    payload = check_output(run_benchmark("fixed_points.py", "--json", str(out), cwd=tmp_path), out)
+    rows = [row for table in payload["tables"].values() for row in table]
+    anchor = [row for row in rows if row["finder"].startswith("FixedPointFinder")]
+    if not fixedpointfinder_available():
+        assert not anchor
+        assert any("FixedPointFinder rows skipped" in note for note in payload["notes"])
+        return
+    # Both configurations on both GRU systems, at both thread counts; none on the LSTM.
+    assert len(anchor) == 2 * 2 * 2
+    assert not any(row["system"].startswith("LSTM") for row in anchor)
+    for row in rows:
+        if row["finder"].startswith("dynalyze LM"):
+            # Ours: every start reaches the tolerance, none spurious, q recomputed in float64.
+            assert row["reach tol"] == 1.0 and row["spurious"] == 0
+            assert row["q max"] <= row["tol"]
 
 
 def test_readme_results_block_is_generated_from_the_recorded_run():

@@ -193,6 +193,30 @@ def test_input_conditioned_fixed_points():
     )
 
 
+def test_one_input_row_broadcasts_like_fixedpointfinder():
+    """FixedPointFinder's convention: ``inputs`` of shape (1, n_inputs) for every start."""
+    rng = np.random.default_rng(7)
+    n, m = 3, 2
+    kernel = rng.normal(size=(m, n))
+    system = SimpleRNNSystem(kernel, 0.4 * np.eye(n), np.zeros(n), activation="linear")
+    u = rng.normal(size=(1, m))
+    starts = rng.normal(size=(5, n))
+    for finder_method in ("lm", "adam"):
+        kwargs = {"tol": 1e-26} if finder_method == "lm" else {"tol": 1e-14, "max_iter": 20000}
+        ds = dynalyze.find_fixed_points(system, starts, u, method=finder_method, **kwargs)
+        np.testing.assert_allclose(
+            ds["fixed_point_state"].values, np.tile(u @ kernel / 0.6, (5, 1)), atol=1e-6
+        )
+        np.testing.assert_array_equal(ds["fixed_point_input"].values, np.tile(u, (5, 1)))
+    # The same convention for stepping, Jacobians and linearizations.
+    np.testing.assert_allclose(system.step(starts, u), system.step(starts, u[0]))
+    lin = dynalyze.Linearization().compute(system, starts, u)
+    np.testing.assert_allclose(lin["jacobian_input"].values, np.tile(kernel.T, (5, 1, 1)))
+    # Two rows for five starts is still a mistake, and the message says what fits.
+    with pytest.raises(InputShapeError, match=r"single row of shape \(1, 2\)"):
+        dynalyze.find_fixed_points(system, starts, np.zeros((2, m)))
+
+
 def test_adam_reference_finds_the_same_point():
     system = linear_system(np.diag([0.5, 0.2]), np.array([1.0, -1.0]))
     starts = np.random.default_rng(0).normal(size=(4, 2))

@@ -177,44 +177,51 @@ class LevenbergMarquardtFinder(FixedPointFinder):
 
             is_newton = newton[active]
             delta = np.empty((active.size, d))
-            predicted = np.empty(active.size)
+            trial = np.empty((active.size, d))
+            r_trial = np.empty((active.size, d))
+            cost_trial = np.full(active.size, np.inf)
+            accept = np.zeros(active.size, dtype=bool)
+            rho = np.zeros(active.size)
             if is_newton.any():
-                delta[is_newton] = newton_step[active[is_newton]]
-                predicted[is_newton] = cost[active[is_newton]]  # the model reaches r = 0
-            damped = active[~is_newton]
+                at = active[is_newton]
+                found, step, state, res, value = _newton_line_search(
+                    system, h[at], x[at], newton_step[at], cost[at], bounds
+                )
+                delta[is_newton], trial[is_newton] = step, state
+                r_trial[is_newton], cost_trial[is_newton] = res, value
+                accept[is_newton] = found
+            damped_pos = np.flatnonzero(~is_newton)
+            damped = active[damped_pos]
             if damped.size:
                 step = map_batches(
                     partial(_damped_step, normal), [damped, mu[damped], grad[damped]]
                 )
-                delta[~is_newton] = step
-                predicted[~is_newton] = 0.5 * np.einsum(
+                predicted = 0.5 * np.einsum(
                     "ni,ni->n", step, mu[damped, None] * step - grad[damped]
                 )
-            trial = h[active] + delta
-            clipped = np.zeros(active.size, dtype=bool)
-            if bounds is not None:
-                # Projected step: stay in the invariant box of reachable states.
-                inside = np.clip(trial, bounds[0], bounds[1])
-                clipped = np.any(inside != trial, axis=1)
-                moved = np.flatnonzero(clipped & ~is_newton)
-                if moved.size:
-                    trial[moved] = inside[moved]
-                    delta[moved] = trial[moved] - h[active[moved]]
-                    # Decrease the quadratic model predicts for the projected step.
-                    step = delta[moved]
-                    curvature = np.einsum("nij,nj->ni", normal[active[moved]], step)
-                    predicted[moved] = -(
-                        np.einsum("ni,ni->n", step, grad[active[moved]])
-                        + 0.5 * np.einsum("ni,ni->n", step, curvature)
-                    )
-            with np.errstate(over="ignore", invalid="ignore"):
-                r_trial = system._step(trial, x[active]) - trial
-                cost_trial = 0.5 * np.einsum("ni,ni->n", r_trial, r_trial)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rho = (cost[active] - cost_trial) / predicted
-            accept = np.isfinite(cost_trial) & (cost_trial < cost[active]) & (rho > 0)
-            # A full Newton step must stay in the box; otherwise fall back to damped steps.
-            accept &= ~(is_newton & clipped)
+                state = h[damped] + step
+                if bounds is not None:
+                    # Projected step: stay in the invariant box of reachable states.
+                    inside = np.clip(state, bounds[0], bounds[1])
+                    moved = np.flatnonzero(np.any(inside != state, axis=1))
+                    if moved.size:
+                        state[moved] = inside[moved]
+                        step[moved] = state[moved] - h[damped[moved]]
+                        # Decrease the quadratic model predicts for the projected step.
+                        curvature = np.einsum("nij,nj->ni", normal[damped[moved]], step[moved])
+                        predicted[moved] = -(
+                            np.einsum("ni,ni->n", step[moved], grad[damped[moved]])
+                            + 0.5 * np.einsum("ni,ni->n", step[moved], curvature)
+                        )
+                with np.errstate(over="ignore", invalid="ignore"):
+                    res = system._step(state, x[damped]) - state
+                    value = 0.5 * np.einsum("ni,ni->n", res, res)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratio = (cost[damped] - value) / predicted
+                delta[damped_pos], trial[damped_pos] = step, state
+                r_trial[damped_pos], cost_trial[damped_pos] = res, value
+                rho[damped_pos] = ratio
+                accept[damped_pos] = np.isfinite(value) & (value < cost[damped]) & (ratio > 0)
 
             iterations[active] += 1
             acc, rej = active[accept], active[~accept]
@@ -231,7 +238,8 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             rej_damped = rej[~newton[rej]]
             mu[rej_damped] *= nu[rej_damped]
             nu[rej_damped] *= 2.0
-            # A rejected Newton step: switch the point to damped (LM) steps from here on.
+            # A rejected Newton step (no step length along it lowers the speed): switch the
+            # point to damped (LM) steps from here on.
             newton[rej_newton] = False
 
             stop[acc[small]] = STOP_SMALL_STEP
@@ -317,6 +325,55 @@ def _damped_step(
     diagonal += mu[:, None]
     out = -np.linalg.solve(lhs, grad[..., None])[..., 0]
     return np.asarray(out, dtype=np.float64)
+
+
+#: Step lengths tried along a Newton direction, longest first (backtracking line search).
+_NEWTON_STEP_LENGTHS = np.array([1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125])
+#: Armijo constant: a Newton step of length t must lower q by at least this share of 2 t q.
+_ARMIJO = 1e-4
+
+
+def _newton_line_search(
+    system: RecurrentSystem,
+    h: FloatArray,
+    x: FloatArray,
+    direction: FloatArray,
+    cost: FloatArray,
+    bounds: tuple[FloatArray, FloatArray] | None,
+) -> tuple[np.ndarray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Backtrack along the Newton direction: the longest step in the box that lowers q enough.
+
+    The Newton direction is a descent direction of q wherever ``J - I`` is
+    regular (its slope is ``-2 q``), so some step length lowers q unless the
+    linearization is (nearly) singular. Every candidate length is evaluated in
+    one batched step call (a step costs a small fraction of the Jacobian and
+    its solve). Returns ``(found, step, state, residual, q)``; points
+    with no acceptable length get ``found = False``.
+    """
+    k, d = h.shape
+    lengths = _NEWTON_STEP_LENGTHS
+    finite = np.all(np.isfinite(direction), axis=1)
+    step = np.where(finite[:, None], direction, 0.0)
+    trials = h[None] + lengths[:, None, None] * step[None]  # (lengths, k, d)
+    valid = np.broadcast_to(finite, (lengths.size, k)).copy()
+    if bounds is not None:
+        valid &= np.all((trials >= bounds[0]) & (trials <= bounds[1]), axis=2)
+    flat = trials.reshape(-1, d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = system._step(flat, np.tile(x, (lengths.size, 1))) - flat
+        value = 0.5 * np.einsum("ni,ni->n", res, res).reshape(lengths.size, k)
+    with np.errstate(invalid="ignore"):
+        valid &= np.isfinite(value) & (value <= cost * (1.0 - _ARMIJO * 2.0 * lengths[:, None]))
+    found = valid.any(axis=0)
+    pick = np.argmax(valid, axis=0)  # the longest acceptable length
+    rows = pick * k + np.arange(k)
+    return (
+        found,
+        lengths[pick][:, None] * step,
+        flat[rows],
+        res[rows],
+        value[pick, np.arange(k)],
+    )
 
 
 def _newton_step(jac: FloatArray, r: FloatArray) -> FloatArray:
