@@ -152,9 +152,10 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                 # Newton points: the full step solves A delta = -r (no normal equations).
                 rel_newton = relinearize[newton[relinearize]]
                 if rel_newton.size:
-                    jac = system._jacobian_state(h[rel_newton], x[rel_newton])
-                    newton_step[rel_newton] = map_batches(_newton_step, [jac, r[rel_newton]])
-                    del jac
+                    newton_step[rel_newton] = map_batches(
+                        partial(_newton_directions, system),
+                        [h[rel_newton], x[rel_newton], r[rel_newton]],
+                    )
                 rel_damped = relinearize[~newton[relinearize]]
                 if rel_damped.size:
                     active = self._linearize_damped(
@@ -280,10 +281,10 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     ) -> np.ndarray:
         """Normal equations at ``index``; flag stationary points; return the still-active."""
         d = h.shape[1]
-        jac = system._jacobian_state(h[index], x[index])
         # Written into `normal` by the workers: no full-size gather or scatter here.
-        diag, grad[index] = map_batches(partial(_normal_equations, normal), [index, jac, r[index]])
-        del jac
+        diag, grad[index] = map_batches(
+            partial(_damped_linearization, system, normal), [index, h[index], x[index], r[index]]
+        )
         trace[index] = diag.sum(axis=1)
         fresh = mu[index] == 0.0
         mu[index[fresh]] = self.initial_damping * np.maximum(diag[fresh].max(axis=1), 1e-12)
@@ -298,14 +299,56 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         return active
 
 
+#: Bytes of the Jacobians one worker holds at a time: small blocks keep the buffers
+#: warm (the allocator reuses them) instead of faulting in fresh pages every iteration.
+_BLOCK_BYTES = 2**23
+
+
+def _blocks(n: int, d: int) -> list[slice]:
+    size = max(8, _BLOCK_BYTES // (8 * d * d))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _newton_directions(
+    system: RecurrentSystem, h: FloatArray, x: FloatArray, r: FloatArray
+) -> FloatArray:
+    """Newton steps ``-(J - I)^-1 r`` for one worker's points, Jacobians block by block."""
+    out = np.empty_like(r)
+    for part in _blocks(h.shape[0], h.shape[1]):
+        out[part] = _newton_step(system._jacobian_state(h[part], x[part]), r[part])
+    return out
+
+
+def _damped_linearization(
+    system: RecurrentSystem,
+    normal: FloatArray,
+    index: np.ndarray,
+    h: FloatArray,
+    x: FloatArray,
+    r: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Normal equations into ``normal[index]`` for one worker's points, block by block.
+
+    Returns the diagonals of ``A^T A`` and the gradients ``A^T r``.
+    """
+    diag = np.empty_like(r)
+    grad = np.empty_like(r)
+    for part in _blocks(h.shape[0], h.shape[1]):
+        jac = system._jacobian_state(h[part], x[part])
+        diag[part], grad[part] = _normal_equations(normal, index[part], jac, r[part])
+    return diag, grad
+
+
 def _normal_equations(
     normal: FloatArray, index: np.ndarray, jac: FloatArray, r: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Store ``A^T A`` in ``normal[index]``; return its diagonal and ``A^T r`` (``A = J - I``).
 
     One block of points (``index`` ascending); a contiguous block is written in place.
+    ``jac`` is overwritten with ``A``.
     """
-    a = jac - np.eye(jac.shape[1])
+    a = jac
+    np.einsum("nii->ni", a)[...] -= 1.0
     at = np.transpose(a, (0, 2, 1))
     lo, hi = int(index[0]), int(index[-1]) + 1
     if hi - lo == index.size:
@@ -351,34 +394,54 @@ def _newton_line_search(
     with no acceptable length get ``found = False``.
     """
     k, d = h.shape
-    lengths = _NEWTON_STEP_LENGTHS
     finite = np.all(np.isfinite(direction), axis=1)
     step = np.where(finite[:, None], direction, 0.0)
-    trials = h[None] + lengths[:, None, None] * step[None]  # (lengths, k, d)
-    valid = np.broadcast_to(finite, (lengths.size, k)).copy()
-    if bounds is not None:
-        valid &= np.all((trials >= bounds[0]) & (trials <= bounds[1]), axis=2)
-    flat = trials.reshape(-1, d)
-    with np.errstate(over="ignore", invalid="ignore"):
-        res = system._step(flat, np.tile(x, (lengths.size, 1))) - flat
-        value = 0.5 * np.einsum("ni,ni->n", res, res).reshape(lengths.size, k)
-    with np.errstate(invalid="ignore"):
-        valid &= np.isfinite(value) & (value <= cost * (1.0 - _ARMIJO * 2.0 * lengths[:, None]))
-    found = valid.any(axis=0)
-    pick = np.argmax(valid, axis=0)  # the longest acceptable length
-    rows = pick * k + np.arange(k)
-    return (
-        found,
-        lengths[pick][:, None] * step,
-        flat[rows],
-        res[rows],
-        value[pick, np.arange(k)],
-    )
+    found = np.zeros(k, dtype=bool)
+    length = np.zeros(k)
+    state = h.copy()
+    res = np.zeros_like(h)
+    value = np.full(k, np.inf)
+    # The full step first (it is taken almost everywhere near a root); only the points
+    # it fails for try the shorter lengths, all of them in one batched step call.
+    for lengths, todo in (
+        (_NEWTON_STEP_LENGTHS[:1], np.flatnonzero(finite)),
+        (_NEWTON_STEP_LENGTHS[1:], None),
+    ):
+        if todo is None:
+            todo = np.flatnonzero(finite & ~found)
+        if not todo.size:
+            continue
+        trials = h[todo][None] + lengths[:, None, None] * step[todo][None]  # (lengths, k', d)
+        valid = np.ones((lengths.size, todo.size), dtype=bool)
+        if bounds is not None:
+            valid &= np.all((trials >= bounds[0]) & (trials <= bounds[1]), axis=2)
+        flat = trials.reshape(-1, d)
+        with np.errstate(over="ignore", invalid="ignore"):
+            r_all = system._step(flat, np.tile(x[todo], (lengths.size, 1))) - flat
+            q_all = 0.5 * np.einsum("ni,ni->n", r_all, r_all).reshape(lengths.size, todo.size)
+        with np.errstate(invalid="ignore"):
+            valid &= np.isfinite(q_all) & (
+                q_all <= cost[todo] * (1.0 - _ARMIJO * 2.0 * lengths[:, None])
+            )
+        ok = valid.any(axis=0)
+        pick = np.argmax(valid, axis=0)[ok]  # the longest acceptable length
+        rows = pick * todo.size + np.flatnonzero(ok)
+        chosen = todo[ok]
+        found[chosen] = True
+        length[chosen] = lengths[pick]
+        state[chosen] = flat[rows]
+        res[chosen] = r_all[rows]
+        value[chosen] = q_all[pick, np.flatnonzero(ok)]
+    return found, length[:, None] * step, state, res, value
 
 
 def _newton_step(jac: FloatArray, r: FloatArray) -> FloatArray:
-    """Solve ``(J - I) delta = -r`` for one block of points (NaN where singular)."""
-    a = jac - np.eye(jac.shape[1])
+    """Solve ``(J - I) delta = -r`` for one block of points (NaN where singular).
+
+    ``jac`` is overwritten with ``J - I``.
+    """
+    a = jac
+    np.einsum("nii->ni", a)[...] -= 1.0
     try:
         out = -np.linalg.solve(a, r[..., None])[..., 0]
     except np.linalg.LinAlgError:
