@@ -35,7 +35,7 @@ from dynalyze.fixedpoints import (
 )
 from dynalyze.linearization import Linearization, linearize
 from dynalyze.results import accessor as _accessor  # noqa: F401  (registers ds.dynalyze)
-from dynalyze.results import load, save
+from dynalyze.results import load, save, validate
 from dynalyze.systems import RecurrentSystem, StateLayout, list_systems, wrap
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "load",
     "sample_initial_states",
     "save",
+    "validate",
     "unique_fixed_points",
     "wrap",
 ]

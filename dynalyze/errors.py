@@ -36,6 +36,7 @@ __all__ = [
     "OutputExistsError",
     "OutputError",
     "ResultFileError",
+    "SchemaError",
     "UnsupportedModelError",
     "VocabularyMismatchError",
 ]
@@ -95,6 +96,14 @@ class NotADynalyzeResultError(ResultFileError):
 
 class CorruptResultError(ResultFileError):
     """The file is truncated or otherwise not readable netCDF."""
+
+
+class SchemaError(DynalyzeError, ValueError):
+    """A dataset does not match the results schema (:func:`dynalyze.validate`).
+
+    The message names the variable and what is wrong with it, or the schema
+    version the data was written with and how to re-create it.
+    """
 
 
 class DynalyzePluginWarning(UserWarning):

@@ -16,6 +16,7 @@ from dynalyze.errors import (
     OutputError,
     OutputExistsError,
     ResultFileError,
+    SchemaError,
 )
 from dynalyze.results import VARIABLES, make_dataset
 from dynalyze.systems import SimpleRNNSystem
@@ -50,6 +51,66 @@ def test_round_trip_is_identical(tmp_path, datasets, kind):
                 plain["eigenvalue__imag"].values, ds["eigenvalue"].values.imag
             )
         assert plain.attrs["dynalyze_kind"] == kind
+
+
+def test_no_cf_conventions_claim_and_dimensionless_units(datasets):
+    """The files do not claim CF conformance (complex values are split, flags are ours);
+    every declared unit is "1", with steps or tokens said in long_name."""
+    for ds in datasets.values():
+        assert "Conventions" not in ds.attrs
+    assert {spec.units for spec in VARIABLES.values()} == {"1"}
+    assert "in steps" in VARIABLES["time_constant"].long_name
+
+
+def _write_raw(ds: xr.Dataset, path) -> None:
+    """A file as dynalyze.save would write it, after the dataset was tampered with."""
+    dynalyze.save(ds, path)
+
+
+def test_load_checks_the_schema_version_and_says_what_wrote_it(tmp_path, datasets):
+    old = datasets["fixed_points"].copy()
+    old.attrs = {**old.attrs, "dynalyze_schema_version": "1", "dynalyze_version": "0.0.9"}
+    path = tmp_path / "old.nc"
+    _write_raw(old, path)
+    with pytest.raises(SchemaError, match=r"dynalyze 0\.0\.9 with schema version 1") as info:
+        dynalyze.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "dynalyze analyze" in message and "xarray.open_dataset" in message
+    # The file is left as it was: plain xarray still reads it.
+    with xr.open_dataset(path) as plain:
+        assert plain.attrs["dynalyze_schema_version"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        (lambda ds: ds.drop_vars("speed"), r"no variable 'speed'"),
+        (lambda ds: ds.assign(status=ds["status"] + 9), r"'status' holds value\(s\) \[9"),
+        (
+            lambda ds: ds.assign(speed=(("state",), np.zeros(ds.sizes["state"]))),
+            r"'speed' has dimensions \('state',\)",
+        ),
+        (lambda ds: ds.assign(iterations=ds["iterations"].astype(float)), r"'iterations'.*int64"),
+    ],
+)
+def test_load_names_the_variable_that_breaks_the_schema(tmp_path, datasets, change, pattern):
+    path = tmp_path / "bad.nc"
+    _write_raw(change(datasets["fixed_points"]), path)
+    with pytest.raises(SchemaError, match=pattern):
+        dynalyze.load(path)
+
+
+def test_validate_is_public_and_leaves_user_additions_alone(datasets):
+    ds = datasets["linearization"]
+    assert dynalyze.validate(ds) is ds
+    assert dynalyze.validate(
+        ds.assign(my_label=("fixed_point", np.arange(ds.sizes["fixed_point"])))
+    )
+    with pytest.raises(SchemaError, match="kind="):
+        dynalyze.validate(xr.Dataset({"a": ("x", [1.0])}))
+    with pytest.raises(SchemaError, match="Unknown dataset kind"):
+        dynalyze.validate(ds, kind="banana")
 
 
 def test_every_variable_has_cf_attributes(datasets):
@@ -170,3 +231,11 @@ def test_every_written_file_gets_the_usual_permissions(tmp_path):
         raise RuntimeError("boom")
     assert vocab.read_text().splitlines() == ["", "[UNK]", "good"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc", "vocabulary.txt"]
+
+
+def test_the_validator_knows_every_declared_dtype():
+    import importlib
+
+    validate_module = importlib.import_module("dynalyze.results.validate")
+
+    assert {spec.dtype for spec in VARIABLES.values()} <= set(validate_module._KINDS_OF_DTYPE)

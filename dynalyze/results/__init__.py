@@ -3,6 +3,7 @@
 from dynalyze.results.build import decode_flags, make_dataset, make_variable, state_coords, to_json
 from dynalyze.results.io import load, save
 from dynalyze.results.schema import DIMENSIONS, KINDS, VARIABLES, VariableSpec
+from dynalyze.results.validate import validate
 
 __all__ = [
     "DIMENSIONS",
@@ -16,4 +17,5 @@ __all__ = [
     "save",
     "state_coords",
     "to_json",
+    "validate",
 ]

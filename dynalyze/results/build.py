@@ -179,7 +179,6 @@ def make_dataset(
         if dim not in ds.coords and dim in VARIABLES:
             ds = ds.assign_coords({dim: make_variable(str(dim), np.arange(size))})
     ds.attrs = {
-        "Conventions": "CF-1.10",
         "title": title or f"dynalyze {kind.replace('_', ' ')}",
         "dynalyze_kind": kind,
         "dynalyze_version": __version__,

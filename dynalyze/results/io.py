@@ -28,7 +28,9 @@ from dynalyze.errors import (
     OutputError,
     OutputExistsError,
     ResultFileError,
+    SchemaError,
 )
+from dynalyze.results.validate import validate
 
 __all__ = ["load", "save"]
 
@@ -201,6 +203,10 @@ def load(path: str | os.PathLike[str]) -> xr.Dataset:
         The file is truncated or not netCDF.
     dynalyze.errors.NotADynalyzeResultError
         The file is netCDF but was not written by :func:`dynalyze.save`.
+    dynalyze.errors.SchemaError
+        A dynalyze results file (it names its kind) written with another schema
+        version, or whose variables do not match the schema (see
+        :func:`dynalyze.validate`).
 
     Examples
     --------
@@ -234,4 +240,9 @@ def load(path: str | os.PathLike[str]) -> xr.Dataset:
     ds = _restore_strings(ds)
     for var in ds.variables.values():
         var.encoding = {}
+    if "dynalyze_kind" in ds.attrs or "dynalyze_schema_version" in ds.attrs:
+        try:
+            validate(ds)
+        except SchemaError as exc:
+            raise SchemaError(f"{source}: {exc}") from None
     return ds

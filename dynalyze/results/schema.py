@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 #: Bumped whenever a change to this table would change files on disk.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# 2: no CF ``Conventions`` claim; time constants and growth rates in units "1"
+#    (per step, said in long_name); the fixed-point structure and manifold profile.
 
 #: Dimension names and what they index.
 DIMENSIONS: Mapping[str, str] = MappingProxyType(
@@ -84,7 +86,8 @@ class VariableSpec:
     long_name : str
         Human-readable name (CF ``long_name``).
     units : str
-        CF ``units``; ``"1"`` for dimensionless quantities.
+        ``units`` attribute; ``"1"`` for dimensionless quantities and counts
+        (steps, tokens: the unit is said in ``long_name``).
     dtype : str
         NumPy dtype kind the data is stored in (``"float64"``, ``"complex128"``,
         ``"int8"``, ``"int64"``, ``"str"``).
@@ -211,13 +214,13 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "time_constant": _V(
             ("fixed_point", "eigenmode"),
             "time constant tau = -1 / ln|lambda| of a decaying mode (infinite at |lambda| = 1, "
-            "NaN for a growing mode)",
-            "step",
+            "NaN for a growing mode), in steps",
+            "1",
         ),
         "growth_rate": _V(
             ("fixed_point", "eigenmode"),
             "growth rate ln|lambda| per step of a growing mode (NaN if it does not grow)",
-            "1/step",
+            "1",
         ),
         "condition_number": _V(
             ("fixed_point", "eigenmode"),
