@@ -19,6 +19,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from dynalyze._atomic import atomic_path
+
 __all__ = [
     "eigenvalue_spectra",
     "manifold_profile",
@@ -367,7 +369,8 @@ def save_all(
         else:
             fig = fn(attractor)
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=dpi)
+        with atomic_path(path, keep_suffix=True) as tmp:
+            fig.savefig(tmp, dpi=dpi)
         paths[name] = path
         logger.debug("wrote %s", path)
     return paths

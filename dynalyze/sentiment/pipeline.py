@@ -18,8 +18,6 @@ import json
 import logging
 import os
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
+from dynalyze._atomic import atomic_folder
 from dynalyze._timing import Stopwatch
 from dynalyze._validation import (
     attrs_optional_positive,
@@ -177,7 +176,7 @@ class RunResult:
 
 @contextmanager
 def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
-    """A temporary sibling folder that replaces ``out`` only if the block succeeds."""
+    """A staging folder that becomes ``out`` only if the block succeeds (atomic_folder)."""
     target = Path(out).resolve()
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} exists and is not a folder; choose another --out.")
@@ -186,27 +185,11 @@ def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Pat
             f"Output folder {target} already holds results; pass --overwrite to replace "
             "them or choose another --out."
         )
-    parent = target.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
+        with atomic_folder(target) as staging:
+            yield staging
     except OSError as exc:
-        raise OutputError(f"Cannot write to {parent}: {exc.strerror or exc}.") from None
-    try:
-        yield staging
-        old = None
-        if target.exists():
-            old = parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise OutputError(f"Cannot write to {target.parent}: {exc.strerror or exc}.") from None
 
 
 def _vader_lexicon() -> dict[str, float]:

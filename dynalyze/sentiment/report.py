@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from dynalyze._atomic import atomic_path
+
 __all__ = ["PAPER_ACCURACY", "checks", "figure_captions", "render_report", "write_report"]
 
 #: Paper Table 1 test accuracies (%), by paper dataset and architecture.
@@ -551,7 +553,8 @@ def write_report(
     """Write the Markdown report to ``path`` (figure links relative to its folder)."""
     target = Path(path)
     text = render_report(summary, attractor, figures, recipe, config, base=target.parent)
-    target.write_text(text, encoding="utf-8")
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return target
 
 

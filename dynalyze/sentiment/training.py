@@ -22,8 +22,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
-import tempfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -34,6 +32,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from dynalyze._atomic import atomic_path
 from dynalyze._validation import positive, positive_int
 from dynalyze.errors import (
     ConfigurationError,
@@ -654,7 +653,8 @@ def save_model(model: keras.Model, vocab: Vocabulary, folder: str | os.PathLike[
     """Save ``model`` and ``vocab`` into ``folder`` (``model.keras`` + ``vocabulary.txt``).
 
     The folder is created if needed; existing files of the same names are
-    replaced (each file is written to a temporary name, then renamed).
+    replaced, each atomically (written to a temporary name beside it, then
+    renamed: :func:`dynalyze._atomic.atomic_path`), with the usual permissions.
 
     Returns
     -------
@@ -682,23 +682,13 @@ def save_model(model: keras.Model, vocab: Vocabulary, folder: str | os.PathLike[
     target = Path(folder)
     try:
         target.mkdir(parents=True, exist_ok=True)
-        tmp_dir = Path(tempfile.mkdtemp(prefix=".dynalyze-save-", dir=target))
-    except OSError as exc:
-        raise OutputError(
-            f"Cannot create the model folder {str(target)!r}: {exc}. Choose a writable folder."
-        ) from None
-    try:
-        tmp_model = tmp_dir / MODEL_FILE
-        model.save(tmp_model)
-        vocab.save(tmp_dir / VOCABULARY_FILE)
-        os.replace(tmp_model, target / MODEL_FILE)
-        os.replace(tmp_dir / VOCABULARY_FILE, target / VOCABULARY_FILE)
+        with atomic_path(target / MODEL_FILE, keep_suffix=True) as tmp_model:
+            model.save(tmp_model)
     except OSError as exc:
         raise OutputError(
             f"Cannot write the model to {str(target)!r}: {exc}. Choose a writable folder."
         ) from None
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    vocab.save(target / VOCABULARY_FILE)  # atomic too; raises OutputError itself
     logger.info("Saved model and vocabulary to %s", target)
     return target
 
