@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import xarray as xr
 
 pytest.importorskip("keras")
 
@@ -40,3 +42,22 @@ def test_add_your_own_architecture(tmp_path: Path) -> None:
     assert "FAIL" not in out
     for name in ("mgu_linearization.nc", "mgu_model.keras"):
         assert (tmp_path / name).is_file()
+
+
+@pytest.mark.slow
+def test_flip_flop_finds_the_eight_memories(tmp_path: Path) -> None:
+    """FixedPointFinder's showcase: 8 stable points (one per memory) and saddles between them."""
+    result = run_script(TUTORIALS / "flip_flop.py", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    out = result.stdout
+    stable = int(re.search(r"Stable fixed points: (\d+); saddles: (\d+)", out).group(1))
+    saddles = int(re.search(r"Stable fixed points: (\d+); saddles: (\d+)", out).group(2))
+    assert stable == 8
+    assert saddles >= 1
+    assert "Distinct memories held by the stable points: 8 of 8" in out
+    assert (tmp_path / "flip_flop_fixed_points.png").stat().st_size > 10_000
+    lin = xr.open_dataset(tmp_path / "flip_flop_linearization.nc")
+    try:
+        assert int((lin["is_stable"] == 1).sum()) == 8
+    finally:
+        lin.close()
