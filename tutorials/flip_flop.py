@@ -107,6 +107,9 @@ def analyse(model: keras.Model, out: Path) -> dict[str, int]:
         f"{unique.sizes['fixed_point']} unique fixed points"
     )
     print(f"Stable fixed points: {int(stable.sum())}; saddles: {int(saddles.sum())}")
+    modes = lin["n_unstable_modes"].values[saddles]
+    for k in np.unique(modes):
+        print(f"  saddles with {k} unstable mode(s): {int(np.sum(modes == k))}")
     for row in sorted(readout[stable].round(2).tolist()):
         print(f"  stable point, readout {row}")
     print(f"Distinct memories held by the stable points: {len(memories)} of {2**BITS}")
