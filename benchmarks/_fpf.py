@@ -144,13 +144,20 @@ def run_fpf(
     }
 
 
-def fpf_linearize_seconds(fpf_class: Any, system: GRUSystem, points: np.ndarray) -> float:
-    """FixedPointFinder's Jacobian (torch autograd) + eigendecomposition at ``points``."""
-    sys_path_module = importlib.import_module("FixedPoints")
+def fpf_linearize_seconds(
+    fpf_class: Any, system: GRUSystem, points: np.ndarray
+) -> tuple[float, float]:
+    """FixedPointFinder's Jacobians (torch autograd) and eigendecomposition at ``points``.
+
+    Returns the seconds of ``_compute_recurrent_jacobians`` and of
+    ``FixedPoints.decompose_jacobians``, the two steps its ``find_fixed_points``
+    runs at its unique fixed points.
+    """
+    fixed_points = importlib.import_module("FixedPoints")
     rnn = torch_gru(system)
     finder = fpf_class(rnn, verbose=False)
     n = points.shape[0]
-    fps = sys_path_module.FixedPoints(
+    fps = fixed_points.FixedPoints(
         xstar=points.astype(np.float32),
         inputs=np.zeros((n, system.input_dim), dtype=np.float32),
         qstar=np.zeros(n, dtype=np.float32),
@@ -162,5 +169,7 @@ def fpf_linearize_seconds(fpf_class: Any, system: GRUSystem, points: np.ndarray)
     with contextlib.redirect_stdout(io.StringIO()):
         begin = time.perf_counter()
         fps.J_xstar = finder._compute_recurrent_jacobians(fps)
+        jacobians = time.perf_counter() - begin
+        begin = time.perf_counter()
         fps.decompose_jacobians()
-        return time.perf_counter() - begin
+        return jacobians, time.perf_counter() - begin

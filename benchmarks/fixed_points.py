@@ -203,8 +203,12 @@ def benchmark_system(
     fpf: Any,
     fpf_iter: int,
     adam_iter: int,
+    uniques: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for one system: per tolerance group, dynalyze LM first (the time reference)."""
+    """Rows for one system: per tolerance group, dynalyze LM first (the time reference).
+
+    ``uniques`` (optional) receives each default-tolerance finder's unique fixed points.
+    """
     rows: list[dict[str, Any]] = []
     is_gru = isinstance(system, GRUSystem) and system.reset_after
     with pinned(threads):
@@ -221,6 +225,8 @@ def benchmark_system(
             ds = lm.find(system, starts)
             seconds = time.perf_counter() - begin
             reference = seconds
+            if uniques is not None and group == "default":
+                uniques["dynalyze"] = unique_fixed_points(ds)["fixed_point_state"].values
             rows.append(
                 row(
                     label,
@@ -277,28 +283,48 @@ def benchmark_system(
 
 
 def linearization_rows(
-    label: str, system: GRUSystem, points: np.ndarray, *, threads: int, fpf: Any
+    label: str,
+    system: GRUSystem,
+    point_sets: list[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    threads: int,
+    fpf: Any,
 ) -> list[dict[str, Any]]:
-    """Jacobians + eigendecomposition at the same points, both tools."""
+    """Jacobians and eigendecomposition: FixedPointFinder's vs ``Linearization().compute``.
+
+    ``point_sets``: (what, FixedPointFinder's points, dynalyze's points) -- the
+    same points for the per-point cost, or each tool's own unique fixed points
+    for the phase as each tool runs it.
+    """
     from _fpf import fpf_linearize_seconds
 
     x = np.zeros(system.input_dim)
+    rows = []
     with pinned(threads):
-        Linearization().compute(system, points[:2], x)  # warm-up
-        begin = time.perf_counter()
-        Linearization().compute(system, points, x)
-        ours = time.perf_counter() - begin
-        theirs = fpf_linearize_seconds(fpf, system, points)
-    return [
-        {
-            "system": label,
-            "points": points.shape[0],
-            "threads": threads,
-            "FixedPointFinder s": theirs,
-            "dynalyze s": ours,
-            "ratio": theirs / ours,
-        }
-    ]
+        Linearization().compute(system, point_sets[0][2][:2], x)  # warm-up
+        for what, theirs_at, ours_at in point_sets:
+            begin = time.perf_counter()
+            system.jacobian_state(ours_at, np.zeros((ours_at.shape[0], system.input_dim)))
+            our_jac = time.perf_counter() - begin
+            begin = time.perf_counter()
+            Linearization().compute(system, ours_at, x)
+            ours = time.perf_counter() - begin
+            their_jac, their_eig = fpf_linearize_seconds(fpf, system, theirs_at)
+            rows.append(
+                {
+                    "system": label,
+                    "points": what,
+                    "FPF points": theirs_at.shape[0],
+                    "dynalyze points": ours_at.shape[0],
+                    "FPF jacobian s": their_jac,
+                    "FPF eig s": their_eig,
+                    "dynalyze jacobian s": our_jac,
+                    "dynalyze linearization s": ours,
+                    "jacobian ratio": their_jac / our_jac,
+                    "phase ratio": (their_jac + their_eig) / ours,
+                }
+            )
+    return rows
 
 
 def trained_starts(
@@ -383,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         rows: list[dict[str, Any]] = []
         lin: list[dict[str, Any]] = []
         for label, system, starts, tols in jobs:
+            uniques: dict[str, np.ndarray] = {}
             rows += benchmark_system(
                 label,
                 system,
@@ -392,9 +419,20 @@ def main(argv: list[str] | None = None) -> None:
                 fpf=fpf,
                 fpf_iter=args.fpf_iter,
                 adam_iter=args.adam_iter,
+                uniques=uniques,
             )
             if fpf is not None and isinstance(system, GRUSystem) and label.startswith("trained"):
-                lin += linearization_rows(label, system, starts, threads=threads, fpf=fpf)
+                sets = [(f"the same {starts.shape[0]} states", starts, starts)]
+                theirs = uniques.get("FixedPointFinder")
+                if theirs is not None and theirs.shape[0] and uniques["dynalyze"].shape[0]:
+                    sets.append(
+                        (
+                            "each tool's unique fixed points (tol 1e-12 / 1e-20)",
+                            uniques["FixedPointFinder"],
+                            uniques["dynalyze"],
+                        )
+                    )
+                lin += linearization_rows(label, system, sets, threads=threads, fpf=fpf)
         tables[f"Fixed points, {threads} thread(s)"] = rows
         if lin:
             tables[f"Jacobians + eigendecomposition, {threads} thread(s)"] = lin

@@ -25,6 +25,8 @@ SCRIPTS = {
     "postprocessing.py": False,
     "jacobians.py": True,
     "trajectories.py": True,
+    "roofline.py": False,
+    "training.py": True,
 }
 
 
