@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -98,17 +100,31 @@ def test_calibration_of_the_reduced_model():
     assert (gain, offset) == pytest.approx((2.0, 1.0))
 
 
-def _integrator() -> tuple[RecurrentClassifier, xr.Dataset]:
+class _PadOnlyVocabulary:
+    """A vocabulary with other conventions: only id 0 (padding) is special, no [UNK]."""
+
+    pad_id = 0
+    special_ids = (0,)
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tuple(tokens)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def _integrator(pad_only: bool = False) -> tuple[RecurrentClassifier, xr.Dataset]:
     """A linear 2-D network with an exact line attractor along e_0 and known word valences.
 
     h' = diag(1, 0.3) h + x, words move the state by their valence along e_0; the
     readout reads e_0. Token projections must equal the valences exactly.
     """
     valences = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5, "film": 0.0}
-    tokens = ["", "[UNK]", *valences]
-    vocab = Vocabulary(tokens)
+    tokens = ["", *valences] if pad_only else ["", "[UNK]", *valences]
+    vocab: Any = _PadOnlyVocabulary(tokens) if pad_only else Vocabulary(tokens)
+    first = 1 if pad_only else 2
     embedding = np.zeros((len(tokens), 2))
-    for i, token in enumerate(tokens[2:], start=2):
+    for i, token in enumerate(tokens[first:], start=first):
         embedding[i] = [valences[token], 0.3 * (i % 2)]
     system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
     clf = RecurrentClassifier(
@@ -119,7 +135,7 @@ def _integrator() -> tuple[RecurrentClassifier, xr.Dataset]:
         vocabulary=vocab,
     )
     rng = np.random.default_rng(0)
-    ids = rng.integers(2, len(tokens), size=(40, 12)).astype(np.int32)
+    ids = rng.integers(first, len(tokens), size=(40, 12)).astype(np.int32)
     ids[::3, 8:] = 0
     states = np.full((40, 12, 2), np.nan, dtype=np.float32)
     for row in range(40):
@@ -165,6 +181,19 @@ def test_line_attractor_on_an_exact_integrator():
     assert float(ds["reduced_agreement"]) == 1.0
     model = LineAttractor()
     np.testing.assert_allclose(model.predict(ds, traj["token_id"].values), ds["reduced_logit"])
+
+
+def test_token_conventions_come_from_the_vocabulary():
+    """Id 1 is a word here ("good"), not [UNK]: it gets its projection like any other word."""
+    clf, traj = _integrator(pad_only=True)
+    ds = LineAttractor(
+        n_initial=60, n_plot=50, n_null=200, relaxation_steps=5, n_relaxation=10
+    ).fit(clf, traj)
+    assert ds["token"].values[1] == "good"
+    for token, valence in {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5}.items():
+        assert float(ds["token_projection"].sel(token=token)) == pytest.approx(valence)
+    assert np.isnan(float(ds["token_projection"].isel(token=0)))  # padding is no word
+    np.testing.assert_allclose(ds["reduced_score"], traj["logit"], atol=1e-5)
 
 
 def test_line_attractor_errors():

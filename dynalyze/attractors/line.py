@@ -75,7 +75,17 @@ __all__ = ["LineAttractor", "LineAttractorResult", "pearson_r", "sign_agreement"
 
 logger = logging.getLogger(__name__)
 
-_SPECIAL_TOKENS = 2  # padding (id 0) and [UNK] (id 1) are never analysed as words
+
+def _vocabulary_conventions(vocabulary: Any) -> tuple[NDArray[np.int64], int]:
+    """(ids that are never analysed as words, the padding id), from the vocabulary itself.
+
+    A vocabulary says which of its ids are not words (``special_ids``, e.g.
+    padding and ``[UNK]``) and which id pads documents (``pad_id``); one that
+    does not say is taken to pad with id 0 and to have no other special ids.
+    """
+    pad = int(getattr(vocabulary, "pad_id", 0))
+    special = np.asarray(getattr(vocabulary, "special_ids", (pad,)), dtype=np.int64)
+    return special, pad
 
 
 def _thresholds(value: Any) -> tuple[float, ...]:
@@ -386,9 +396,16 @@ class LineAttractor(AttractorModel):
         if vader is not None and not isinstance(vader, Mapping):
             raise ConfigurationError("vader must be a mapping token -> valence.")
         vocab_size = len(classifier.vocabulary)
-        bow = None if bow_weights is None else _per_token(bow_weights, vocab_size, "bow_weights")
+        special, _ = _vocabulary_conventions(classifier.vocabulary)
+        bow = (
+            None
+            if bow_weights is None
+            else _per_token(bow_weights, vocab_size, "bow_weights", special)
+        )
         truth = (
-            None if true_valence is None else _per_token(true_valence, vocab_size, "true_valence")
+            None
+            if true_valence is None
+            else _per_token(true_valence, vocab_size, "true_valence", special)
         )
         variables: dict[str, Any] = {}
         clock = Stopwatch()
@@ -475,7 +492,7 @@ class LineAttractor(AttractorModel):
                 :vocab_size
             ]
             frequent = counts >= self.min_token_count
-            frequent[:_SPECIAL_TOKENS] = False
+            frequent[special] = False
             tokens = token_projections(
                 system,
                 profile,
@@ -486,7 +503,14 @@ class LineAttractor(AttractorModel):
             )
             variables.update(
                 _stage_tokens(
-                    system, classifier.embedding, tokens, profile, structure, counts, readout
+                    system,
+                    classifier.embedding,
+                    tokens,
+                    profile,
+                    structure,
+                    counts,
+                    readout,
+                    special,
                 )
             )
             variables["token_count_floor"] = self.min_token_count
@@ -499,6 +523,7 @@ class LineAttractor(AttractorModel):
                 truth,
                 classifier.vocabulary.tokens,
                 self.n_top_words,
+                special,
             )
         )
 
@@ -569,10 +594,11 @@ class LineAttractor(AttractorModel):
         calibration_labels: ArrayLike | None,
     ) -> dict[str, Any]:
         """The linearized dynamics along the top mode, ``s_t = lambda s_{t-1} + p(x_t)``."""
-        score = self._score(projection, source.token_ids, decay)
+        _, pad_id = _vocabulary_conventions(classifier.vocabulary)
+        score = self._score(projection, source.token_ids, decay, pad_id)
         if calibration_ids is not None:
             cal_ids = np.asarray(calibration_ids)
-            cal_score = self._score(projection, cal_ids, decay)
+            cal_score = self._score(projection, cal_ids, decay, pad_id)
             cal_target = (
                 np.asarray(calibration_labels)
                 if calibration_labels is not None
@@ -605,11 +631,13 @@ class LineAttractor(AttractorModel):
         return out
 
     @staticmethod
-    def _score(projection: FloatArray, ids: NDArray[np.integer], decay: float) -> FloatArray:
+    def _score(
+        projection: FloatArray, ids: NDArray[np.integer], decay: float, pad_id: int = 0
+    ) -> FloatArray:
         """``s_L`` of ``s_t = decay * s_{t-1} + projection(token_t)``, ``s_0 = 0``, per document."""
         values = np.nan_to_num(projection, nan=0.0)
         ids = np.asarray(ids)
-        valid = ids > 0
+        valid = ids != pad_id
         lengths = valid.sum(axis=1, keepdims=True)
         steps_after = lengths - 1 - np.arange(ids.shape[1])[None, :]  # tokens that follow
         with np.errstate(divide="ignore"):
@@ -617,7 +645,7 @@ class LineAttractor(AttractorModel):
         out: FloatArray = (np.where(valid, values[ids], 0.0) * weight).sum(axis=1)
         return out
 
-    def predict(self, fitted: xr.Dataset, ids: ArrayLike) -> FloatArray:
+    def predict(self, fitted: xr.Dataset, ids: ArrayLike, *, pad_id: int = 0) -> FloatArray:
         """Reduced-model logits: ``gain * s_L + offset`` with ``s_t = lambda s_{t-1} + p(x_t)``.
 
         ``p`` is the token projection, ``lambda`` the top eigenvalue along the
@@ -628,7 +656,10 @@ class LineAttractor(AttractorModel):
         fitted : xarray.Dataset
             Output of :meth:`fit`.
         ids : array_like of int, shape (n, T)
-            Token ids padded with 0.
+            Token ids, padded with ``pad_id``.
+        pad_id : int
+            The id that pads documents (the vocabulary's ``pad_id``; 0 for
+            :class:`dynalyze.sentiment.Vocabulary`).
 
         Returns
         -------
@@ -641,7 +672,7 @@ class LineAttractor(AttractorModel):
                 f"ids must be a (n, T) matrix of ids below {projection.shape[0]}; got shape "
                 f"{matrix.shape}."
             )
-        score = self._score(projection, matrix, float(fitted["reduced_decay"]))
+        score = self._score(projection, matrix, float(fitted["reduced_decay"]), pad_id)
         out: FloatArray = float(fitted["reduced_gain"]) * score + float(fitted["reduced_offset"])
         return out
 
@@ -908,12 +939,13 @@ def _stage_tokens(
     structure: FixedPointStructure,
     counts: NDArray[np.integer],
     readout: FloatArray,
+    special: NDArray[np.int64],
 ) -> dict[str, Any]:
     """Token projections along the manifold, at each fixed point, and where they are read."""
     projection = tokens.mean.copy()
-    projection[:_SPECIAL_TOKENS] = np.nan
+    projection[special] = np.nan
     spread = tokens.spread.copy()
-    spread[:_SPECIAL_TOKENS] = np.nan
+    spread[special] = np.nan
     gain = tokens.per_cluster_gain
     stable = structure.is_stable
     unstable = structure.is_unstable
@@ -972,6 +1004,7 @@ def _stage_evidence(
     truth: FloatArray | None,
     vocabulary: Any,
     n_top_words: int,
+    special: NDArray[np.int64],
 ) -> dict[str, Any]:
     """Comparisons of the token projections with external evidence."""
     out: dict[str, Any] = {}
@@ -981,7 +1014,7 @@ def _stage_evidence(
         out["bow_sign_agreement"] = sign_agreement(projection, bow, n_top_words)
     if vader is not None:
         ratings = np.array([float(vader.get(t, np.nan)) for t in vocabulary])
-        ratings[:_SPECIAL_TOKENS] = np.nan
+        ratings[special] = np.nan
         out["vader_valence"] = ratings
         out["vader_pearson_r"] = pearson_r(projection, ratings)
         out["vader_n_shared"] = int(np.sum(np.isfinite(ratings)))
@@ -1082,14 +1115,14 @@ def _first_pass(
     return _FirstPass(acc.result(), kept[order], kept_example[order], logit)
 
 
-def _per_token(values: Any, vocab_size: int, name: str) -> FloatArray:
+def _per_token(values: Any, vocab_size: int, name: str, special: NDArray[np.int64]) -> FloatArray:
     array = np.asarray(values, dtype=np.float64).reshape(-1)
     if array.shape != (vocab_size,):
         raise DataError(
             f"{name} must hold one value per vocabulary id ({vocab_size}); got {array.shape}."
         )
     out = array.copy()
-    out[:_SPECIAL_TOKENS] = np.nan
+    out[special] = np.nan
     return out
 
 

@@ -187,6 +187,28 @@ class Vocabulary:
             ranked = ranked[: max_tokens - 2]
         return cls((PAD_TOKEN, OOV_TOKEN, *ranked))
 
+    @property
+    def pad_id(self) -> int:
+        """The id that pads documents (``0``; decoding drops it).
+
+        Examples
+        --------
+        >>> Vocabulary(["", "[UNK]", "good"]).pad_id
+        0
+        """
+        return PAD_ID
+
+    @property
+    def special_ids(self) -> tuple[int, ...]:
+        """Ids that are not words (padding and ``[UNK]``): analyses never report them as words.
+
+        Examples
+        --------
+        >>> Vocabulary(["", "[UNK]", "good"]).special_ids
+        (0, 1)
+        """
+        return (PAD_ID, OOV_ID)
+
     def __len__(self) -> int:
         return len(self.tokens)
 
