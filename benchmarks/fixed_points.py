@@ -244,6 +244,8 @@ def benchmark_system(
             if fpf is not None and is_gru:
                 for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
                     out = run_fpf(fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=fpf_iter)
+                    if uniques is not None and group == "default" and lr == 0.05:
+                        uniques["FixedPointFinder"] = out["unique_states"]
                     rows.append(
                         row(
                             label,

@@ -153,3 +153,25 @@ def test_readme_results_block_is_generated_from_the_recorded_run():
     assert readme_results.readme_block(text) == readme_results.render(record)
     # The block quotes the run's own numbers.
     assert record["summary"]["headline"] in text
+
+
+def test_performance_blocks_are_generated_from_the_recorded_benchmarks():
+    """README.md and benchmarks/README.md quote the recorded runs, against FixedPointFinder."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import readme_performance
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    records = {name: readme_performance.load(name) for name in readme_performance.NAMES}
+    assert records["fixed_points"] is not None, "docs/benchmarks/fixed_points.json is missing"
+    for path, current, generated in readme_performance.blocks(records):
+        assert current == generated, f"{path.name}: run python benchmarks/readme_performance.py"
+    summary = "\n".join(readme_performance.render(records))
+    assert "FixedPointFinder" in summary and "x_PAPER" not in summary
+    text = (BENCHMARKS / "README.md").read_text() + (BENCHMARKS.parent / "README.md").read_text()
+    assert "35_PAPER" not in text
+    # The recorded anchor rows are FixedPointFinder's own, at both thread counts.
+    tables = records["fixed_points"]["tables"]
+    assert {"Fixed points, 1 thread(s)", "Fixed points, 2 thread(s)"} <= set(tables)
+    finders = {row["finder"] for row in tables["Fixed points, 1 thread(s)"]}
+    assert {"FixedPointFinder tuned, lr 0.05", "FixedPointFinder defaults, lr 1.0"} <= finders

@@ -1,0 +1,269 @@
+"""Generate the performance tables of README.md and benchmarks/README.md from recorded runs.
+
+The ratios quoted against FixedPointFinder are never typed in: the benchmark
+scripts write JSON (``--json``), copies are kept in ``docs/benchmarks/``, and
+this script renders the blocks between ``<!-- performance:start -->`` /
+``<!-- performance:end -->`` in README.md and ``<!-- headline:start -->`` /
+``<!-- headline:end -->`` in benchmarks/README.md. A test checks both blocks
+match the records.
+
+Run (after the benchmarks, see benchmarks/README.md)::
+
+    python benchmarks/readme_performance.py --fixed-points fp.json --training tr.json \\
+        --roofline rl.json
+    python benchmarks/readme_performance.py          # re-render from docs/benchmarks/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "docs" / "benchmarks"
+README = ROOT / "README.md"
+BENCH_README = ROOT / "benchmarks" / "README.md"
+#: (file, start marker, end marker, what goes between).
+BLOCKS = (
+    (README, "<!-- performance:start -->", "<!-- performance:end -->", "summary"),
+    (BENCH_README, "<!-- headline:start -->", "<!-- headline:end -->", "summary"),
+    (BENCH_README, "<!-- fixed-points:start -->", "<!-- fixed-points:end -->", "tables"),
+    (BENCH_README, "<!-- roofline:start -->", "<!-- roofline:end -->", "roofline"),
+    (BENCH_README, "<!-- training:start -->", "<!-- training:end -->", "training"),
+)
+NAMES = ("fixed_points", "training", "roofline")
+
+#: Targets of issue 9 (the ratio dynalyze must reach against tuned FixedPointFinder).
+TARGET_TRAINED, TARGET_RANDOM, TARGET_LINEARIZE, TARGET_TRAINING = 30.0, 5.0, 100.0, 2.0
+
+TUNED = "FixedPointFinder tuned, lr 0.05"
+DEFAULTS = "FixedPointFinder defaults, lr 1.0"
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RECORDS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _fp_table(record: dict[str, Any], threads: int) -> list[dict[str, Any]]:
+    return record["tables"].get(f"Fixed points, {threads} thread(s)", [])
+
+
+def _lin_table(record: dict[str, Any], threads: int) -> list[dict[str, Any]]:
+    return record["tables"].get(f"Jacobians + eigendecomposition, {threads} thread(s)", [])
+
+
+def groups(rows: list[dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
+    """Rows grouped per (system, tolerance): {"dynalyze": row, TUNED: row, DEFAULTS: row}."""
+    out: list[dict[str, dict[str, Any]]] = []
+    for row in rows:
+        if row["finder"].startswith("dynalyze LM"):
+            out.append({"dynalyze": row})
+        elif out:
+            out[-1][row["finder"]] = row
+    return [g for g in out if TUNED in g]
+
+
+def _cell(row: dict[str, Any]) -> str:
+    return f"{row['wall s']:.2f} s, {100 * row['reach tol']:.0f}% reach tol"
+
+
+def _label(g: dict[str, dict[str, Any]]) -> str:
+    ours = g["dynalyze"]
+    tol = "paper's q/N < 1e-8" if ours["tol"] > 1e-10 else "tol_q 1e-12"
+    return f"{ours['system']}, {tol}"
+
+
+def _target(system: str) -> float:
+    return TARGET_TRAINED if system.startswith("trained") else TARGET_RANDOM
+
+
+def fixed_point_rows(record: dict[str, Any]) -> list[str]:
+    one, two = groups(_fp_table(record, 1)), groups(_fp_table(record, 2))
+    lines = [
+        "| system (1,024 starts) | dynalyze default (1 thread) | FixedPointFinder, lr_init 0.05 "
+        "| ratio, 1 / 2 threads | FixedPointFinder defaults (lr_init 1.0) | ratio, 1 / 2 threads "
+        "| target | max recomputed q: dynalyze / FixedPointFinder tuned |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for g1, g2 in zip(one, two, strict=False):
+        ours, tuned, defaults = g1["dynalyze"], g1[TUNED], g1.get(DEFAULTS)
+        target = _target(ours["system"])
+        r1, r2 = tuned["x dyn"], g2[TUNED]["x dyn"]
+        met = "met" if min(r1, r2) >= target else f"missed ({min(r1, r2) / target:.0%} of it)"
+        d1 = f"{defaults['x dyn']:.1f}x / {g2[DEFAULTS]['x dyn']:.1f}x" if defaults else "n/a"
+        lines.append(
+            f"| {_label(g1)} | {_cell(ours)} | {_cell(tuned)} | **{r1:.1f}x** / {r2:.1f}x "
+            f"| {_cell(defaults) if defaults else 'n/a'} | {d1} | {target:.0f}x: {met} "
+            f"| {ours['q max']:.1e} / {tuned['q max all']:.1e} |"
+        )
+    return lines
+
+
+def linearization_lines(record: dict[str, Any]) -> list[str]:
+    lines = []
+    for threads in (1, 2):
+        for row in _lin_table(record, threads):
+            lines.append(
+                f"| {row['points']} | {threads} "
+                f"| {row['FPF points']:,} / {row['dynalyze points']:,}"
+                f" | {row['FPF jacobian s']:.2f} s + {row['FPF eig s']:.2f} s "
+                f"| {row['dynalyze jacobian s']:.3f} s / {row['dynalyze linearization s']:.2f} s "
+                f"| {row['jacobian ratio']:.0f}x | **{row['phase ratio']:.1f}x** |"
+            )
+    if not lines:
+        return []
+    return [
+        "| points | threads | points: FixedPointFinder / dynalyze | FixedPointFinder: "
+        "Jacobians + eigendecomposition | dynalyze: Jacobians / whole linearization "
+        "| Jacobians | whole phase |",
+        "|---|---|---|---|---|---|---|",
+        *lines,
+    ]
+
+
+def training_line(record: dict[str, Any] | None) -> list[str]:
+    if record is None:
+        return []
+    (rows,) = record["tables"].values()
+    keras = next(r for r in rows if r["training"].startswith("plain Keras"))
+    ours = next(r for r in rows if r["training"].startswith("dynalyze"))
+    ratio = ours["speed-up vs plain Keras"]
+    met = "met" if ratio >= TARGET_TRAINING else f"missed ({ratio / TARGET_TRAINING:.0%} of it)"
+    return [
+        f"Training the default run's model ({ours['dataset']}, {ours['arch'].upper()}): "
+        f"{ours['wall s']:.0f} s, test accuracy {100 * ours['test acc']:.1f}%, against "
+        f"{keras['wall s']:.0f} s and {100 * keras['test acc']:.1f}% for the same model and "
+        f"settings in a plain Keras `model.fit` on padded arrays: **{ratio:.1f}x** faster "
+        f"(target {TARGET_TRAINING:.0f}x: {met}).",
+    ]
+
+
+def roofline_line(record: dict[str, Any] | None) -> list[str]:
+    if record is None:
+        return []
+    ceilings = {
+        r["measurement"]: r["value"] for r in record["tables"]["Machine ceilings (one thread)"]
+    }
+    phases = record["tables"]["LM phases (one thread)"]
+    solves = [
+        r
+        for r in phases
+        if r["phase"] == "Newton solve" and r["system"].startswith("GRU-128 gain 1")
+    ]
+    text = (
+        f"What bounds it: an LM iteration is a batched LU solve per point, and this machine "
+        f"solves 1,024 128 x 128 systems at {ceilings['batched LU solve GFLOP/s']:.0f} GFLOP/s "
+        f"on one core (batched GEMM: {ceilings['batched GEMM GFLOP/s']:.0f} GFLOP/s)."
+    )
+    if solves:
+        text += (
+            f" On the gain-1 GRU-128 the solves take {100 * solves[0]['share']:.0f}% of the "
+            f"search and run at {solves[0]['rate']:.1f} GFLOP/s, so 4 Newton iterations cost "
+            "at least 4 LU factorisations per start, while FixedPointFinder's ~310 Adam "
+            "iterations cost one 128 x 384 matrix-vector product each."
+        )
+    return [text]
+
+
+def render(records: dict[str, dict[str, Any] | None]) -> list[str]:
+    fp = records["fixed_points"]
+    if fp is None:
+        return ["(no recorded benchmark yet: run benchmarks/fixed_points.py --json)"]
+    argv = " ".join(fp.get("argv", []))
+    lines = [
+        "Measured side by side with FixedPointFinder's own PyTorch code (the anchor in "
+        "`../shared/anchors/`, float32 as it ships, on a `torch.nn.GRU` holding the same "
+        "weights, from the same 1,024 starts, same thread count; q recomputed by us in "
+        "float64; dynalyze's default tolerance is q < 1e-20):",
+        "",
+        *fixed_point_rows(fp),
+        "",
+    ]
+    lin = linearization_lines(fp)
+    if lin:
+        lines += [
+            "Jacobians and eigendecomposition on the trained GRU (target "
+            f"{TARGET_LINEARIZE:.0f}x):",
+            "",
+            *lin,
+            "",
+        ]
+    lines += training_line(records["training"])
+    if records["training"]:
+        lines.append("")
+    lines += roofline_line(records["roofline"])
+    lines += [
+        "",
+        f"Generated by `python benchmarks/readme_performance.py` from `docs/benchmarks/*.json` "
+        f"(`python benchmarks/fixed_points.py {argv}`, `benchmarks/training.py`, "
+        "`benchmarks/roofline.py`).",
+    ]
+    return lines
+
+
+def render_tables(record: dict[str, Any] | None, command: str) -> list[str]:
+    """Every table of a recorded benchmark, as the script printed it."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import table
+
+    if record is None:
+        return [f"(not recorded yet: `{command}`)"]
+    lines = ["```", f"{command} {' '.join(record.get('argv', []))}".strip(), "```", ""]
+    for title, rows in record["tables"].items():
+        lines += [f"**{title}**", "", table(rows), ""]
+    lines += [f"- {note}" for note in record.get("notes", [])]
+    machine = record.get("machine", {})
+    if machine:
+        lines += [
+            "",
+            f"Machine: {machine.get('cpus_usable')} usable CPUs, NumPy {machine.get('numpy')}, "
+            f"SciPy {machine.get('scipy')}, Python {machine.get('python')}.",
+        ]
+    return lines
+
+
+def content(kind: str, records: dict[str, dict[str, Any] | None]) -> list[str]:
+    if kind == "summary":
+        return render(records)
+    if kind == "tables":
+        return render_tables(records["fixed_points"], "python benchmarks/fixed_points.py")
+    if kind == "roofline":
+        return render_tables(records["roofline"], "python benchmarks/roofline.py")
+    return render_tables(records["training"], "python benchmarks/training.py")
+
+
+def blocks(records: dict[str, dict[str, Any] | None]) -> list[tuple[Path, str, str]]:
+    """(file, current block, generated block) for every marked block."""
+    out = []
+    for path, start, end, kind in BLOCKS:
+        text = path.read_text()
+        current = text[text.index(start) : text.index(end) + len(end)]
+        out.append((path, current, "\n".join([start, *content(kind, records), end])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in NAMES:
+        parser.add_argument(f"--{name.replace('_', '-')}", type=Path, help=f"{name} JSON")
+    args = parser.parse_args(argv)
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    for name in NAMES:
+        source = getattr(args, name)
+        if source is not None:
+            shutil.copyfile(source, RECORDS / f"{name}.json")
+    records = {name: load(name) for name in NAMES}
+    for path, current, generated in blocks(records):
+        path.write_text(path.read_text().replace(current, generated))
+    print("\n".join(render(records)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
