@@ -103,14 +103,11 @@ def run_fpf(
     lr_init: float,
     tol_q: float,
     max_iters: int,
-    decompose: bool = False,
 ) -> dict[str, Any]:
-    """One ``find_fixed_points`` call; returns wall times and every start's final state.
+    """One ``find_fixed_points`` call; returns its wall time and every start's final state.
 
     ``seconds`` is the optimisation plus FixedPointFinder's own unique/outlier
-    filtering (Jacobians off); with ``decompose`` the Jacobians and their
-    eigendecomposition at its unique points are timed separately
-    (``linearize_seconds``), as FixedPointFinder runs them at the end of the call.
+    filtering (Jacobians off: :func:`fpf_linearize_seconds` times those).
     """
     rnn = torch_gru(system)
     inputs = np.zeros((1, system.input_dim), dtype=np.float32)
@@ -128,19 +125,12 @@ def run_fpf(
         begin = time.perf_counter()
         unique, every = finder.find_fixed_points(starts.astype(np.float32), inputs)
         seconds = time.perf_counter() - begin
-        linearize = float("nan")
-        if decompose and unique.n:
-            begin = time.perf_counter()
-            unique.J_xstar = finder._compute_recurrent_jacobians(unique)
-            unique.decompose_jacobians()
-            linearize = time.perf_counter() - begin
     return {
         "seconds": seconds,
         "states": np.asarray(every.xstar, dtype=np.float64),
         "claimed": np.asarray(every.qstar) <= tol_q,  # its own (float32) verdict
         "iterations": int(np.max(every.n_iters)) if every.n_iters is not None else max_iters,
         "unique_states": np.asarray(unique.xstar, dtype=np.float64),
-        "linearize_seconds": linearize,
     }
 
 
