@@ -193,6 +193,35 @@ def row(
     }
 
 
+def dynalyze_row(
+    label: str,
+    name: str,
+    finder: Any,
+    tol: float,
+    system: RecurrentSystem,
+    starts: np.ndarray,
+    reference: float | None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Time one dynalyze finder; its row and its unique fixed points."""
+    begin = time.perf_counter()
+    ds = finder.find(system, starts)
+    seconds = time.perf_counter() - begin
+    unique = unique_fixed_points(ds)["fixed_point_state"].values
+    out = row(
+        label,
+        name,
+        tol,
+        seconds,
+        system,
+        ds["fixed_point_state"].values,
+        ds["status"].values == 0,
+        int(unique.shape[0]),
+        int(ds["iterations"].values.max()),
+        reference,
+    )
+    return out, unique
+
+
 def benchmark_system(
     label: str,
     system: RecurrentSystem,
@@ -221,26 +250,13 @@ def benchmark_system(
                 if group == "default"
                 else LevenbergMarquardtFinder(tol=tol)
             )
-            begin = time.perf_counter()
-            ds = lm.find(system, starts)
-            seconds = time.perf_counter() - begin
-            reference = seconds
-            if uniques is not None and group == "default":
-                uniques["dynalyze"] = unique_fixed_points(ds)["fixed_point_state"].values
-            rows.append(
-                row(
-                    label,
-                    f"dynalyze LM (tol {lm_tol:.0e})",
-                    tol,
-                    seconds,
-                    system,
-                    ds["fixed_point_state"].values,
-                    ds["status"].values == 0,
-                    int(unique_fixed_points(ds).sizes["fixed_point"]),
-                    int(ds["iterations"].values.max()),
-                    None,
-                )
+            lm_row, unique = dynalyze_row(
+                label, f"dynalyze LM (tol {lm_tol:.0e})", lm, tol, system, starts, None
             )
+            rows.append(lm_row)
+            reference = lm_row["wall s"]
+            if uniques is not None and group == "default":
+                uniques["dynalyze"] = unique
             if fpf is not None and is_gru:
                 for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
                     out = run_fpf(fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=fpf_iter)
@@ -264,23 +280,10 @@ def benchmark_system(
                 adam = AdamFinder(
                     learning_rate=0.05, decay_factor=0.95, tol=tol, max_iter=adam_iter
                 )
-                begin = time.perf_counter()
-                ds = adam.find(system, starts)
-                seconds = time.perf_counter() - begin
-                rows.append(
-                    row(
-                        label,
-                        "dynalyze Adam lr 0.05 (secondary)",
-                        tol,
-                        seconds,
-                        system,
-                        ds["fixed_point_state"].values,
-                        ds["status"].values == 0,
-                        int(unique_fixed_points(ds).sizes["fixed_point"]),
-                        int(ds["iterations"].values.max()),
-                        reference,
-                    )
+                adam_row, _ = dynalyze_row(
+                    label, "dynalyze Adam lr 0.05 (secondary)", adam, tol, system, starts, reference
                 )
+                rows.append(adam_row)
     return rows
 
 
