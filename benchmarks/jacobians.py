@@ -3,7 +3,7 @@
 For each Keras cell (SimpleRNN, GRU with ``reset_after`` True and False, LSTM,
 and dynalyze's UGRNN) at ``--units`` units, the built-in analytic system
 (:func:`dynalyze.wrap`) and the generic autodiff system
-(:class:`dynalyze.systems.keras_cell.KerasCellSystem`: a float64 clone of the
+(:class:`dynalyze.keras.KerasCellSystem`: a float64 clone of the
 same cell, ``tf.function`` + ``GradientTape.batch_jacobian``) compute the
 Jacobians at the same ``--states`` random states, each in its default
 threading. ``state`` times ``jacobian_state`` (what the fixed-point finder
@@ -39,7 +39,7 @@ def keras_cells(units: int, seed: int) -> dict[str, Callable[[], Any]]:
     """Constructors of the built-in cells (imports Keras)."""
     import keras
 
-    from dynalyze.cells import UGRNNCell
+    from dynalyze.keras import UGRNNCell
 
     init = keras.initializers
     return {
@@ -61,7 +61,7 @@ def benchmark_cell(
     name: str, cell: Any, input_dim: int, n_states: int, repeat: int, seed: int
 ) -> dict[str, Any]:
     import dynalyze
-    from dynalyze.systems.keras_cell import KerasCellSystem
+    from dynalyze.keras import KerasCellSystem
 
     cell.build((None, input_dim))
     analytic = dynalyze.wrap(cell)

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("dynalyze").setLevel(logging.WARNING)
     from dynalyze.sentiment.datasets import load_dataset
     from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.vocabulary import Vocabulary
 
     dataset = "synthetic" if args.quick else args.dataset
     recipe = default_recipe(dataset)

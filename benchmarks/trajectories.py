@@ -49,7 +49,7 @@ def classifier(model: str | None, texts: list[str], seed: int) -> Any:
     if model is not None:
         return RecurrentClassifier.load(model)
     from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.vocabulary import Vocabulary
 
     vocab = Vocabulary.build(texts, max_tokens=20000)
     keras_model = build_model("gru", len(vocab), units=64, embedding_dim=64, seed=seed)

@@ -33,10 +33,11 @@ from dynalyze.fixedpoints import (
     sample_initial_states,
     unique_fixed_points,
 )
+from dynalyze.keras import list_systems, wrap
 from dynalyze.linearization import Linearization, linearize
 from dynalyze.results import accessor as _accessor  # noqa: F401  (registers ds.dynalyze)
 from dynalyze.results import load, save, validate
-from dynalyze.systems import RecurrentSystem, StateLayout, list_systems, wrap
+from dynalyze.systems import RecurrentSystem, StateLayout
 
 __all__ = [
     "AdamFinder",

@@ -31,16 +31,14 @@ from dynalyze.errors import (
 )
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.systems.base import RecurrentSystem
-from dynalyze.trajectories import ModelTrajectories, TrajectoryBatch
+from dynalyze.trajectories import TrajectoryBatch, TrajectorySource
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.vocabulary import Vocabulary
 
-__all__ = ["RecurrentClassifier"]
+__all__ = ["ModelTrajectories", "RecurrentClassifier"]
 
 logger = logging.getLogger(__name__)
-
-_READOUT_ACTIVATIONS = ("linear", "sigmoid", "softmax")
 
 
 class RecurrentClassifier:
@@ -71,7 +69,7 @@ class RecurrentClassifier:
     --------
     >>> import numpy as np
     >>> from dynalyze.systems import SimpleRNNSystem
-    >>> from dynalyze.sentiment.vocabulary import Vocabulary
+    >>> from dynalyze.vocabulary import Vocabulary
     >>> clf = RecurrentClassifier(
     ...     system=SimpleRNNSystem(np.eye(2), np.zeros((2, 2)), activation="linear"),
     ...     embedding=np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
@@ -119,6 +117,7 @@ class RecurrentClassifier:
                 f"The readout must be a vector over the {system.state_dim} state units; got "
                 f"shape {self.readout_weight.shape}."
             )
+        self._parts: Any = None
         self._state_model: Any = None
         self._logit_fn: Any = None
 
@@ -149,70 +148,21 @@ class RecurrentClassifier:
         -------
         RecurrentClassifier
         """
-        from dynalyze.systems import _keras
-        from dynalyze.systems.registry import wrap
+        from dynalyze.keras.model import take_apart
 
-        if not _keras.is_model(model):
-            raise UnsupportedModelError(
-                f"Expected a Keras model (Embedding -> recurrent layer -> Dense); got "
-                f"{_keras.describe_object(model)}."
-            )
-        rnn = _keras.resolve(model, layer=layer)
-        if not _keras.is_rnn_layer(rnn):
-            raise UnsupportedModelError(
-                f"Expected a recurrent layer inside the model; got {_keras.describe_object(rnn)}."
-            )
-        for flag in ("go_backwards", "stateful"):
-            if getattr(rnn, flag, False):
-                raise UnsupportedModelError(
-                    f"The recurrent layer {rnn.name!r} has {flag}=True, which the classifier "
-                    "analysis does not support. Analyse a forward, non-stateful layer."
-                )
-        rec = wrap(rnn, system=system)
-        layers = [sub for _, sub in _keras._all_layers(model)]
-        embeddings = [sub for sub in layers if type(sub).__name__ == "Embedding"]
-        if len(embeddings) != 1:
-            raise UnsupportedModelError(
-                "Expected exactly one Embedding layer feeding the recurrent layer; found "
-                f"{len(embeddings)} in model {model.name!r}. The classifier analysis needs "
-                "Embedding -> recurrent layer -> Dense."
-            )
-        embedding = np.asarray(embeddings[0].embeddings.numpy(), dtype=np.float64)
-        if embedding.shape[0] != len(vocabulary):
-            raise VocabularyMismatchError(
-                f"The vocabulary has {len(vocabulary)} tokens but the model's Embedding "
-                f"{embeddings[0].name!r} expects {embedding.shape[0]} (input_dim). Use the "
-                "vocabulary file saved with this model."
-            )
-        weight, bias, activation = _readout(model, rnn, layers)
-        h_size = int(np.asarray(weight).shape[0])
-        full = np.zeros(rec.state_dim)
-        h_slice = rec.layout.slice(rec.layout.names[0])
-        if h_slice.stop - h_slice.start != h_size:
-            raise UnsupportedModelError(
-                f"The readout reads {h_size} values but the recurrent layer's output state "
-                f"{rec.layout.names[0]!r} has {h_slice.stop - h_slice.start} units."
-            )
-        full[h_slice] = weight
-        provenance = {
-            "model_name": str(model.name),
-            "recurrent_layer": str(rnn.name),
-            "recurrent_class": type(rnn).__name__,
-            "readout_activation": activation,
-            "vocabulary_size": len(vocabulary),
-            "embedding_dim": int(embedding.shape[1]),
-            **{f"system_{k}": v for k, v in rec.describe().items()},
-        }
-        return cls(
-            system=rec,
-            embedding=embedding,
-            readout_weight=full,
-            readout_bias=bias,
+        parts = take_apart(model, vocabulary, layer=layer, system=system)
+        clf = cls(
+            system=parts.system,
+            embedding=parts.embedding,
+            readout_weight=parts.readout_weight,
+            readout_bias=parts.readout_bias,
             vocabulary=vocabulary,
             model=model,
-            rnn_layer=rnn,
-            provenance=provenance,
+            rnn_layer=parts.rnn_layer,
+            provenance=parts.provenance,
         )
+        clf._parts = parts
+        return clf
 
     @classmethod
     def load(
@@ -239,7 +189,7 @@ class RecurrentClassifier:
             ``safe_mode=False``, which runs code from the file: only for files
             you trust.
         """
-        from dynalyze.sentiment.training import load_model
+        from dynalyze.keras.io import load_model
 
         model, vocab = load_model(path, vocabulary=vocabulary, safe_mode=safe_mode)
         clf = cls.from_model(model, vocab, layer=layer, system=system)
@@ -270,23 +220,18 @@ class RecurrentClassifier:
         Documents are batched by length; a sigmoid readout's activation is
         inverted so the result is always the logit.
         """
-        import tensorflow as tf
-
         self._require_model()
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
         out = np.empty(len(matrix), dtype=np.float32)
         if self._logit_fn is None:
-            model = self.model
-            self._logit_fn = tf.function(
-                lambda ids: model(ids, training=False), reduce_retracing=True
-            )
-        for index, batch in _length_batches(matrix, batch_size, sort_by_length=True):
-            values = np.asarray(self._logit_fn(tf.constant(batch)))
-            out[index] = values.reshape(len(index), -1)[:, 0]
-        if self.provenance.get("readout_activation") == "sigmoid":
-            clipped = np.clip(out.astype(np.float64), 1e-7, 1 - 1e-7)
-            out = np.log(clipped / (1 - clipped)).astype(np.float32)
+            from dynalyze.keras.model import logit_function
+
+            activation = str(self.provenance.get("readout_activation", "linear"))
+            self._logit_fn = logit_function(self.model, readout_activation=activation)
+        pad = self.vocabulary.pad_id
+        for index, batch in _length_batches(matrix, batch_size, pad_id=pad, sort_by_length=True):
+            out[index] = self._logit_fn(batch)
         return out
 
     def _require_model(self) -> None:
@@ -300,7 +245,11 @@ class RecurrentClassifier:
         """A compiled function ids -> all flat states, reusing the trained layers."""
         if self._state_model is None:
             self._require_model()
-            self._state_model = _build_state_function(self)
+            from dynalyze.keras.model import state_function, take_apart
+
+            if self._parts is None:
+                self._parts = take_apart(self.model, self.vocabulary)
+            self._state_model = state_function(self._parts, pad_id=self.vocabulary.pad_id)
         return self._state_model
 
     def iter_states(
@@ -316,7 +265,7 @@ class RecurrentClassifier:
         Parameters
         ----------
         ids : array_like of int, shape (n, T)
-            Token ids padded at the end with 0.
+            Token ids padded at the end with the vocabulary's ``pad_id``.
         batch_size : int
             Documents per batch.
         sort_by_length : bool
@@ -331,9 +280,10 @@ class RecurrentClassifier:
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
         fn = self._states_fn()
-        for index, batch in _length_batches(matrix, batch_size, sort_by_length=sort_by_length):
-            states = np.asarray(fn(batch), dtype=np.float32)
-            yield TrajectoryBatch(index, states, batch != 0, batch)
+        pad = self.vocabulary.pad_id
+        batches = _length_batches(matrix, batch_size, pad_id=pad, sort_by_length=sort_by_length)
+        for index, batch in batches:
+            yield TrajectoryBatch(index, fn(batch), batch != pad, batch)
 
     def stream(
         self,
@@ -352,13 +302,13 @@ class RecurrentClassifier:
         Parameters
         ----------
         ids : array_like of int, shape (n, T)
-            Token ids padded at the end with 0.
+            Token ids padded at the end with the vocabulary's ``pad_id``.
         labels, example_index, batch_size, provenance
             See :meth:`trajectories`.
 
         Returns
         -------
-        dynalyze.trajectories.ModelTrajectories
+        ModelTrajectories
         """
         matrix = _as_ids(ids, len(self.vocabulary))
         self._require_model()
@@ -385,7 +335,7 @@ class RecurrentClassifier:
         Parameters
         ----------
         ids : array_like of int, shape (n, T)
-            Token ids padded at the end with 0 (from :meth:`encode`).
+            Token ids padded at the end with the vocabulary's ``pad_id`` (from :meth:`encode`).
         labels : array_like, optional
             True labels, stored as ``label``.
         example_index : array_like of int, optional
@@ -409,7 +359,7 @@ class RecurrentClassifier:
         for batch in self.iter_states(matrix, batch_size=batch_size):
             block = np.where(batch.valid[:, :, None], batch.states, np.nan)
             states[batch.index, : block.shape[1]] = block
-        valid = matrix != 0
+        valid = matrix != self.vocabulary.pad_id
         lengths = valid.sum(axis=1)
         final = np.zeros((n, self.system.state_dim))
         has = lengths > 0
@@ -445,10 +395,10 @@ class RecurrentClassifier:
 
 
 def _length_batches(
-    matrix: NDArray[np.int32], batch_size: int, *, sort_by_length: bool
+    matrix: NDArray[np.int32], batch_size: int, *, pad_id: int, sort_by_length: bool
 ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int32]]]:
     """Batches of rows, each cut to its longest document (sorted by length: little padding)."""
-    lengths = (matrix != 0).sum(axis=1)
+    lengths = (matrix != pad_id).sum(axis=1)
     order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(len(matrix))
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size].astype(np.int64)
@@ -470,78 +420,58 @@ def _as_ids(ids: ArrayLike, vocab_size: int) -> NDArray[np.int32]:
     return matrix.astype(np.int32, copy=False)
 
 
-def _readout(model: Any, rnn: Any, layers: list[Any]) -> tuple[FloatArray, float, str]:
-    """Find the Dense readout fed by the recurrent layer's final state."""
-    from dynalyze.systems.activations import keras_activation_name
+class ModelTrajectories(TrajectorySource):
+    """Batches recomputed by the network on every pass (memory: one batch).
 
-    try:
-        position = next(i for i, sub in enumerate(layers) if sub is rnn)
-    except StopIteration:  # pragma: no cover - rnn comes from the model
-        position = -1
-    after = layers[position + 1 :]
-    passthrough = {"Dropout", "SpatialDropout1D", "GaussianNoise", "Activation"}
-    for sub in after:
-        kind = type(sub).__name__
-        if kind == "Dense":
-            kernel = np.asarray(sub.kernel.numpy(), dtype=np.float64)
-            activation = keras_activation_name(sub.activation)
-            if activation not in _READOUT_ACTIVATIONS:
-                raise UnsupportedModelError(
-                    f"The readout {sub.name!r} has activation {activation!r}; expected a "
-                    "linear, sigmoid or softmax Dense layer on the final state."
-                )
-            if kernel.shape[1] != 1:
-                raise UnsupportedModelError(
-                    f"The readout {sub.name!r} has {kernel.shape[1]} outputs; the classifier "
-                    "analysis handles binary classifiers with one logit (Dense(1))."
-                )
-            bias = float(sub.bias.numpy()[0]) if sub.use_bias else 0.0
-            return kernel[:, 0], bias, activation
-        if kind not in passthrough:
-            break
-    raise UnsupportedModelError(
-        f"No Dense readout directly after the recurrent layer {rnn.name!r} in model "
-        f"{model.name!r}. Expected Embedding -> recurrent layer -> Dense(1)."
-    )
+    Parameters
+    ----------
+    classifier : RecurrentClassifier
+        The network (with its Keras model).
+    ids : ndarray of int, shape (n, T)
+        Token ids padded with the vocabulary's ``pad_id``.
+    labels : array_like, optional
+        True labels.
+    example_index : array_like of int, optional
+        Coordinate values of the documents.
+    batch_size : int
+        Documents per forward pass.
+    provenance : dict, optional
+        Extra provenance.
+    """
 
+    def __init__(
+        self,
+        classifier: RecurrentClassifier,
+        ids: NDArray[np.integer],
+        *,
+        labels: Any = None,
+        example_index: Any = None,
+        batch_size: int = 128,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        positive_int("batch_size", batch_size)
+        self._classifier = classifier
+        self._batch_size = batch_size
+        self.token_ids = np.asarray(ids, dtype=np.int32)
+        if self.token_ids.ndim != 2:
+            raise DataError(f"ids must be a (n, T) id matrix; got shape {self.token_ids.shape}.")
+        n = self.token_ids.shape[0]
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and self.labels.shape != (n,):
+            raise DataError(f"labels must have shape ({n},); got {self.labels.shape}.")
+        self.example_index = (
+            np.arange(n, dtype=np.int64)
+            if example_index is None
+            else np.asarray(example_index, dtype=np.int64)
+        )
+        self.state_dim = classifier.system.state_dim
+        self.provenance = {**classifier.provenance, **(provenance or {})}
 
-def _build_state_function(clf: RecurrentClassifier) -> Any:
-    """ids (b, T) -> flat states (b, T, state_dim), reusing the trained layers' weights."""
-    import keras
-    import tensorflow as tf
-
-    from dynalyze.systems._keras import _all_layers, state_sizes
-
-    rnn = clf.rnn_layer
-    cell = rnn.cell
-    sizes = state_sizes(cell)
-    embedding_layer = next(
-        sub for _, sub in _all_layers(clf.model) if type(sub).__name__ == "Embedding"
-    )
-
-    class _FullStateCell(keras.layers.Layer):
-        """Emit the whole flat state (e.g. LSTM [h; c]) as the step output."""
-
-        def __init__(self, inner: Any) -> None:
-            super().__init__(dtype=inner.dtype_policy)
-            self.inner = inner
-            self.state_size = inner.state_size
-            self.output_size = int(sum(sizes))
-
-        def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
-            _, new_states = self.inner(inputs, states, training=False)
-            flat = new_states if isinstance(new_states, (list, tuple)) else [new_states]
-            return keras.ops.concatenate(list(flat), axis=-1), new_states
-
-    full = keras.layers.RNN(_FullStateCell(cell), return_sequences=True)
-
-    @tf.function(reduce_retracing=True)
-    def states(ids: Any) -> Any:
-        x = embedding_layer(ids)
-        mask = tf.not_equal(ids, 0)
-        return full(x, mask=mask, training=False)
-
-    def run(batch: NDArray[np.int32]) -> NDArray[np.float32]:
-        return np.asarray(states(tf.constant(batch)))
-
-    return run
+    def batches(self) -> Iterator[TrajectoryBatch]:
+        for batch in self._classifier.iter_states(self.token_ids, batch_size=self._batch_size):
+            yield TrajectoryBatch(
+                batch.index,
+                batch.states,
+                batch.valid,
+                self.token_ids[batch.index, : batch.states.shape[1]],
+            )

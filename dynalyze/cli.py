@@ -233,7 +233,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _systems() -> int:
-    from dynalyze.systems import list_systems
+    from dynalyze.keras import list_systems
 
     for name, cls in list_systems().items():
         doc = (cls.__doc__ or "").strip().splitlines()

@@ -3,8 +3,8 @@
 An analysis of a whole test split would hold ``documents x tokens x units``
 states (hundreds of MB to GB) if it kept them all. A :class:`TrajectorySource`
 instead hands out batches, as many times as an analysis needs to pass over the
-data: :class:`ModelTrajectories` recomputes each batch with the network's own
-vectorized forward pass, :class:`DatasetTrajectories` slices an in-memory
+data: :class:`dynalyze.classifier.ModelTrajectories` recomputes each batch with
+the network's own vectorized forward pass, :class:`DatasetTrajectories` slices an in-memory
 ``trajectories`` dataset. Memory is then bounded by one batch plus what the
 results themselves need.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import numpy as np
@@ -23,12 +23,8 @@ from numpy.typing import NDArray
 from dynalyze._validation import positive_int
 from dynalyze.errors import DataError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dynalyze.classifier import RecurrentClassifier
-
 __all__ = [
     "DatasetTrajectories",
-    "ModelTrajectories",
     "TrajectoryBatch",
     "TrajectorySource",
     "as_source",
@@ -146,63 +142,6 @@ class DatasetTrajectories(TrajectorySource):
                 np.asarray(hidden[part], dtype=np.float32),
                 valid[part],
                 self.token_ids[part],
-            )
-
-
-class ModelTrajectories(TrajectorySource):
-    """Batches recomputed by the network on every pass (memory: one batch).
-
-    Parameters
-    ----------
-    classifier : RecurrentClassifier
-        The network (with its Keras model).
-    ids : ndarray of int, shape (n, T)
-        Token ids padded with 0.
-    labels : array_like, optional
-        True labels.
-    example_index : array_like of int, optional
-        Coordinate values of the documents.
-    batch_size : int
-        Documents per forward pass.
-    provenance : dict, optional
-        Extra provenance.
-    """
-
-    def __init__(
-        self,
-        classifier: RecurrentClassifier,
-        ids: NDArray[np.integer],
-        *,
-        labels: Any = None,
-        example_index: Any = None,
-        batch_size: int = 128,
-        provenance: dict[str, Any] | None = None,
-    ) -> None:
-        positive_int("batch_size", batch_size)
-        self._classifier = classifier
-        self._batch_size = batch_size
-        self.token_ids = np.asarray(ids, dtype=np.int32)
-        if self.token_ids.ndim != 2:
-            raise DataError(f"ids must be a (n, T) id matrix; got shape {self.token_ids.shape}.")
-        n = self.token_ids.shape[0]
-        self.labels = None if labels is None else np.asarray(labels)
-        if self.labels is not None and self.labels.shape != (n,):
-            raise DataError(f"labels must have shape ({n},); got {self.labels.shape}.")
-        self.example_index = (
-            np.arange(n, dtype=np.int64)
-            if example_index is None
-            else np.asarray(example_index, dtype=np.int64)
-        )
-        self.state_dim = classifier.system.state_dim
-        self.provenance = {**classifier.provenance, **(provenance or {})}
-
-    def batches(self) -> Iterator[TrajectoryBatch]:
-        for batch in self._classifier.iter_states(self.token_ids, batch_size=self._batch_size):
-            yield TrajectoryBatch(
-                batch.index,
-                batch.states,
-                batch.valid,
-                self.token_ids[batch.index, : batch.states.shape[1]],
             )
 
 

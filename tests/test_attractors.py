@@ -23,8 +23,8 @@ from dynalyze.attractors.line import _calibrate, _hash_keys
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results import make_dataset
-from dynalyze.sentiment.vocabulary import Vocabulary
 from dynalyze.systems import SimpleRNNSystem
+from dynalyze.vocabulary import Vocabulary
 
 
 def test_streaming_pca_matches_numpy():

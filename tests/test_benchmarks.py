@@ -69,9 +69,9 @@ def test_benchmark_quick(script: str, tmp_path: Path) -> None:
 def test_fixed_points_on_a_saved_model(tmp_path: Path) -> None:
     """``--model`` loads a saved classifier and samples starts from its trajectories."""
     pytest.importorskip("keras")
+    from dynalyze.keras import save_model
     from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.training import save_model
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.vocabulary import Vocabulary
 
     vocab = Vocabulary.build(["a good film", "a bad film", "not good at all"])
     model = build_model("gru", len(vocab), units=8, embedding_dim=4, seed=0)

@@ -10,8 +10,8 @@ import xarray as xr
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.errors import DataError, UnsupportedModelError, VocabularyMismatchError
 from dynalyze.sentiment.models import build_model
-from dynalyze.sentiment.vocabulary import Vocabulary
 from dynalyze.trajectories import DatasetTrajectories
+from dynalyze.vocabulary import Vocabulary
 
 TOKENS = ["", "[UNK]", "good", "bad", "film", "plot", "great", "awful"]
 

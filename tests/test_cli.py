@@ -12,7 +12,7 @@ import xarray as xr
 
 import dynalyze
 from dynalyze.cli import main
-from dynalyze.sentiment.vocabulary import Vocabulary
+from dynalyze.vocabulary import Vocabulary
 
 FIGURES = {
     "state_pca",
@@ -237,8 +237,8 @@ def test_line_attractor_stream_equals_in_memory(run_dir):
 
 
 def test_analyze_an_lstm_folder_is_reported_as_an_lstm(run_dir, tmp_path):
+    from dynalyze.keras import save_model
     from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.training import save_model
 
     vocab = Vocabulary.load(run_dir / "model" / "vocabulary.txt")
     model = build_model("lstm", len(vocab), units=8, embedding_dim=8, seed=0)

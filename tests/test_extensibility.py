@@ -1,7 +1,7 @@
 """Extensibility: the UGRNN built-in, the plugin registry and ``dynalyze.testing``.
 
 Oracles: the Keras cell's own output, TensorFlow autodiff through the same cell
-(:class:`~dynalyze.systems.KerasCellSystem`), and central finite differences.
+(:class:`~dynalyze.keras.KerasCellSystem`), and central finite differences.
 """
 
 from __future__ import annotations
@@ -22,17 +22,15 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import dynalyze  # noqa: E402
-from dynalyze.cells import UGRNNCell  # noqa: E402
 from dynalyze.errors import DynalyzePluginWarning, UnsupportedModelError  # noqa: E402
+from dynalyze.keras import KerasCellSystem, UGRNNCell, registry  # noqa: E402
 from dynalyze.systems import (  # noqa: E402
     GRUSystem,
-    KerasCellSystem,
     RecurrentSystem,
     SimpleRNNSystem,
     UGRNNSystem,
-    registry,
 )
-from dynalyze.systems._autodiff import finite_difference_jacobians  # noqa: E402
+from dynalyze.systems.finite_differences import finite_difference_jacobians  # noqa: E402
 from dynalyze.testing import (  # noqa: E402
     ConformanceError,
     check_keras_cell,
@@ -208,9 +206,9 @@ def test_ugrnn_architecture_builds_masked_model() -> None:
 
 
 def test_ugrnn_model_saves_and_loads_in_safe_mode(tmp_path: Path) -> None:
+    from dynalyze.keras import save_model
     from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.training import save_model
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.vocabulary import Vocabulary
 
     model = build_model("ugrnn", 5, units=3, embedding_dim=2, seed=0)
     randomize(model.get_layer("rnn").cell, np.random.default_rng(5))
@@ -219,14 +217,14 @@ def test_ugrnn_model_saves_and_loads_in_safe_mode(tmp_path: Path) -> None:
     tokens = np.array([[2, 3, 4, 0], [4, 4, 0, 0]], dtype="int32")
     np.save(tmp_path / "tokens.npy", tokens)
     np.save(tmp_path / "want.npy", np.asarray(model(tokens)))
-    # A fresh interpreter that never imported dynalyze.cells: load_model must do it,
+    # A fresh interpreter that never imported dynalyze.keras.cells: load_model must do it,
     # and plain keras.saving.load_model (safe mode) works once it is imported.
     code = textwrap.dedent(
         f"""
         import sys
         import numpy as np
-        from dynalyze.sentiment.training import load_model
-        assert "dynalyze.cells" not in sys.modules
+        from dynalyze.keras import load_model
+        assert "dynalyze.keras.cells" not in sys.modules
         model, vocab = load_model({str(folder)!r})
         tokens = np.load({str(tmp_path / "tokens.npy")!r})
         want = np.load({str(tmp_path / "want.npy")!r})

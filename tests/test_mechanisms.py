@@ -17,8 +17,8 @@ from dynalyze.attractors.mechanism import mechanism, structure_rows
 from dynalyze.attractors.structure import link_clusters, manifold_axis
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.results import make_dataset
-from dynalyze.sentiment.vocabulary import Vocabulary
 from dynalyze.systems import SimpleRNNSystem
+from dynalyze.vocabulary import Vocabulary
 
 VALENCES = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5, "film": 0.0, "plot": 0.05}
 

@@ -216,7 +216,7 @@ def test_every_written_file_gets_the_usual_permissions(tmp_path):
     import os
 
     from dynalyze._atomic import atomic_path
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.vocabulary import Vocabulary
 
     umask = os.umask(0)
     os.umask(umask)

@@ -30,7 +30,7 @@ from dynalyze.sentiment.datasets import (
     load_dataset,
     parse_label,
 )
-from dynalyze.sentiment.vocabulary import Vocabulary, tokenize
+from dynalyze.vocabulary import Vocabulary, tokenize
 
 SMALL = SyntheticConfig(n_examples=400)
 
@@ -295,12 +295,11 @@ def test_document_matrix_binary() -> None:
 
 keras = pytest.importorskip("keras")
 
+from dynalyze.keras import load_model, save_model  # noqa: E402
 from dynalyze.sentiment.models import ARCHITECTURES, build_model, register_architecture  # noqa: E402
 from dynalyze.sentiment.training import (  # noqa: E402
     evaluate_accuracy,
-    load_model,
     predict_logits,
-    save_model,
     train_model,
 )
 

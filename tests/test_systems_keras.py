@@ -1,7 +1,7 @@
 """Keras-facing recurrent systems: analytic cells vs Keras, autodiff and finite differences.
 
 The oracles are Keras's own cells (their outputs) and
-:class:`dynalyze.systems.KerasCellSystem` (TensorFlow autodiff through the same
+:class:`dynalyze.keras.KerasCellSystem` (TensorFlow autodiff through the same
 cells, in float64), plus central finite differences.
 """
 
@@ -25,18 +25,15 @@ from dynalyze.errors import (  # noqa: E402
     NonFiniteError,
     UnsupportedModelError,
 )
+from dynalyze.keras import KerasCellSystem, list_systems, registry, wrap  # noqa: E402
 from dynalyze.systems import (  # noqa: E402
     GRUSystem,
-    KerasCellSystem,
     LSTMSystem,
     RecurrentSystem,
     SimpleRNNSystem,
-    _autodiff,
-    list_systems,
-    registry,
-    wrap,
+    finite_differences,
 )
-from dynalyze.systems._autodiff import finite_difference_jacobians  # noqa: E402
+from dynalyze.systems.finite_differences import finite_difference_jacobians  # noqa: E402
 
 N_POINTS = 6
 
@@ -408,7 +405,7 @@ def test_autodiff_chunking_gives_the_same_jacobians(
     rng = np.random.default_rng(9)
     h, x = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
     whole = oracle.jacobians(h, x)
-    monkeypatch.setattr(_autodiff, "_CHUNK_ENTRIES", 20)  # one point per chunk
+    monkeypatch.setattr(finite_differences, "_CHUNK_ENTRIES", 20)  # one point per chunk
     parts = oracle.jacobians(h, x)
     for a, b in zip(whole, parts, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)

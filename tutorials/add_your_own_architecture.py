@@ -5,7 +5,7 @@ script takes a cell that dynalyze has never heard of through the whole
 analysis, twice:
 
 1. with **no dynalyze code at all**: ``dynalyze.wrap`` falls back to the generic
-   :class:`dynalyze.systems.KerasCellSystem`, which steps a float64 copy of the
+   :class:`dynalyze.keras.KerasCellSystem`, which steps a float64 copy of the
    Keras cell and differentiates it with TensorFlow autodiff. Fixed points,
    linearization, saving and the conformance check all work;
 2. with an **analytic system**: a small :class:`dynalyze.RecurrentSystem`

@@ -348,7 +348,7 @@ class LineAttractor(AttractorModel):
 
         A pipeline of named stages (module functions ``_stage_*``), each taking
         explicit inputs and returning the variables it adds. Two passes are made
-        over ``trajectories``; with a :class:`~dynalyze.trajectories.ModelTrajectories`
+        over ``trajectories``; with a :class:`~dynalyze.classifier.ModelTrajectories`
         stream (from :meth:`RecurrentClassifier.stream`) memory stays bounded by
         one batch whatever the number of documents.
 

@@ -30,7 +30,7 @@ from dynalyze.systems.base import RecurrentSystem
 __all__ = ["AdamFinder"]
 
 
-def _fraction(_instance: object, attribute: attrs.Attribute, value: float) -> None:
+def _fraction(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ConfigurationError(f"{attribute.name} must lie in [0, 1); got {value!r}.")
 

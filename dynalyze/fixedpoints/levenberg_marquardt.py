@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -126,7 +126,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         return SolverOutput(states, iterations, stop)
 
     def _solve_chunk(
-        self, system: RecurrentSystem, h0: FloatArray, x: FloatArray, bar: tqdm
+        self, system: RecurrentSystem, h0: FloatArray, x: FloatArray, bar: tqdm[Any]
     ) -> tuple[FloatArray, np.ndarray, np.ndarray]:
         m, d = h0.shape
         h = h0.copy()
@@ -277,7 +277,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         mu: FloatArray,
         stop: np.ndarray,
         active: np.ndarray,
-        bar: tqdm,
+        bar: tqdm[Any],
     ) -> np.ndarray:
         """Normal equations at ``index``; flag stationary points; return the still-active."""
         d = h.shape[1]

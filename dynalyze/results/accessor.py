@@ -32,7 +32,8 @@ from dynalyze.results.io import save
 __all__ = ["DynalyzeAccessor"]
 
 
-@xr.register_dataset_accessor("dynalyze")
+# xarray's decorator is untyped; it returns the class unchanged.
+@xr.register_dataset_accessor("dynalyze")  # type: ignore[no-untyped-call]
 class DynalyzeAccessor:
     """Convenience methods on dynalyze results (``ds.dynalyze.<method>``)."""
 

@@ -12,7 +12,7 @@ from dynalyze.sentiment.datasets import (
     SyntheticConfig,
     load_dataset,
 )
-from dynalyze.sentiment.vocabulary import Vocabulary, tokenize
+from dynalyze.vocabulary import Vocabulary, tokenize
 
 __all__ = [
     "DATASET_NAMES",

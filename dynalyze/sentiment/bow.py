@@ -4,7 +4,7 @@ The paper compares every RNN with a bag-of-words (BoW) logistic regression, and
 its token input projections with the BoW word weights. :func:`fit_bow` fits
 scikit-learn's :class:`~sklearn.linear_model.LogisticRegression` (L2 penalty,
 ``liblinear`` solver) on a sparse document-term matrix built with the *same*
-tokenizer and :class:`~dynalyze.sentiment.vocabulary.Vocabulary` as the RNN, on
+tokenizer and :class:`~dynalyze.vocabulary.Vocabulary` as the RNN, on
 the same train split, whole documents (no truncation). It returns one weight
 per vocabulary id (padding's weight is 0), so ``weights[vocab.index("awful")]``
 is the BoW weight of "awful".
@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from dynalyze._validation import positive, positive_int
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.sentiment.datasets import SentimentData
-from dynalyze.sentiment.vocabulary import PAD_ID, Keep, Vocabulary, tokenize
+from dynalyze.vocabulary import PAD_ID, Keep, Vocabulary, tokenize
 
 __all__ = ["DEFAULT_CS", "FEATURES", "BowResult", "document_matrix", "fit_bow"]
 

@@ -78,7 +78,7 @@ import attrs
 from dynalyze._validation import attrs_optional_positive_int, attrs_positive, attrs_positive_int
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.sentiment.datasets import DATASET_NAMES, SyntheticConfig
-from dynalyze.sentiment.vocabulary import Keep
+from dynalyze.vocabulary import Keep
 
 __all__ = ["RECIPES", "Recipe", "default_recipe"]
 

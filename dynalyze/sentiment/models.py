@@ -90,7 +90,7 @@ def _lstm(units: int, *, seed: int, name: str) -> keras.layers.Layer:
 def _ugrnn(units: int, *, seed: int, name: str) -> keras.layers.Layer:
     import keras
 
-    from dynalyze.cells import UGRNNCell
+    from dynalyze.keras.cells import UGRNNCell
 
     return keras.layers.RNN(UGRNNCell(units, **_initializers(seed)), name=name)
 

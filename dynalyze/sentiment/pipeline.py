@@ -220,10 +220,11 @@ def run_pipeline(config: RunConfig) -> RunResult:
     -------
     RunResult
     """
+    from dynalyze.keras import save_model
     from dynalyze.sentiment.datasets import load_dataset
     from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.training import save_model, train_model
-    from dynalyze.sentiment.vocabulary import Vocabulary
+    from dynalyze.sentiment.training import train_model
+    from dynalyze.vocabulary import Vocabulary
 
     cfg = config
     recipe = cfg.recipe()

@@ -320,10 +320,12 @@ class RecurrentSystem(abc.ABC):
         if overrides_state and overrides_input:
             return self._jacobian_state(h, x), self._jacobian_input(h, x)
         if self._has_step_tensor():
-            from dynalyze.systems._autodiff import autodiff_jacobians
+            # The one TensorFlow autodiff implementation lives in the Keras package.
+            from dynalyze.keras.autodiff import tape_functions
 
-            return autodiff_jacobians(self, h, x)
-        from dynalyze.systems._autodiff import finite_difference_jacobians
+            _, jh, jx = tape_functions(self).jacobians("both", h, x)
+            return jh, jx
+        from dynalyze.systems.finite_differences import finite_difference_jacobians
 
         _warn_finite_differences(type(self))
         return finite_difference_jacobians(self._step, h, x)
@@ -334,7 +336,8 @@ class RecurrentSystem(abc.ABC):
         return self._step(h, x), self._jacobian_state(h, x)
 
     def _vjp_state(self, h: FloatArray, x: FloatArray, v: FloatArray) -> FloatArray:
-        return np.einsum("ni,nij->nj", v, self._jacobian_state(h, x))
+        out: FloatArray = np.einsum("ni,nij->nj", v, self._jacobian_state(h, x))
+        return out
 
     def __repr__(self) -> str:
         return (

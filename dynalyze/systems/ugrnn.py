@@ -1,7 +1,7 @@
-"""Update-gate RNN (:class:`dynalyze.cells.UGRNNCell`) with analytic float64 Jacobians.
+"""Update-gate RNN (:class:`dynalyze.keras.UGRNNCell`) with analytic float64 Jacobians.
 
 The UGRNN of Collins, Sohl-Dickstein & Sussillo (2016), in the Keras weight
-layout of :class:`dynalyze.cells.UGRNNCell`: ``kernel`` W of shape
+layout of :class:`dynalyze.keras.UGRNNCell`: ``kernel`` W of shape
 ``(input_dim, 2 units)``, ``recurrent_kernel`` U of shape ``(units, 2 units)``,
 ``bias`` of shape ``(2 units,)``, gate blocks ``u | c``::
 
@@ -14,7 +14,7 @@ Jacobians are ``dh'/dh = diag(u) + diag(alpha) Uu^T + diag(beta) Uc^T`` and
 ``dh'/dx = diag(alpha) Wu^T + diag(beta) Wc^T``.
 
 Keras is never imported here: a cell can only be a ``UGRNNCell`` if
-:mod:`dynalyze.cells` has already been imported.
+:mod:`dynalyze.keras.cells` has already been imported.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from dynalyze.systems.base import RecurrentSystem
 __all__ = ["UGRNNSystem"]
 
 #: Module and class name of the Keras cell this system mirrors.
-_CELL_MODULE, _CELL_CLASS = "dynalyze.cells", "UGRNNCell"
+_CELL_MODULE, _CELL_CLASS = "dynalyze.keras.cells", "UGRNNCell"
 
 
 def _ugrnn_cell_class() -> type | None:
@@ -140,7 +140,7 @@ class UGRNNSystem(RecurrentSystem):
     # ------------------------------------------------------------ wrapping
     @classmethod
     def can_wrap(cls, obj: object) -> bool:
-        """True for a built :class:`dynalyze.cells.UGRNNCell` (or RNN layer holding one).
+        """True for a built :class:`dynalyze.keras.UGRNNCell` (or RNN layer holding one).
 
         Subclasses that override ``call`` and unsupported activations are left
         to the generic autodiff system.
@@ -156,7 +156,7 @@ class UGRNNSystem(RecurrentSystem):
         cell = _ugrnn_cell_of(obj)
         if cell is None:
             raise UnsupportedModelError(
-                "Expected a dynalyze.cells.UGRNNCell (unmodified) or a keras.layers.RNN "
+                "Expected a dynalyze.keras.UGRNNCell (unmodified) or a keras.layers.RNN "
                 f"holding one; got {type(obj).__name__}. Wrap other cells with "
                 "dynalyze.wrap(obj)."
             )

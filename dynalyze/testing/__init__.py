@@ -35,6 +35,8 @@ True
 PASS jacobians_finite_differences [error ...e-... <= 1e-06]: jacobian_state, ...
 """
 
+from typing import Any
+
 from dynalyze.testing.checks import (
     ReferenceStep,
     check_analysis_pipeline,
@@ -48,7 +50,6 @@ from dynalyze.testing.checks import (
     check_system,
     sample_points,
 )
-from dynalyze.testing.keras_cells import check_keras_cell, keras_reference_step
 from dynalyze.testing.report import CheckResult, ConformanceError, ConformanceReport
 
 __all__ = [
@@ -69,3 +70,13 @@ __all__ = [
     "keras_reference_step",
     "sample_points",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Keras checks live in dynalyze.keras.testing, which imports this package's
+    # checks: re-exported lazily so that either package can be imported first.
+    if name in ("check_keras_cell", "keras_reference_step"):
+        from dynalyze.keras import testing
+
+        return getattr(testing, name)
+    raise AttributeError(f"module 'dynalyze.testing' has no attribute {name!r}")

@@ -29,8 +29,8 @@ from dynalyze.linearization import linearize
 from dynalyze.results.build import to_json
 from dynalyze.results.io import load, save
 from dynalyze.results.schema import KINDS, VARIABLES
-from dynalyze.systems._autodiff import finite_difference_jacobians
 from dynalyze.systems.base import RecurrentSystem
+from dynalyze.systems.finite_differences import finite_difference_jacobians
 from dynalyze.testing.report import CheckResult, ConformanceError, ConformanceReport
 
 __all__ = [

@@ -10,9 +10,7 @@ import textwrap
 
 
 def test_the_package_declares_the_entry_point() -> None:
-    found = {
-        ep.name: ep.value for ep in importlib.metadata.entry_points(group="dynalyze.systems")
-    }
+    found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="dynalyze.systems")}
     assert found.get("leaky") == "dynalyze_leaky.system:LeakyRNNSystem"
 
 

@@ -91,9 +91,11 @@ def test_fixed_points_and_linearization(model: keras.Model) -> None:
     lin = dynalyze.linearize(system, unique)
     # At a fixed point of a leaky RNN every eigenvalue is (1 - a) + a * (eigenvalue of diag(d) U^T).
     lam = lin["eigenvalue"].values[0]
-    d = 1.0 - np.tanh(
-        unique["fixed_point_state"].values[0] @ system.recurrent_kernel + system.bias
-    ) ** 2
+    d = (
+        1.0
+        - np.tanh(unique["fixed_point_state"].values[0] @ system.recurrent_kernel + system.bias)
+        ** 2
+    )
     inner = np.linalg.eigvals(d[:, None] * system.recurrent_kernel.T)
     np.testing.assert_allclose(
         np.sort_complex(lam), np.sort_complex(0.7 + 0.3 * inner), rtol=1e-8, atol=1e-10

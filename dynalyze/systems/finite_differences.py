@@ -1,94 +1,34 @@
-"""Generic Jacobians: TensorFlow autodiff and central finite differences.
+"""Central finite-difference Jacobians of any batched step map (NumPy only).
 
-TensorFlow is imported only when autodiff is actually used, so
-``import dynalyze`` stays light.
+The fallback of :class:`~dynalyze.systems.RecurrentSystem` for systems that
+implement neither analytic Jacobians nor ``_step_tensor``, and the independent
+oracle of :mod:`dynalyze.testing`.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dynalyze._validation import FloatArray
 
-if TYPE_CHECKING:
-    from dynalyze.systems.base import RecurrentSystem
-
-__all__ = ["autodiff_jacobians", "finite_difference_jacobians", "import_tensorflow"]
+__all__ = ["chunks", "finite_difference_jacobians"]
 
 #: Upper bound on the number of float64 Jacobian entries computed in one chunk.
 _CHUNK_ENTRIES = 2**25
 
-_COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
+def chunks(n: int, per_point: int) -> list[slice]:
+    """Slices of ``range(n)`` holding at most ``_CHUNK_ENTRIES // per_point`` points each.
 
-def import_tensorflow() -> Any:
-    """Import TensorFlow lazily (it takes seconds and is needed only here)."""
-    import tensorflow as tf
-
-    return tf
-
-
-def _chunks(n: int, per_point: int) -> list[slice]:
+    Examples
+    --------
+    >>> chunks(5, 2**24)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
     size = max(1, _CHUNK_ENTRIES // max(per_point, 1))
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
-
-
-def _compiled_jacobian(system: RecurrentSystem) -> Callable[[Any, Any], Any]:
-    fn = _COMPILED.get(system)
-    if fn is None:
-        tf = import_tensorflow()
-        # A weak reference: the cached function must not keep its key alive.
-        ref = weakref.ref(system)
-
-        @tf.function(reduce_retracing=True)
-        def jacobians(h: Any, x: Any) -> Any:
-            target = ref()
-            if target is None:  # pragma: no cover - the system owns the call
-                raise ReferenceError("the recurrent system was garbage-collected")
-            with tf.GradientTape(persistent=True) as tape:
-                tape.watch(h)
-                tape.watch(x)
-                y = target._step_tensor(h, x)
-            return tape.batch_jacobian(y, h), tape.batch_jacobian(y, x)
-
-        fn = jacobians
-        _COMPILED[system] = fn
-    return fn
-
-
-def autodiff_jacobians(
-    system: RecurrentSystem, h: FloatArray, x: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Jacobians of ``system._step_tensor`` by TensorFlow autodiff, in float64.
-
-    Parameters
-    ----------
-    system : RecurrentSystem
-        A system implementing ``_step_tensor`` with TensorFlow operations.
-    h, x : ndarray
-        Validated states ``(n, state_dim)`` and inputs ``(n, input_dim)``.
-
-    Returns
-    -------
-    tuple of ndarray
-        ``dF/dh`` of shape ``(n, state_dim, state_dim)`` and ``dF/dx`` of shape
-        ``(n, state_dim, input_dim)``.
-    """
-    tf = import_tensorflow()
-    fn = _compiled_jacobian(system)
-    n, d = h.shape
-    m = x.shape[1]
-    jh = np.empty((n, d, d))
-    jx = np.empty((n, d, m))
-    for part in _chunks(n, d * (d + m)):
-        a, b = fn(tf.constant(h[part]), tf.constant(x[part]))
-        jh[part] = np.asarray(a, dtype=np.float64)
-        jx[part] = np.asarray(b, dtype=np.float64)
-    return jh, jx
 
 
 def finite_difference_jacobians(
@@ -129,7 +69,7 @@ def finite_difference_jacobians(
     m = x.shape[1]
     jh = np.empty((n, d, d))
     jx = np.empty((n, d, m))
-    for part in _chunks(n, 2 * (d + m) * d):
+    for part in chunks(n, 2 * (d + m) * d):
         hp, xp = h[part], x[part]
         jh[part] = _central(step, hp, xp, wrt=0, relative_step=relative_step)
         if m:

@@ -125,7 +125,7 @@ def recurrent_layers(model: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def _all_layers(model: Any) -> list[tuple[str, Any]]:
+def all_layers(model: Any) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
 
     def visit(container: Any, prefix: str) -> None:
@@ -142,7 +142,7 @@ def _all_layers(model: Any) -> list[tuple[str, Any]]:
 def _select_layer(model: Any, layer: str) -> Any:
     candidates = recurrent_layers(model)
     names = [path for path, _ in candidates]
-    for path, sub in _all_layers(model):
+    for path, sub in all_layers(model):
         if layer in (path, sub.name):
             if is_rnn_layer(sub) or is_bidirectional(sub):
                 return sub
@@ -170,7 +170,7 @@ def resolve(obj: Any, *, layer: str | None = None) -> Any:
         else:
             candidates = recurrent_layers(obj)
             if not candidates:
-                names = [path for path, _ in _all_layers(obj)]
+                names = [path for path, _ in all_layers(obj)]
                 raise UnsupportedModelError(
                     f"{_EXPECTED}; got {describe_object(obj)} with no recurrent layer "
                     f"(its layers: {names}). Pass a model that contains a GRU, LSTM, "

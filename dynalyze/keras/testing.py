@@ -12,9 +12,9 @@ import numpy as np
 
 from dynalyze._validation import FloatArray
 from dynalyze.errors import UnsupportedModelError
-from dynalyze.systems import _keras
-from dynalyze.systems.keras_cell import KerasCellSystem
-from dynalyze.systems.registry import wrap
+from dynalyze.keras import _introspect
+from dynalyze.keras.cell_system import KerasCellSystem
+from dynalyze.keras.registry import wrap
 from dynalyze.testing.checks import ReferenceStep, check_system
 from dynalyze.testing.report import ConformanceReport
 
@@ -22,13 +22,13 @@ __all__ = ["check_keras_cell", "keras_reference_step"]
 
 
 def _cell(obj: Any) -> Any:
-    if not _keras.is_keras_layer(obj):
+    if not _introspect.is_keras_layer(obj):
         raise UnsupportedModelError(
             "check_keras_cell expects a Keras RNN cell, a recurrent layer or a model "
-            f"holding one; got {_keras.describe_object(obj)}. For other systems call "
+            f"holding one; got {_introspect.describe_object(obj)}. For other systems call "
             "dynalyze.testing.check_system(system) directly."
         )
-    return _keras.cell_of(_keras.resolve(obj))
+    return _introspect.cell_of(_introspect.resolve(obj))
 
 
 def keras_reference_step(cell_or_layer: Any) -> ReferenceStep:
@@ -58,7 +58,7 @@ def keras_reference_step(cell_or_layer: Any) -> ReferenceStep:
     [[0.0, 0.0]]
     """
     cell = _cell(cell_or_layer)
-    sizes = list(_keras.state_sizes(cell))
+    sizes = list(_introspect.state_sizes(cell))
     dtype = str(getattr(cell, "compute_dtype", "float32"))
 
     def reference(h: FloatArray, x: FloatArray) -> FloatArray:

@@ -19,8 +19,8 @@ import numpy as np
 
 from dynalyze._validation import FloatArray, positive_int
 from dynalyze.errors import UnsupportedModelError
-from dynalyze.systems import _keras
-from dynalyze.systems._autodiff import _chunks, import_tensorflow
+from dynalyze.keras import _introspect
+from dynalyze.keras.autodiff import import_tensorflow, tape_functions
 from dynalyze.systems.base import RecurrentSystem, StateLayout
 
 __all__ = ["KerasCellSystem"]
@@ -81,27 +81,27 @@ class KerasCellSystem(RecurrentSystem):
     name: ClassVar[str] = "keras"
 
     def __init__(self, cell: Any, *, input_dim: int | None = None, float64: bool = True) -> None:
-        if not _keras.is_keras_cell(cell):
+        if not _introspect.is_keras_cell(cell):
             raise UnsupportedModelError(
                 "KerasCellSystem expects a Keras RNN cell (a keras.layers.Layer with "
-                f"state_size and call(inputs, states)); got {_keras.describe_object(cell)}. "
+                f"state_size and call(inputs, states)); got {_introspect.describe_object(cell)}. "
                 "Use KerasCellSystem.from_keras(layer) or dynalyze.wrap(...) for layers "
                 "and models."
             )
-        if _keras.is_stacked_cells(cell):
+        if _introspect.is_stacked_cells(cell):
             raise UnsupportedModelError(
-                f"{_keras.describe_object(cell)} stacks several cells; wrap one cell at a "
+                f"{_introspect.describe_object(cell)} stacks several cells; wrap one cell at a "
                 "time, e.g. KerasCellSystem(cells.cells[0])."
             )
-        _keras.check_built(cell)
-        _keras.check_finite_weights(cell)
-        self._state_sizes = _keras.state_sizes(cell)
+        _introspect.check_built(cell)
+        _introspect.check_finite_weights(cell)
+        self._state_sizes = _introspect.state_sizes(cell)
         if input_dim is not None:
             positive_int("input_dim", input_dim)
-        dim = _keras.cell_input_dim(cell) if input_dim is None else input_dim
+        dim = _introspect.cell_input_dim(cell) if input_dim is None else input_dim
         if dim is None:
             raise UnsupportedModelError(
-                f"Cannot tell the input size of {_keras.describe_object(cell)}: it has no "
+                f"Cannot tell the input size of {_introspect.describe_object(cell)}: it has no "
                 "2-D kernel and no recorded build shape. Pass it explicitly, e.g. "
                 "KerasCellSystem(cell, input_dim=8)."
             )
@@ -109,7 +109,6 @@ class KerasCellSystem(RecurrentSystem):
         self.source_cell = cell
         self.cell: Any = cell
         self.precision: str = str(getattr(cell, "compute_dtype", "float32"))
-        self._functions: dict[str, Any] = {}
         self._check_call(cell)
         if float64:
             # Cloning also snapshots the weights, as the analytic systems do.
@@ -122,21 +121,21 @@ class KerasCellSystem(RecurrentSystem):
     def can_wrap(cls, obj: object) -> bool:
         """True for any built Keras cell with vector states (or RNN layer holding one)."""
         try:
-            cell = _keras.cell_of(obj)
-            if not _keras.is_keras_cell(cell) or _keras.is_stacked_cells(cell):
+            cell = _introspect.cell_of(obj)
+            if not _introspect.is_keras_cell(cell) or _introspect.is_stacked_cells(cell):
                 return False
             if not getattr(cell, "built", False):
                 return False
-            _keras.state_sizes(cell)
-            return _keras.cell_input_dim(cell) is not None
+            _introspect.state_sizes(cell)
+            return _introspect.cell_input_dim(cell) is not None
         except Exception:
             return False
 
     @classmethod
     def from_keras(cls, obj: Any, *, input_dim: int | None = None) -> KerasCellSystem:
         """Build from a Keras cell or an RNN layer holding one (``layer.cell``)."""
-        target = _keras.resolve(obj)
-        return cls(_keras.cell_of(target), input_dim=input_dim)
+        target = _introspect.resolve(obj)
+        return cls(_introspect.cell_of(target), input_dim=input_dim)
 
     # --------------------------------------------------------------- shape
     @property
@@ -181,13 +180,13 @@ class KerasCellSystem(RecurrentSystem):
         result = cell(x_in, states, training=False)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise UnsupportedModelError(
-                f"Expected {_keras.describe_object(cell)}.call(inputs, states) to return "
+                f"Expected {_introspect.describe_object(cell)}.call(inputs, states) to return "
                 f"(output, new_states); got {type(result).__name__}."
             )
         new_states = tf.nest.flatten(result[1])
         if len(new_states) != len(sizes):
             raise UnsupportedModelError(
-                f"{_keras.describe_object(cell)} has state_size {sizes} but returned "
+                f"{_introspect.describe_object(cell)} has state_size {sizes} but returned "
                 f"{len(new_states)} new state tensor(s); expected {len(sizes)}."
             )
         flat = new_states[0] if len(new_states) == 1 else tf.concat(new_states, axis=-1)
@@ -206,14 +205,14 @@ class KerasCellSystem(RecurrentSystem):
             raise
         except Exception as exc:
             raise UnsupportedModelError(
-                f"Calling {_keras.describe_object(cell)} as cell(inputs, states, "
+                f"Calling {_introspect.describe_object(cell)} as cell(inputs, states, "
                 f"training=False) with inputs of size {self._input_dim} and states of sizes "
                 f"{list(self._state_sizes)} failed ({type(exc).__name__}: {exc}). Expected "
                 "a Keras RNN cell returning (output, new_states); check input_dim."
             ) from exc
         if out.shape != (3, self.state_dim):
             raise UnsupportedModelError(
-                f"{_keras.describe_object(cell)} returned new states of total shape "
+                f"{_introspect.describe_object(cell)} returned new states of total shape "
                 f"{out.shape}; expected (batch, {self.state_dim}) from its state_size "
                 f"{list(self._state_sizes)}."
             )
@@ -244,14 +243,14 @@ class KerasCellSystem(RecurrentSystem):
                 raise ValueError(f"the clone's output differs from the cell's by {err:.2g}")
         except Exception as exc:
             if not warn:
-                logger.debug("No float64 clone of %s: %s", _keras.describe_object(cell), exc)
+                logger.debug("No float64 clone of %s: %s", _introspect.describe_object(cell), exc)
                 return None
             logger.warning(
                 "Could not build a float64 copy of %s (%s: %s); stepping the original "
                 "cell in %s, so steps and Jacobians have reduced precision (about 1e-7 "
                 "relative). Make the cell's get_config() return every constructor "
                 "argument (and accept dtype=) to get float64.",
-                _keras.describe_object(cell),
+                _introspect.describe_object(cell),
                 type(exc).__name__,
                 exc,
                 self.precision,
@@ -259,97 +258,32 @@ class KerasCellSystem(RecurrentSystem):
             return None
         return clone
 
-    # ---------------------------------------------------- compiled functions
+    # ------------------------------------------------------- the step map
     def _step_tensor(self, h: Any, x: Any) -> Any:
         return self._call(self.cell, h, x)
 
-    def _function(self, kind: str) -> Any:
-        """The compiled TensorFlow function ``kind``, traced on first use."""
-        fn = self._functions.get(kind)
-        if fn is None:
-            tf = import_tensorflow()
-            body: Any
-            if kind == "step":
-                body = self._step_tensor
-            elif kind == "vjp":
-                body = self._vjp_tensor
-            else:
-                body = self._jacobian_tensors(kind)
-            fn = tf.function(body, reduce_retracing=True)
-            self._functions[kind] = fn
-        return fn
-
-    def _vjp_tensor(self, h: Any, x: Any, v: Any) -> Any:
-        tf = import_tensorflow()
-        with tf.GradientTape() as tape:
-            tape.watch(h)
-            y = self._step_tensor(h, x)
-        return tape.gradient(
-            y, h, output_gradients=v, unconnected_gradients=tf.UnconnectedGradients.ZERO
-        )
-
-    def _jacobian_tensors(self, kind: str) -> Any:
-        tf = import_tensorflow()
-        zero = tf.UnconnectedGradients.ZERO
-        wrt_state, wrt_input = kind in ("both", "state"), kind in ("both", "input")
-
-        def jacobians(h: Any, x: Any) -> Any:
-            with tf.GradientTape(persistent=True) as tape:
-                tape.watch(h)
-                tape.watch(x)
-                y = self._step_tensor(h, x)
-            jh = tape.batch_jacobian(y, h, unconnected_gradients=zero) if wrt_state else y
-            jx = tape.batch_jacobian(y, x, unconnected_gradients=zero) if wrt_input else y
-            return y, jh, jx
-
-        return jacobians
-
-    def _run_jacobians(
-        self, kind: str, h: FloatArray, x: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        tf = import_tensorflow()
-        fn = self._function(kind)
-        n, d = h.shape
-        m = x.shape[1]
-        y = np.empty((n, d))
-        jh = np.empty((n, d, d) if kind in ("both", "state") else (0, 0, 0))
-        jx = np.empty((n, d, m) if kind in ("both", "input") else (0, 0, 0))
-        per_point = d * ((d if kind != "input" else 0) + (m if kind != "state" else 0))
-        for part in _chunks(n, per_point):
-            a, b, c = fn(tf.constant(h[part]), tf.constant(x[part]))
-            y[part] = np.asarray(a, dtype=np.float64)
-            if kind in ("both", "state"):
-                jh[part] = np.asarray(b, dtype=np.float64)
-            if kind in ("both", "input"):
-                jx[part] = np.asarray(c, dtype=np.float64)
-        return y, jh, jx
-
     # ---------------------------------------------------------------- math
     def _step(self, h: FloatArray, x: FloatArray) -> FloatArray:
-        tf = import_tensorflow()
-        out = self._function("step")(tf.constant(h), tf.constant(x))
-        return np.asarray(out, dtype=np.float64)
+        return tape_functions(self).step(h, x)
 
     def _jacobians(self, h: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        _, jh, jx = self._run_jacobians("both", h, x)
+        _, jh, jx = tape_functions(self).jacobians("both", h, x)
         return jh, jx
 
     def _jacobian_state(self, h: FloatArray, x: FloatArray) -> FloatArray:
-        return self._run_jacobians("state", h, x)[1]
+        return tape_functions(self).jacobians("state", h, x)[1]
 
     def _jacobian_input(self, h: FloatArray, x: FloatArray) -> FloatArray:
-        return self._run_jacobians("input", h, x)[2]
+        return tape_functions(self).jacobians("input", h, x)[2]
 
     def _step_and_jacobian_state(
         self, h: FloatArray, x: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        y, jh, _ = self._run_jacobians("state", h, x)
+        y, jh, _ = tape_functions(self).jacobians("state", h, x)
         return y, jh
 
     def _vjp_state(self, h: FloatArray, x: FloatArray, v: FloatArray) -> FloatArray:
-        tf = import_tensorflow()
-        out = self._function("vjp")(tf.constant(h), tf.constant(x), tf.constant(v))
-        return np.asarray(out, dtype=np.float64)
+        return tape_functions(self).vjp(h, x, v)
 
     def __repr__(self) -> str:
         return (

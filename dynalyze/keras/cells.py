@@ -1,5 +1,8 @@
 """Keras RNN cells that dynalyze provides (imports Keras; not imported by ``import dynalyze``).
 
+:class:`FullStateCell` wraps any cell so that its step output is its whole flat
+state; :func:`dynalyze.keras.model.state_function` runs it to stream hidden states.
+
 :class:`UGRNNCell` is the update-gate RNN of Collins, Sohl-Dickstein & Sussillo
 (2016), one of the four architectures of the line-attractor paper::
 
@@ -14,14 +17,14 @@ It uses the Keras weight layout: ``kernel`` of shape ``(input_dim, 2 units)``,
 The cell is registered as Keras-serializable (``"dynalyze>UGRNNCell"``), so a
 model using ``keras.layers.RNN(UGRNNCell(...))`` saves as ``.keras`` and loads
 back in Keras safe mode, provided this module has been imported first
-(:func:`dynalyze.sentiment.training.load_model` does that). Wrap a trained
+(:func:`dynalyze.keras.load_model` does that). Wrap a trained
 cell with :func:`dynalyze.wrap` to get the analytic float64
 :class:`dynalyze.systems.UGRNNSystem`.
 
 Examples
 --------
 >>> import keras, numpy as np
->>> from dynalyze.cells import UGRNNCell
+>>> from dynalyze.keras import UGRNNCell
 >>> layer = keras.layers.RNN(UGRNNCell(4))
 >>> tuple(layer(np.zeros((2, 5, 3), dtype="float32")).shape)
 (2, 4)
@@ -33,11 +36,14 @@ from typing import Any
 
 import keras
 
-__all__ = ["UGRNNCell"]
+from dynalyze.keras._introspect import state_sizes
+
+__all__ = ["FullStateCell", "UGRNNCell"]
 
 
+# keras.layers.Layer is untyped (Any) for mypy; subclassing it is the point here.
 @keras.saving.register_keras_serializable(package="dynalyze")
-class UGRNNCell(keras.layers.Layer):
+class UGRNNCell(keras.layers.Layer):  # type: ignore[misc]
     """Update-gate RNN cell ``h' = u h + (1 - u) c`` (Collins et al. 2016).
 
     Use it inside ``keras.layers.RNN``; the layer then respects input masks
@@ -137,3 +143,34 @@ class UGRNNCell(keras.layers.Layer):
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         }
+
+
+class FullStateCell(keras.layers.Layer):  # type: ignore[misc]  # Layer is untyped
+    """A cell whose step output is the whole flat state of ``inner`` (e.g. LSTM ``[h; c]``).
+
+    Parameters
+    ----------
+    inner : keras.layers.Layer
+        A built Keras RNN cell; it is called with ``training=False``.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> inner = keras.layers.LSTMCell(3)
+    >>> inner.build((None, 2))
+    >>> layer = keras.layers.RNN(FullStateCell(inner), return_sequences=True)
+    >>> tuple(layer(np.zeros((1, 4, 2), dtype="float32")).shape)
+    (1, 4, 6)
+    """
+
+    def __init__(self, inner: Any, **kwargs: Any) -> None:
+        super().__init__(dtype=inner.dtype_policy, **kwargs)
+        self.inner = inner
+        self.state_size = inner.state_size
+        self.output_size = int(sum(state_sizes(inner)))
+
+    def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
+        """One step: ``(flat new state, new states)``."""
+        _, new_states = self.inner(inputs, states, training=False)
+        flat = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+        return keras.ops.concatenate(list(flat), axis=-1), new_states

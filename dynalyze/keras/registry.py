@@ -4,7 +4,7 @@ Systems are consulted in this order: the built-in analytic systems
 (:class:`~dynalyze.systems.SimpleRNNSystem`, :class:`~dynalyze.systems.GRUSystem`,
 :class:`~dynalyze.systems.LSTMSystem`, :class:`~dynalyze.systems.UGRNNSystem`),
 then plugin systems, then the generic autodiff fallback
-:class:`~dynalyze.systems.KerasCellSystem`. The first whose ``can_wrap``
+:class:`~dynalyze.keras.KerasCellSystem`. The first whose ``can_wrap``
 accepts the object builds it with ``from_keras``.
 
 Plugins register a :class:`~dynalyze.systems.RecurrentSystem` subclass under
@@ -31,10 +31,10 @@ import warnings
 from typing import Any
 
 from dynalyze.errors import ConfigurationError, DynalyzePluginWarning, UnsupportedModelError
-from dynalyze.systems import _keras
+from dynalyze.keras import _introspect
+from dynalyze.keras.cell_system import KerasCellSystem
 from dynalyze.systems.base import RecurrentSystem
 from dynalyze.systems.gru import GRUSystem
-from dynalyze.systems.keras_cell import KerasCellSystem
 from dynalyze.systems.lstm import LSTMSystem
 from dynalyze.systems.simple_rnn import SimpleRNNSystem
 from dynalyze.systems.ugrnn import UGRNNSystem
@@ -243,28 +243,29 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
     """
     systems = list_systems()
     forced = None if system is None else _lookup(system, systems)
-    if _keras.is_keras_layer(obj):
+    if _introspect.is_keras_layer(obj):
         try:
-            target = _keras.resolve(obj, layer=layer)
+            target = _introspect.resolve(obj, layer=layer)
         except UnsupportedModelError as exc:
             # A plugin may handle Keras layers that are not keras.layers.RNN.
             plugin = _first_plugin(obj, forced, systems)
             if plugin is not None:
                 return plugin.from_keras(obj)
-            if str(exc).startswith(_keras._EXPECTED):
+            if str(exc).startswith(_introspect._EXPECTED):
                 # Not recurrent at all: say what is installed and how to add a system.
                 raise UnsupportedModelError(
                     f"{exc} Installed systems: {sorted(systems)}. {HOW_TO_ADD}"
                 ) from None
             raise
-        cell = _keras.cell_of(target)
-        _keras.check_built(cell, owner=obj)
-        _keras.check_finite_weights(cell)
+        cell = _introspect.cell_of(target)
+        _introspect.check_built(cell, owner=obj)
+        _introspect.check_finite_weights(cell)
     else:
         if layer is not None:
             raise ConfigurationError(
                 f"layer= selects a layer inside a Keras model, but got "
-                f"{_keras.describe_object(obj)} (layer={layer!r}). Drop layer= or pass a model."
+                f"{_introspect.describe_object(obj)} (layer={layer!r}). Drop layer= or pass "
+                "a model."
             )
         target = obj
     if forced is not None:
@@ -272,7 +273,7 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
             able = [name for name, cls in systems.items() if _can_wrap(cls, target)]
             raise UnsupportedModelError(
                 f"system={system!r} ({forced.__name__}) cannot wrap "
-                f"{_keras.describe_object(target)}. Systems that can: {able}; pass one of "
+                f"{_introspect.describe_object(target)}. Systems that can: {able}; pass one of "
                 "them or system=None to choose automatically."
             )
         return forced.from_keras(target)
@@ -281,7 +282,7 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
             return cls.from_keras(target)
     raise UnsupportedModelError(
         "Expected a Keras recurrent layer (GRU, LSTM, SimpleRNN or keras.layers.RNN(cell)), "
-        f"an RNN cell, or a model holding one; got {_keras.describe_object(target)}, which "
+        f"an RNN cell, or a model holding one; got {_introspect.describe_object(target)}, which "
         f"no installed system can wrap. Installed systems: {sorted(systems)}. Pass a "
         f"recurrent layer or cell, or install a plugin system for this kind of object. "
         f"{HOW_TO_ADD}"
