@@ -437,6 +437,17 @@ class ModelTrajectories(TrajectorySource):
         Documents per forward pass.
     provenance : dict, optional
         Extra provenance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.vocabulary import Vocabulary
+    >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
+    >>> clf = RecurrentClassifier.from_model(build_model("gru", 4, units=3, embedding_dim=2), vocab)
+    >>> stream = clf.stream(np.array([[2, 3, 0], [3, 0, 0]]), batch_size=1)
+    >>> stream.n_examples, [batch.states.shape for batch in stream.batches()]
+    (2, [(1, 1, 3), (1, 2, 3)])
     """
 
     def __init__(

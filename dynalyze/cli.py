@@ -242,7 +242,14 @@ def _systems() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``dynalyze`` command; returns the exit status."""
+    """Entry point of the ``dynalyze`` command; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["systems"])  # doctest: +ELLIPSIS
+    simple_rnn ...
+    0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

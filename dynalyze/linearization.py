@@ -469,6 +469,17 @@ def linear_rollout(lin: xr.Dataset, h0: ArrayLike, inputs: ArrayLike, index: int
     -------
     ndarray, shape (T, state_dim)
         Predicted states after each input.
+
+    Examples
+    --------
+    The linearization of a linear system is the system itself:
+
+    >>> import numpy as np, dynalyze
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.5]), activation="linear")
+    >>> lin = dynalyze.linearize(system, np.zeros((1, 2)))
+    >>> linear_rollout(lin, [0.0, 2.0], np.ones((2, 2))).tolist()
+    [[1.0, 2.0], [2.0, 2.0]]
     """
     x = np.asarray(inputs, dtype=np.float64)
     h = np.asarray(h0, dtype=np.float64)

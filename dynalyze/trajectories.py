@@ -45,6 +45,14 @@ class TrajectoryBatch:
         True at real tokens.
     token_id : ndarray of int32, shape (b, T_b)
         Token ids (0 at padding).
+
+    Examples
+    --------
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> _, traj = exact_integrator()
+    >>> batch = next(as_source(traj).batches())
+    >>> isinstance(batch, TrajectoryBatch), batch.states.shape[2], batch.valid.dtype.name
+    (True, 2, 'bool')
     """
 
     index: NDArray[np.int64]
@@ -68,6 +76,14 @@ class TrajectorySource(abc.ABC):
         Length of the flat state.
     provenance : dict
         Where the documents and states came from.
+
+    Examples
+    --------
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> _, traj = exact_integrator(n_documents=10)
+    >>> source = as_source(traj)
+    >>> isinstance(source, TrajectorySource), source.n_examples, source.state_dim
+    (True, 10, 2)
     """
 
     token_ids: NDArray[np.int32]
@@ -146,7 +162,16 @@ class DatasetTrajectories(TrajectorySource):
 
 
 def as_source(obj: xr.Dataset | TrajectorySource) -> TrajectorySource:
-    """A :class:`TrajectorySource` for a trajectories dataset or an existing source."""
+    """A :class:`TrajectorySource` for a trajectories dataset or an existing source.
+
+    Examples
+    --------
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> _, traj = exact_integrator(n_documents=10)
+    >>> source = as_source(traj)
+    >>> type(source).__name__, as_source(source) is source
+    ('DatasetTrajectories', True)
+    """
     if isinstance(obj, TrajectorySource):
         return obj
     if isinstance(obj, xr.Dataset):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -22,8 +20,7 @@ from dynalyze.attractors import (
 from dynalyze.attractors.line import _calibrate, _hash_keys
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.errors import ConfigurationError, DataError
-from dynalyze.results import make_dataset
-from dynalyze.systems import SimpleRNNSystem
+from dynalyze.testing.toys import INTEGRATOR_VALENCES, exact_integrator
 from dynalyze.vocabulary import Vocabulary
 
 
@@ -114,52 +111,9 @@ class _PadOnlyVocabulary:
 
 
 def _integrator(pad_only: bool = False) -> tuple[RecurrentClassifier, xr.Dataset]:
-    """A linear 2-D network with an exact line attractor along e_0 and known word valences.
-
-    h' = diag(1, 0.3) h + x, words move the state by their valence along e_0; the
-    readout reads e_0. Token projections must equal the valences exactly.
-    """
-    valences = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5, "film": 0.0}
-    tokens = ["", *valences] if pad_only else ["", "[UNK]", *valences]
-    vocab: Any = _PadOnlyVocabulary(tokens) if pad_only else Vocabulary(tokens)
-    first = 1 if pad_only else 2
-    embedding = np.zeros((len(tokens), 2))
-    for i, token in enumerate(tokens[first:], start=first):
-        embedding[i] = [valences[token], 0.3 * (i % 2)]
-    system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
-    clf = RecurrentClassifier(
-        system=system,
-        embedding=embedding,
-        readout_weight=np.array([1.0, 0.0]),
-        readout_bias=0.0,
-        vocabulary=vocab,
-    )
-    rng = np.random.default_rng(0)
-    ids = rng.integers(first, len(tokens), size=(40, 12)).astype(np.int32)
-    ids[::3, 8:] = 0
-    states = np.full((40, 12, 2), np.nan, dtype=np.float32)
-    for row in range(40):
-        h = np.zeros((1, 2))
-        for t, token in enumerate(ids[row]):
-            if token == 0:
-                break
-            h = system.step(h, embedding[token][None])
-            states[row, t] = h[0]
-    valid = ids > 0
-    final = np.array([states[r, valid[r].sum() - 1] for r in range(40)])
-    labels = (final[:, 0] > 0).astype(np.int8)
-    ds = make_dataset(
-        "trajectories",
-        {
-            "hidden_state": states,
-            "token_id": ids,
-            "valid": valid.astype(np.int8),
-            "length": valid.sum(axis=1),
-            "logit": final[:, 0],
-            "label": labels,
-        },
-    )
-    return clf, ds
+    """The exact line attractor of dynalyze.testing.toys, optionally with a pad-only vocabulary."""
+    tokens = ["", *INTEGRATOR_VALENCES] if pad_only else ["", "[UNK]", *INTEGRATOR_VALENCES]
+    return exact_integrator(_PadOnlyVocabulary(tokens) if pad_only else Vocabulary(tokens))
 
 
 def test_line_attractor_on_an_exact_integrator():

@@ -116,3 +116,39 @@ def test_importing_does_not_import_tensorflow(module: str) -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _public_definitions() -> list[tuple[str, object]]:
+    """Functions and classes listed in ``__all__`` of a public module that defines them."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import dynalyze
+
+    found = []
+    for info in pkgutil.walk_packages(dynalyze.__path__, "dynalyze."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and (
+                getattr(obj, "__module__", None) == info.name
+            ):
+                found.append((f"{info.name}.{name}", obj))
+    return found
+
+
+def test_every_public_function_and_class_has_an_example() -> None:
+    import inspect
+
+    definitions = _public_definitions()
+    assert len(definitions) > 150  # the walk found the package
+    missing = []
+    for name, obj in definitions:
+        doc = inspect.getdoc(obj) or ""
+        _, found, examples = doc.partition("Examples\n--------\n")
+        if not found or ">>> " not in examples:  # a header with runnable doctest lines
+            missing.append(name)
+    assert missing == []

@@ -28,6 +28,23 @@ class AttractorModel(abc.ABC):
     Subclasses are frozen attrs configurations; :meth:`fit` takes the arrays
     and returns a labelled dataset, :meth:`predict` evaluates the reduced model
     stored in that dataset.
+
+    Examples
+    --------
+    :class:`~dynalyze.LineAttractor` is the built-in model; on a network with an
+    exact line attractor its reduced model reproduces the network's logits:
+
+    >>> import numpy as np
+    >>> from dynalyze.attractors import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> clf, traj = exact_integrator()
+    >>> model = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
+    ...                       n_relaxation=10)
+    >>> isinstance(model, AttractorModel), model.kind
+    (True, 'line_attractor')
+    >>> fitted = model.fit(clf, traj)
+    >>> bool(np.allclose(model.predict(fitted, traj["token_id"].values), traj["logit"], atol=1e-5))
+    True
     """
 
     #: Dataset kind written by :meth:`fit`.

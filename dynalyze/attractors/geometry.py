@@ -40,6 +40,14 @@ class PCAResult:
         Variance along each direction.
     n_samples : int
         Number of points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.attractors.geometry import pca
+    >>> result = pca(np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]]))
+    >>> result.mean.tolist(), np.abs(result.components[0]).tolist(), result.n_samples
+    ([2.0, 0.0], [1.0, 0.0], 3)
     """
 
     mean: FloatArray
@@ -243,6 +251,13 @@ def oriented_top_mode(
     imaginary_fraction : ndarray, shape (n,)
         ``||Im r1|| / ||r1||``; large values mean the top mode is oscillatory and
         the real part is only an approximation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r1, l1, imag = oriented_top_mode([[0.0, -1.0]], [[0.0, -1.0]], readout=[0.0, 1.0])
+    >>> r1.tolist(), l1.tolist(), imag.tolist()
+    ([[-0.0, 1.0]], [[-0.0, 1.0]], [0.0])
     """
     r = np.asarray(right)
     lv = np.asarray(left)

@@ -142,6 +142,17 @@ class LineAttractorResult:
         Linearization at the accepted fixed points (None if there were none).
     timings : dict
         Seconds spent in each part of the analysis.
+
+    Examples
+    --------
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> clf, traj = exact_integrator()
+    >>> result = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
+    ...                        n_relaxation=10).analyze(clf, traj)
+    >>> result.attractor.attrs["dynalyze_kind"], result.fixed_points.attrs["dynalyze_kind"]
+    ('line_attractor', 'fixed_points')
+    >>> round(float(result.attractor["token_projection"].sel(token="great")), 6)
+    1.2
     """
 
     attractor: xr.Dataset

@@ -99,6 +99,21 @@ class ManifoldProfile:
         Steps of the drift measurement (the median document length).
     drift_tolerance : float
         Threshold of a slow slice.
+
+    Examples
+    --------
+    A leaky integrator ``h' = 0.8 h``: no slice of the manifold is slow.
+
+    >>> import numpy as np
+    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([0.8, 0.3]), np.zeros(2),
+    ...                          activation="linear")
+    >>> visited = np.c_[np.linspace(-1, 1, 400), np.zeros(400)]
+    >>> profile = manifold_profile(system, visited, manifold_axis(visited), readout=[1.0, 0.0],
+    ...                            doc_length=50, settle_steps=0)
+    >>> isinstance(profile, ManifoldProfile), profile.summary()["slow_fraction"]
+    (True, 0.0)
     """
 
     position: FloatArray
@@ -470,6 +485,19 @@ class TokenProjections:
         RMS projection of the frequent tokens at each row.
     frequent : ndarray of bool, shape (vocab,)
         Tokens at or above the frequency floor.
+
+    Examples
+    --------
+    Read off a fitted line attractor: the projections of the exact integrator are
+    its word valences.
+
+    >>> from dynalyze.attractors import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> clf, traj = exact_integrator()
+    >>> ds = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
+    ...                    n_relaxation=10).fit(clf, traj)
+    >>> ds["token_projection"].sel(token=["good", "bad"]).round(6).values.tolist()
+    [0.7, -0.9]
     """
 
     mean: FloatArray
@@ -521,6 +549,24 @@ def token_projections(
     Returns
     -------
     TokenProjections
+
+    Examples
+    --------
+    An exact integrator along ``e_0``: each token's projection is its push along the line.
+
+    >>> import numpy as np
+    >>> from dynalyze.attractors.structure import fixed_point_structure, manifold_axis
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
+    >>> visited = np.c_[np.linspace(-1, 1, 400), np.zeros(400)]
+    >>> axis = manifold_axis(visited, readout=[1.0, 0.0])
+    >>> profile = manifold_profile(system, visited, axis, readout=[1.0, 0.0], doc_length=50,
+    ...                            settle_steps=0)
+    >>> structure = fixed_point_structure(system, visited[::40], visited, axis)
+    >>> tp = token_projections(system, profile, structure, [[0.7, 0.0], [-0.9, 0.3]],
+    ...                        readout=[1.0, 0.0], frequent=[True, True])
+    >>> tp.mean.round(6).tolist()
+    [0.7, -0.9]
     """
     emb = np.asarray(embedding, dtype=np.float64)
     mask = np.asarray(frequent, dtype=bool)

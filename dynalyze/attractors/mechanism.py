@@ -106,6 +106,13 @@ class Mechanism:
     headline : str
         The structure first (which fixed points, stable or not, where), then
         how slow the line is compared with a document.
+
+    Examples
+    --------
+    >>> m = mechanism({"slow_fraction": 0.0, "median_slow_subspace_dim": 0.0,
+    ...                "median_drift_per_document": 0.02, "median_document_length": 50})
+    >>> isinstance(m, Mechanism), m.kind, isinstance(m.headline, str)
+    (True, 'leaky_integrator', True)
     """
 
     kind: str

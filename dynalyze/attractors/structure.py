@@ -77,6 +77,13 @@ class ManifoldAxis:
         Fraction of the off-axis variance explained by the mean off-axis position
         in 40 slices along the axis: near 0 for a straight line, near 1 for a
         curved one (then PC1 is only a projection of the curve).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> axis = manifold_axis(np.c_[np.linspace(0.0, 2.0, 5), np.zeros(5)], readout=[1.0, 0.0])
+    >>> axis.direction.tolist(), round(axis.extent, 6)  # 5th-95th percentile range
+    ([1.0, 0.0], 1.8)
     """
 
     mean: FloatArray
@@ -222,6 +229,19 @@ class FixedPointStructure:
         Row of each accepted candidate (input order).
     link : float
         Linkage distance used.
+
+    Examples
+    --------
+    A bistable unit: two stable points and the saddle between them.
+
+    >>> import numpy as np
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.zeros((1, 2)), np.diag([1.05, 0.3]), np.zeros(2))
+    >>> visited = np.c_[np.linspace(-0.5, 0.5, 201), np.zeros(201)]
+    >>> accepted = np.array([[-0.37, 0.0], [0.0, 0.0], [0.36, 0.0]])
+    >>> structure = fixed_point_structure(system, accepted, visited, manifold_axis(visited))
+    >>> structure.n_rows, structure.is_stable.tolist()
+    (3, [True, False, True])
     """
 
     kind: np.ndarray

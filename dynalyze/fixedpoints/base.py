@@ -85,6 +85,14 @@ class SolverOutput:
         ``STOP_DAMPING`` (3, no damped step lowered the speed) or
         ``STOP_BUDGET`` (4, iteration budget). The status is decided again
         from the returned states (see :mod:`dynalyze.fixedpoints.base`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = SolverOutput(states=np.zeros((2, 3)), iterations=np.array([4, 9]),
+    ...                    stop_reason=np.array([STOP_TOLERANCE, STOP_BUDGET], dtype=np.int8))
+    >>> out.iterations.tolist(), out.stop_reason.tolist()
+    ([4, 9], [0, 4])
     """
 
     states: FloatArray
@@ -95,7 +103,17 @@ class SolverOutput:
 def residual_and_speed(
     system: RecurrentSystem, h: FloatArray, x: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Residual ``F(h, x) - h`` and speed ``q = 1/2 ||F(h, x) - h||^2`` per point."""
+    """Residual ``F(h, x) - h`` and speed ``q = 1/2 ||F(h, x) - h||^2`` per point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.zeros((1, 2)), 0.5 * np.eye(2), activation="linear")
+    >>> residual, speed = residual_and_speed(system, np.array([[2.0, 0.0]]), np.zeros((1, 1)))
+    >>> residual.tolist(), speed.tolist()
+    ([[-1.0, 0.0]], [0.5])
+    """
     residual = system._step(h, x) - h
     return residual, 0.5 * np.einsum("ni,ni->n", residual, residual)
 

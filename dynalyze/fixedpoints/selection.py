@@ -143,6 +143,17 @@ def unique_fixed_points(ds: xr.Dataset, *, include_slow: bool = False) -> xr.Dat
     -------
     xarray.Dataset
         Converged (and optionally slow), non-duplicate, non-outlier candidates.
+
+    Examples
+    --------
+    A contraction has one fixed point; every search finds it, once:
+
+    >>> import numpy as np, dynalyze
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.zeros((1, 2)), 0.5 * np.eye(2), activation="tanh")
+    >>> fps = dynalyze.find_fixed_points(system, np.random.default_rng(0).normal(size=(16, 2)))
+    >>> fps.sizes["fixed_point"], unique_fixed_points(fps).sizes["fixed_point"]
+    (16, 1)
     """
     keep = ds["status"] == 0
     if include_slow:

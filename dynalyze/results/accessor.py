@@ -35,7 +35,17 @@ __all__ = ["DynalyzeAccessor"]
 # xarray's decorator is untyped; it returns the class unchanged.
 @xr.register_dataset_accessor("dynalyze")  # type: ignore[no-untyped-call]
 class DynalyzeAccessor:
-    """Convenience methods on dynalyze results (``ds.dynalyze.<method>``)."""
+    """Convenience methods on dynalyze results (``ds.dynalyze.<method>``).
+
+    Examples
+    --------
+    >>> import numpy as np, dynalyze
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.zeros((1, 2)), 0.5 * np.eye(2))
+    >>> fps = dynalyze.find_fixed_points(system, np.ones((4, 2)))
+    >>> fps.dynalyze.kind, fps.dynalyze.unique().sizes["fixed_point"]
+    ('fixed_points', 1)
+    """
 
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds

@@ -31,7 +31,14 @@ __all__ = [
 
 
 def to_json(value: Any) -> str:
-    """Serialise a configuration (attrs instance, mapping, ...) to stable JSON."""
+    """Serialise a configuration (attrs instance, mapping, ...) to stable JSON.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_json({"b": np.float64(0.5), "a": (1, 2)})
+    '{"a": [1, 2], "b": 0.5}'
+    """
     return json.dumps(_jsonable(value), sort_keys=True)
 
 
@@ -108,7 +115,14 @@ def _attrs(spec: VariableSpec) -> dict[str, Any]:
 
 
 def state_coords(component_labels: ArrayLike, unit_indices: ArrayLike) -> dict[str, xr.Variable]:
-    """Coordinates labelling the flat ``state`` dimension with its layout."""
+    """Coordinates labelling the flat ``state`` dimension with its layout.
+
+    Examples
+    --------
+    >>> coords = state_coords(["h", "h", "c"], [0, 1, 0])
+    >>> coords["state_component"].values.tolist(), coords["state_unit"].dims
+    (['h', 'h', 'c'], ('state',))
+    """
     return {
         "state_component": make_variable("state_component", component_labels),
         "state_unit": make_variable("state_unit", unit_indices),

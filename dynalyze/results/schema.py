@@ -95,6 +95,12 @@ class VariableSpec:
         For categorical variables: value -> meaning.
     description : str
         Longer explanation (stored as the ``description`` attribute when set).
+
+    Examples
+    --------
+    >>> spec = VARIABLES["speed"]
+    >>> isinstance(spec, VariableSpec), spec.dims, spec.units
+    (True, ('fixed_point',), '1')
     """
 
     dims: tuple[str, ...] = attrs.field(converter=_as_dims)

@@ -141,6 +141,15 @@ class BowResult:
         Every (features, C) tried with its validation accuracy.
     wall_time_s : float
         Seconds spent (selection included).
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment import SyntheticConfig, load_dataset
+    >>> data = load_dataset("synthetic", synthetic=SyntheticConfig(n_examples=400))
+    >>> vocab = Vocabulary.build(data.train_texts)
+    >>> result = fit_bow(data, vocab)
+    >>> isinstance(result, BowResult), result.weights.shape == (len(vocab),)
+    (True, True)
     """
 
     weights: NDArray[np.float64]

@@ -55,6 +55,19 @@ class ArchitectureFactory(Protocol):
     The layer must return only the final hidden state (``return_sequences=False``)
     and respect the input mask; initializers should be seeded from ``seed`` so
     the same seed builds the same weights.
+
+    Examples
+    --------
+    Any callable with this signature is a factory, e.g. a bidirectional-free
+    GRU with a different reset-gate convention:
+
+    >>> import keras
+    >>> def gru_v1(units, *, seed, name):
+    ...     return keras.layers.GRU(units, reset_after=False, seed=seed, name=name)
+    >>> register_architecture("gru_v1", gru_v1, overwrite=True)
+    >>> build_model("gru_v1", 10, units=3, embedding_dim=2).get_layer("rnn").reset_after
+    False
+    >>> del ARCHITECTURES["gru_v1"]
     """
 
     def __call__(self, units: int, *, seed: int, name: str) -> keras.layers.Layer: ...

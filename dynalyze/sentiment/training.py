@@ -67,6 +67,18 @@ class TrainingResult:
     settings : dict
         The training settings (``max_len``, ``keep``, ``epochs``, ``batch_size``,
         ``learning_rate``, ``patience``, ``seed``...), for the record.
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment import SyntheticConfig, Vocabulary, load_dataset
+    >>> from dynalyze.sentiment.models import build_model
+    >>> data = load_dataset("synthetic", synthetic=SyntheticConfig(n_examples=200))
+    >>> vocab = Vocabulary.build(data.train_texts)
+    >>> model = build_model("gru", len(vocab), units=4, embedding_dim=4, seed=0)
+    >>> result = train_model(model, data, vocab, epochs=1, max_len=30, batch_size=32, seed=0,
+    ...                      patience=1, progress=False)
+    >>> result.epochs_run, sorted(result.history)
+    (1, ['accuracy', 'loss', 'val_accuracy', 'val_loss'])
     """
 
     history: dict[str, list[float]]

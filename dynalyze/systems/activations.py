@@ -33,6 +33,15 @@ class Activation:
         ``f'(z)`` computed from ``(z, f(z))`` (so it can reuse the value).
     bounds : tuple of float
         Closed interval containing every value of ``f`` (``-inf``/``inf`` if unbounded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tanh = get_activation("tanh")
+    >>> z = np.array([0.0, 1.0])
+    >>> f = tanh.fn(z)
+    >>> np.allclose(tanh.grad(z, f), 1 - np.tanh(z) ** 2), tanh.bounds
+    (True, (-1.0, 1.0))
     """
 
     def __init__(
@@ -106,7 +115,14 @@ def get_activation(name: str | None) -> Activation:
 
 
 def keras_activation_name(activation: Any) -> str:
-    """Keras name of an activation function object (e.g. ``keras.activations.tanh``)."""
+    """Keras name of an activation function object (e.g. ``keras.activations.tanh``).
+
+    Examples
+    --------
+    >>> import math
+    >>> keras_activation_name(None), keras_activation_name("relu"), keras_activation_name(math.tanh)
+    ('linear', 'relu', 'tanh')
+    """
     if activation is None:
         return "linear"
     if isinstance(activation, str):

@@ -41,6 +41,14 @@ class StateComponent:
         Component name, e.g. ``"h"`` or ``"c"``.
     size : int
         Number of state units in this component.
+
+    Examples
+    --------
+    >>> layout = StateLayout.from_sizes({"h": 3, "c": 3})
+    >>> [(part.name, part.size) for part in layout.components]
+    [('h', 3), ('c', 3)]
+    >>> StateComponent("h", 3) == layout.components[0]
+    True
     """
 
     name: str

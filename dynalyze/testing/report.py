@@ -24,6 +24,18 @@ class ConformanceError(AssertionError):
         What failed and by how much.
     results : sequence of CheckResult
         The failed checks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> from dynalyze.testing import check_step_against
+    >>> system = SimpleRNNSystem(np.zeros((1, 2)), np.eye(2))
+    >>> try:
+    ...     check_step_against(system, lambda h, x: h + 1.0)
+    ... except ConformanceError as exc:
+    ...     print(isinstance(exc, AssertionError), exc.results[0].check, exc.results[0].passed)
+    True step_against_reference False
     """
 
     def __init__(self, message: str, results: Sequence[CheckResult] = ()) -> None:

@@ -1,0 +1,104 @@
+"""Constructed networks whose answers are known, for tests and examples.
+
+:func:`exact_integrator` is a linear two-unit classifier with an exact line
+attractor: every analysis of :mod:`dynalyze.attractors` must recover its line,
+its unit eigenvalue and its word valences exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from dynalyze.classifier import RecurrentClassifier
+from dynalyze.results.build import make_dataset
+from dynalyze.systems.simple_rnn import SimpleRNNSystem
+from dynalyze.vocabulary import Vocabulary
+
+__all__ = ["INTEGRATOR_VALENCES", "exact_integrator"]
+
+#: Word valences of :func:`exact_integrator` (its words, in vocabulary order).
+INTEGRATOR_VALENCES = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5, "film": 0.0}
+
+
+def exact_integrator(
+    vocabulary: Any = None, *, n_documents: int = 40, max_len: int = 12, seed: int = 0
+) -> tuple[RecurrentClassifier, xr.Dataset]:
+    """A linear 2-D classifier with an exact line attractor, and its trajectories.
+
+    ``h' = diag(1, 0.3) h + x``: each word moves the state by its valence along
+    ``e_0`` (and a little along the fast ``e_1``); the readout reads ``e_0``.
+    Token projections therefore equal :data:`INTEGRATOR_VALENCES` exactly, and
+    every point of the ``e_0`` axis is a marginally stable fixed point.
+
+    Parameters
+    ----------
+    vocabulary : Vocabulary-like, optional
+        Tokens ``special tokens..., "good", "great", "bad", "awful", "film"``
+        (its ``special_ids`` come first and ``pad_id`` pads); by default
+        ``Vocabulary(["", "[UNK]", *INTEGRATOR_VALENCES])``.
+    n_documents, max_len : int
+        Number of random documents, and their padded length (every third
+        document is cut after 8 tokens).
+    seed : int
+        Seed of the documents.
+
+    Returns
+    -------
+    classifier : RecurrentClassifier
+        Built from arrays (no Keras model).
+    trajectories : xarray.Dataset
+        A ``trajectories`` dataset of the documents, labelled by the sign of the
+        final logit.
+
+    Examples
+    --------
+    >>> clf, traj = exact_integrator()
+    >>> clf.system.state_dim, dict(traj.sizes)
+    (2, {'example': 40, 'time': 12, 'state': 2})
+    >>> float(clf.readout(clf.system.step(np.zeros((1, 2)), clf.token_inputs(["great"])))[0])
+    1.2
+    """
+    vocab = (
+        vocabulary if vocabulary is not None else Vocabulary(["", "[UNK]", *INTEGRATOR_VALENCES])
+    )
+    tokens = list(vocab.tokens)
+    first = len(tuple(vocab.special_ids))
+    pad = int(vocab.pad_id)
+    embedding = np.zeros((len(tokens), 2))
+    for i, token in enumerate(tokens[first:], start=first):
+        embedding[i] = [INTEGRATOR_VALENCES[token], 0.3 * (i % 2)]
+    system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
+    clf = RecurrentClassifier(
+        system=system,
+        embedding=embedding,
+        readout_weight=np.array([1.0, 0.0]),
+        readout_bias=0.0,
+        vocabulary=vocab,
+    )
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(first, len(tokens), size=(n_documents, max_len)).astype(np.int32)
+    ids[::3, 8:] = pad
+    valid = ids != pad
+    lengths = valid.sum(axis=1)
+    states = np.full((n_documents, max_len, 2), np.nan, dtype=np.float32)
+    for row in range(n_documents):
+        h = np.zeros((1, 2))
+        for t in range(int(lengths[row])):
+            h = system.step(h, embedding[ids[row, t]][None])
+            states[row, t] = h[0]
+    final = states[np.arange(n_documents), lengths - 1]
+    trajectories = make_dataset(
+        "trajectories",
+        {
+            "hidden_state": states,
+            "token_id": ids,
+            "valid": valid.astype(np.int8),
+            "length": lengths,
+            "logit": final[:, 0],
+            "label": (final[:, 0] > 0).astype(np.int8),
+        },
+    )
+    return clf, trajectories
