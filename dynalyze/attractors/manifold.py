@@ -448,7 +448,18 @@ def slow_ranges(profile: ManifoldProfile) -> list[tuple[float, float]]:
 
     Examples
     --------
-    See :func:`manifold_profile`.
+    An exact integrator along ``e_0`` is slow everywhere: one range spans the line.
+
+    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([1.0, 0.3]), np.zeros(2),
+    ...                          activation="linear")
+    >>> visited = np.c_[np.linspace(-1, 1, 400), np.zeros(400)]
+    >>> profile = manifold_profile(system, visited, manifold_axis(visited), readout=[1.0, 0.0],
+    ...                            doc_length=50, settle_steps=0)
+    >>> ranges = slow_ranges(profile)
+    >>> len(ranges), ranges[0][0] < -0.8 and ranges[0][1] > 0.8
+    (1, True)
     """
     out: list[tuple[float, float]] = []
     half = 0.5 * profile.width

@@ -146,7 +146,18 @@ class FixedPointFinder(abc.ABC):
 
     Examples
     --------
-    See :class:`dynalyze.fixedpoints.LevenbergMarquardtFinder`.
+    The built-in finders are its subclasses; ``find`` returns a labelled dataset:
+
+    >>> import numpy as np
+    >>> from dynalyze.fixedpoints import LevenbergMarquardtFinder
+    >>> from dynalyze.systems import SimpleRNNSystem
+    >>> finder = LevenbergMarquardtFinder()
+    >>> isinstance(finder, FixedPointFinder), finder.method
+    (True, 'lm')
+    >>> system = SimpleRNNSystem(np.zeros((1, 2)), 0.5 * np.eye(2))
+    >>> fps = finder.find(system, np.ones((3, 2)))
+    >>> fps.attrs["dynalyze_kind"], fps["status"].values.tolist()
+    ('fixed_points', [0, 0, 0])
     """
 
     #: Short name used by :func:`dynalyze.find_fixed_points` (``method=``).

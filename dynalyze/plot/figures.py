@@ -5,6 +5,11 @@ axes) and returns the :class:`matplotlib.figure.Figure`; :func:`save_all`
 writes the standard set as PNG files. Figures are built with the object-oriented
 API (no ``pyplot``), so they never touch the user's matplotlib backend and work
 on machines without a display.
+
+The examples analyse the exact line attractor of
+:func:`dynalyze.testing.toys.exact_integrator` (``h' = diag(1, 0.3) h + x``,
+word valences ``good`` 0.7, ``great`` 1.2, ``bad`` -0.9, ``awful`` -1.5), which
+takes a fraction of a second, and read back what the figures drew.
 """
 
 from __future__ import annotations
@@ -51,7 +56,12 @@ def state_pca(attractor: xr.Dataset) -> Figure:
 
     Examples
     --------
-    See :func:`save_all`.
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> fig = state_pca(LineAttractor(n_initial=60).fit(*exact_integrator()))
+    >>> ax = fig.axes[0]
+    >>> ax.get_xlabel().startswith("PC1"), len(ax.collections) > 0
+    (True, True)
     """
     fig, ax = _figure((5.8, 4.8))
     axes = attractor["state_pc_axes"].values[:2]
@@ -140,7 +150,20 @@ def _mark_clusters(ax: Any, attractor: xr.Dataset, mean: Any, axes: Any) -> None
 
 
 def manifold_profile(attractor: xr.Dataset) -> Figure:
-    """Zero-input drift per document, token gain and |lambda_1| along the manifold axis."""
+    """Zero-input drift per document, token gain and |lambda_1| along the manifold axis.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> fig = manifold_profile(attractor)
+    >>> len(fig.axes), fig.axes[0].get_title()
+    (3, 'Zero-input dynamics along the line (document: 12 tokens)')
+    >>> lam = fig.axes[2].get_lines()[0].get_ydata()  # |lambda_1| in each slice of the line
+    >>> round(float(np.nanmin(lam)), 6), round(float(np.nanmax(lam)), 6)
+    (1.0, 1.0)
+    """
     fig = Figure(figsize=(5.8, 6.4), layout="constrained")
     top, mid, bottom = fig.subplots(3, 1, sharex=True)
     if "manifold_position" not in attractor.coords:
@@ -189,7 +212,19 @@ def manifold_profile(attractor: xr.Dataset) -> Figure:
 def eigenvalue_spectra(
     attractor: xr.Dataset, linearization: xr.Dataset | None = None, *, max_points: int = 50
 ) -> Figure:
-    """Eigenvalues of the recurrent Jacobian at the fixed points, with the unit circle."""
+    """Eigenvalues of the recurrent Jacobian at the fixed points, with the unit circle.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> ax = eigenvalue_spectra(attractor, max_points=10).axes[0]
+    >>> ax.get_title()
+    'Jacobian eigenvalues at 10 fixed points'
+    >>> np.unique(ax.collections[-1].get_offsets(), axis=0).tolist()  # every lambda_1 is 1 + 0j
+    [[1.0, 0.0]]
+    """
     fig, ax = _figure((4.8, 4.6))
     source = linearization if linearization is not None else attractor
     eig = source["eigenvalue"].values
@@ -218,7 +253,19 @@ def eigenvalue_spectra(
 
 
 def time_constants(attractor: xr.Dataset, *, modes: int = 5) -> Figure:
-    """Time constants of the top modes along the fixed-point manifold (log scale)."""
+    """Time constants of the top modes along the fixed-point manifold (log scale).
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> ax = time_constants(attractor).axes[0]
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['mode 1', 'mode 2']
+    >>> round(float(ax.get_lines()[1].get_ydata()[0]), 3)  # tau = -1 / ln(0.3) tokens
+    0.831
+    """
     fig, ax = _figure()
     coord = attractor["manifold_coordinate"].values
     tau = attractor["time_constant"].values
@@ -236,7 +283,19 @@ def time_constants(attractor: xr.Dataset, *, modes: int = 5) -> Figure:
 
 
 def token_projections(attractor: xr.Dataset, *, top: int = 20) -> Figure:
-    """The most positive and most negative token input projections."""
+    """The most positive and most negative token input projections.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> ax = token_projections(attractor, top=2).axes[0]
+    >>> [label.get_text() for label in ax.get_yticklabels()]
+    ['awful', 'bad', 'good', 'great']
+    >>> [round(float(bar.get_width()), 6) for bar in ax.patches]
+    [-1.5, -0.9, 0.7, 1.2]
+    """
     fig, ax = _figure((5.8, 6.0))
     proj = attractor["token_projection"]
     values = proj.values
@@ -265,7 +324,19 @@ def token_projections(attractor: xr.Dataset, *, top: int = 20) -> Figure:
 
 
 def projection_vs_bow(attractor: xr.Dataset) -> Figure:
-    """Token projection against bag-of-words weight, one point per vocabulary word."""
+    """Token projection against bag-of-words weight, one point per vocabulary word.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> bow = [np.nan, np.nan, 1.0, 2.0, -1.5, -2.5, 0.1]  # one weight per vocabulary id
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator(), bow_weights=bow)
+    >>> projection_vs_bow(attractor).axes[0].get_title()
+    'Projection vs BoW weight (Pearson r = 1.00)'
+    >>> projection_vs_bow(attractor.drop_vars("bow_weight")).axes[0].texts[0].get_text()
+    'no bag-of-words weights given'
+    """
     fig, ax = _figure()
     if "bow_weight" not in attractor:
         ax.text(0.5, 0.5, "no bag-of-words weights given", ha="center", transform=ax.transAxes)
@@ -284,7 +355,17 @@ def projection_vs_bow(attractor: xr.Dataset) -> Figure:
 
 
 def linearization_error(attractor: xr.Dataset) -> Figure:
-    """Distribution of the one-step relative linearization error."""
+    """Distribution of the one-step relative linearization error.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> ax = linearization_error(attractor).axes[0]
+    >>> ax.get_legend().get_texts()[0].get_text()  # a linear network linearizes exactly
+    'median 0.0%'
+    """
     fig, ax = _figure()
     err = attractor["linearization_error"].values.ravel()
     err = err[np.isfinite(err) & (err > 0)]
@@ -302,7 +383,17 @@ def linearization_error(attractor: xr.Dataset) -> Figure:
 
 
 def variance_explained(attractor: xr.Dataset, *, components: int = 10) -> Figure:
-    """Cumulative variance explained by state PCs, trained vs untrained network."""
+    """Cumulative variance explained by state PCs, trained vs untrained network.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> ax = variance_explained(attractor, components=2).axes[0]
+    >>> {line.get_label(): np.round(line.get_ydata(), 3).tolist() for line in ax.get_lines()}
+    {'trained': [0.996, 1.0], 'fixed points': [1.0, 1.0]}
+    """
     fig, ax = _figure()
     k = np.arange(1, components + 1)
     for name, label, colour in (
@@ -322,7 +413,17 @@ def variance_explained(attractor: xr.Dataset, *, components: int = 10) -> Figure
 
 
 def relaxation(attractor: xr.Dataset) -> Figure:
-    """Median speed of zero-input relaxation from visited states, relative to the start."""
+    """Median speed of zero-input relaxation from visited states, relative to the start.
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> ax = relaxation(attractor).axes[0]
+    >>> np.round(ax.get_lines()[0].get_ydata()[:4], 4).tolist()  # the fast mode decays as 0.3**t
+    [1.0, 0.3, 0.09, 0.027]
+    """
     fig, ax = _figure()
     speed = attractor["relaxation_speed"].values
     ax.plot(np.arange(speed.size), speed, color=_POS)
@@ -359,6 +460,20 @@ def save_all(
     -------
     dict
         Figure name -> path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = save_all(folder, attractor, dpi=50)
+    ...     written = sorted(path.name for path in Path(folder).iterdir())
+    >>> len(written), written[:2]
+    (9, ['eigenvalue_spectra.png', 'linearization_error.png'])
+    >>> list(paths)[:2], paths["state_pca"].name
+    (['state_pca', 'eigenvalue_spectra'], 'state_pca.png')
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)

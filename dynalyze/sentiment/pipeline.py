@@ -167,6 +167,18 @@ class RunResult:
         Headline numbers (accuracies, fixed points, spectra...).
     timings : dict
         Seconds per stage.
+
+    Examples
+    --------
+    :func:`run_pipeline` and :func:`analyze_model` return one (see the example of
+    :func:`analyze_model`); it is a frozen attrs class:
+
+    >>> import attrs
+    >>> [field.name for field in attrs.fields(RunResult)]
+    ['out', 'summary', 'timings']
+    >>> result = RunResult(Path("dynalyze-output"), {"arch": "gru"}, {"training": 6.5})
+    >>> attrs.evolve(result, summary={"arch": "lstm"}).summary, result.summary
+    ({'arch': 'lstm'}, {'arch': 'gru'})
     """
 
     out: Path
@@ -219,6 +231,29 @@ def run_pipeline(config: RunConfig) -> RunResult:
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    dynalyze.errors.OutputExistsError
+        ``config.out`` already holds files and ``config.overwrite`` is not set.
+    dynalyze.errors.OutputError
+        ``config.out`` is a file, or its folder cannot be written.
+
+    Examples
+    --------
+    A run trains a network first, which takes more than 10 s even for a tiny
+    one on the synthetic task (the example of :func:`analyze_model` analyses a
+    saved model instead). The output folder is checked before any work is
+    done, and an existing one is never touched without ``overwrite=True``:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     _ = (Path(out) / "report.md").write_text("an earlier run")
+    ...     config = RunConfig(dataset="synthetic", out=out)
+    ...     run_pipeline(config)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dynalyze.errors.OutputExistsError: Output folder ... already holds results; pass --overwrite ...
     """
     from dynalyze.keras import save_model
     from dynalyze.sentiment.datasets import load_dataset
@@ -316,6 +351,30 @@ def analyze_model(
     Returns
     -------
     RunResult
+
+    Examples
+    --------
+    A tiny untrained GRU saved with its vocabulary, analysed on 20 synthetic
+    documents (a few seconds once Keras is imported; a trained model is
+    analysed the same way):
+
+    >>> import tempfile
+    >>> from dynalyze.keras import save_model
+    >>> from dynalyze.sentiment.datasets import load_dataset
+    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.vocabulary import Vocabulary
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> vocab = Vocabulary.build(load_dataset("synthetic").train_texts)
+    >>> model = build_model("gru", len(vocab), units=4, embedding_dim=3)
+    >>> folder = save_model(model, vocab, Path(tmp.name) / "model")
+    >>> config = RunConfig(dataset="synthetic", n_analysis=20, n_initial=20,
+    ...                    out=str(Path(tmp.name) / "out"), progress=False)
+    >>> result = analyze_model(folder, config)
+    >>> sorted(path.name for path in result.out.iterdir())
+    ['figures', 'report.md', 'results', 'run.json']
+    >>> result.summary["arch"], result.summary["n_candidates"]
+    ('gru', 20)
+    >>> tmp.cleanup()
     """
     from dynalyze.classifier import RecurrentClassifier
     from dynalyze.sentiment.datasets import load_dataset

@@ -390,7 +390,20 @@ def render_report(
     config: Any,
     base: str | os.PathLike[str] = ".",
 ) -> str:
-    """The report as Markdown text (see :func:`write_report`)."""
+    """The report as Markdown text (see :func:`write_report`).
+
+    Examples
+    --------
+    >>> summary = {"arch": "gru", "dataset": "imdb", "test_accuracy": 0.877,
+    ...            "bow_test_accuracy": 0.882}
+    >>> lines = render_report(summary, None, {}, None, None).splitlines()
+    >>> lines[0]
+    '# dynalyze report: GRU on imdb'
+    >>> [line for line in lines if line.startswith(("| GRU |", "| bag of words |"))]
+    ['| GRU | 87.70% | 86.86% |', '| bag of words | 88.20% | 88.53% |']
+    >>> lines[2].split(". ")[-1]  # no fixed points in this summary, and the verdict says so
+    'No fixed point was found.'
+    """
     s = dict(summary)
     arch = str(s.get("arch", getattr(recipe, "arch", "?")))
     dataset = str(s.get("dataset", getattr(recipe, "dataset", "?")))
@@ -550,7 +563,21 @@ def write_report(
     recipe: Any,
     config: Any,
 ) -> Path:
-    """Write the Markdown report to ``path`` (figure links relative to its folder)."""
+    """Write the Markdown report to ``path`` (figure links relative to its folder).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     figures = {"state_pca": Path(folder) / "figures" / "state_pca.png"}
+    ...     summary = {"arch": "lstm", "dataset": "synthetic"}
+    ...     path = write_report(Path(folder) / "report.md", summary, None, figures, None, None)
+    ...     text = path.read_text(encoding="utf-8")
+    >>> path.name, text.splitlines()[0]
+    ('report.md', '# dynalyze report: LSTM on synthetic')
+    >>> "![state_pca](figures/state_pca.png)" in text
+    True
+    """
     target = Path(path)
     text = render_report(summary, attractor, figures, recipe, config, base=target.parent)
     with atomic_path(target) as tmp:
