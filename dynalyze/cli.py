@@ -2,7 +2,8 @@
 
 ``dynalyze run`` trains a sentiment RNN on bundled data and reverse-engineers
 it; ``dynalyze analyze MODEL`` runs the same analysis on an existing model;
-``dynalyze systems`` lists the installed recurrent systems.
+``dynalyze sweep`` trains and analyses a grid of networks on Dask and compares
+their mechanisms; ``dynalyze systems`` lists the installed recurrent systems.
 
 A user mistake ends with one clear line on stderr and a non-zero exit status,
 never a traceback (``--debug`` shows it).
@@ -24,6 +25,7 @@ __all__ = ["main"]
 logger = logging.getLogger("dynalyze")
 
 EXIT_USER_ERROR = 2
+EXIT_JOBS_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -120,6 +122,50 @@ def build_parser() -> argparse.ArgumentParser:
         "files you trust",
     )
     _add_common(analyze)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="train and analyse a grid of networks on Dask; compare their mechanisms",
+        description="Run `dynalyze run` for every architecture x dataset x seed (x "
+        "hyperparameter values) on a Dask cluster, then write sweep.nc, universality.nc "
+        "and a universality report. Lists are comma-separated. Running the same sweep "
+        "again skips finished jobs.",
+    )
+    sweep.add_argument("--arch", default="gru,lstm,ugrnn,simple", help="architectures")
+    sweep.add_argument("--dataset", default="rotten_tomatoes", help="datasets")
+    sweep.add_argument("--seed", default="0,1", help="seeds (default 0,1)")
+    for name, kind in (
+        ("units", "int"),
+        ("embedding-dim", "int"),
+        ("epochs", "int"),
+        ("max-len", "int"),
+        ("max-train", "int"),
+        ("batch-size", "int"),
+        ("n-initial", "int"),
+        ("n-analysis", "int"),
+        ("learning-rate", "float"),
+    ):
+        sweep.add_argument(
+            f"--{name}", default=None, help=f"{kind} value(s) of {name}; several make a dimension"
+        )
+    sweep.add_argument("--out", default="dynalyze-sweep", help="sweep folder")
+    sweep.add_argument(
+        "--workers", type=int, default=2, help="workers of the local Dask cluster (default 2)"
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (tcp://host:8786) instead of a local cluster",
+    )
+    sweep.add_argument(
+        "--retries", type=int, default=2, help="retries of a job after an unexpected error"
+    )
+    sweep.add_argument(
+        "--n-probe", type=int, default=200, help="probe documents for the geometry comparison"
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sweep.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
 
     sub.add_parser("systems", help="list the installed recurrent systems")
     return parser
@@ -232,6 +278,45 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from dynalyze.sweep import SweepGrid, parse_list, run_sweep
+    from dynalyze.sweep.grid import HYPERPARAMETERS
+
+    hyper = {
+        name: parse_list(getattr(args, name), kind)
+        for name, kind in HYPERPARAMETERS.items()
+        if getattr(args, name, None) is not None
+    }
+    grid = SweepGrid(
+        architectures=parse_list(args.arch),
+        datasets=parse_list(args.dataset),
+        seeds=parse_list(args.seed, int),
+        hyperparameters=hyper,
+    )
+    if not args.debug:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    start = time.perf_counter()
+    result = run_sweep(
+        grid,
+        out=args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retries=args.retries,
+        n_probe=args.n_probe,
+        progress=not args.no_progress,
+    )
+    print(
+        f"Sweep done in {(time.perf_counter() - start) / 60:.1f} min: "
+        f"{len(result.outcomes)} jobs, {result.n_trained} trained now, "
+        f"{result.n_skipped} finished before, {result.n_failed} failed. Results in "
+        f"{result.out}: report.md, sweep.nc, universality.nc, figures/, jobs/."
+    )
+    for outcome in result.outcomes:
+        if outcome.status == "failed":
+            print(f"dynalyze: job {outcome.key} failed: {outcome.error}", file=sys.stderr)
+    return EXIT_JOBS_FAILED if result.n_failed else 0
+
+
 def _systems() -> int:
     from dynalyze.keras import list_systems
 
@@ -265,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "analyze":
             return _analyze(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _systems()
     except DynalyzeError as exc:
         if debug:
