@@ -11,7 +11,11 @@ Run (after the benchmarks, see benchmarks/README.md)::
 
     python benchmarks/readme_performance.py --fixed-points fp.json --training tr.json \\
         --roofline rl.json
+    python benchmarks/readme_performance.py --sweep sweep.json --sweep-run dynalyze-sweep
     python benchmarks/readme_performance.py          # re-render from docs/benchmarks/
+
+``--sweep-run FOLDER`` records what a finished ``dynalyze sweep`` cost (from its
+``sweep.nc``, its jobs' ``run.json`` and ``job.log``) as ``sweep_default.json``.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ BLOCKS = (
     (BENCH_README, "<!-- fixed-points:start -->", "<!-- fixed-points:end -->", "tables"),
     (BENCH_README, "<!-- roofline:start -->", "<!-- roofline:end -->", "roofline"),
     (BENCH_README, "<!-- training:start -->", "<!-- training:end -->", "training"),
+    (README, "<!-- sweep:start -->", "<!-- sweep:end -->", "sweep"),
+    (BENCH_README, "<!-- sweep:start -->", "<!-- sweep:end -->", "sweep_tables"),
 )
-NAMES = ("fixed_points", "training", "roofline")
+NAMES = ("fixed_points", "training", "roofline", "sweep", "sweep_default")
 
 #: Targets of issue 9 (the ratio dynalyze must reach against tuned FixedPointFinder).
 TARGET_TRAINED, TARGET_RANDOM, TARGET_LINEARIZE, TARGET_TRAINING = 30.0, 5.0, 100.0, 2.0
@@ -228,9 +234,86 @@ def render_tables(record: dict[str, Any] | None, command: str) -> list[str]:
     return lines
 
 
+def sweep_run_record(folder: Path) -> dict[str, Any]:
+    """What a finished sweep cost, read from its files (nothing typed in)."""
+    import datetime
+
+    import numpy as np
+    import xarray as xr
+
+    with xr.open_dataset(folder / "sweep.nc") as ds:
+        sweep = ds.load()
+    invocation = json.loads(sweep.attrs.get("dynalyze_sweep_invocation", "null") or "null")
+    starts, ends = [], []
+    for log in sorted(folder.glob("jobs/*/job.log")):
+        lines = [ln for ln in log.read_text().splitlines() if ln[:4].isdigit()]
+        if lines:
+            stamp = [datetime.datetime.strptime(ln[:23], "%Y-%m-%d %H:%M:%S,%f") for ln in lines]
+            starts.append(stamp[0])
+            ends.append(stamp[-1])
+    accuracy = {}
+    for arch in sweep["architecture"].values:
+        values = sweep["test_accuracy"].sel(architecture=arch).values.ravel()
+        accuracy[str(arch)] = float(np.nanmean(values)) if np.isfinite(values).any() else None
+    return {
+        "grid": json.loads(sweep.attrs["dynalyze_sweep_grid"]),
+        "n_jobs": int(sweep["status"].size),
+        "n_done": int((sweep["status"].values == 0).sum()),
+        "jobs_wall_s": (max(ends) - min(starts)).total_seconds() if starts else None,
+        "invocation": invocation,
+        "job_seconds_mean": float(np.nanmean(sweep["seconds"].values)),
+        "job_seconds_max": float(np.nanmax(sweep["seconds"].values)),
+        "peak_rss_mb_max": float(np.nanmax(sweep["worker_peak_rss_mb"].values)),
+        "test_accuracy": accuracy,
+    }
+
+
+def sweep_lines(records: dict[str, dict[str, Any] | None]) -> list[str]:
+    run, bench = records["sweep_default"], records["sweep"]
+    lines: list[str] = []
+    if run is None:
+        lines.append("(the default sweep's cost is not recorded yet: `--sweep-run FOLDER`)")
+    else:
+        grid = run["grid"]
+        wall = run["jobs_wall_s"]
+        acc = ", ".join(
+            f"{arch} {100 * value:.1f}%"
+            for arch, value in run["test_accuracy"].items()
+            if value is not None
+        )
+        shape = " x ".join(str(len(grid[k])) for k in ("architectures", "datasets", "seeds"))
+        lines.append(
+            f"The default sweep ({shape} = {run['n_jobs']} runs: "
+            f"{', '.join(grid['architectures'])} on "
+            f"{', '.join(grid['datasets'])}, seeds {', '.join(map(str, grid['seeds']))}) "
+            f"finished {run['n_done']} of {run['n_jobs']} jobs in {wall / 60:.1f} min of jobs "
+            f"(first job start to last job end) on the default 2-worker LocalCluster of this "
+            f"2-core machine; a job took {run['job_seconds_mean']:.0f} s on average (at most "
+            f"{run['job_seconds_max']:.0f} s) on one thread, and a worker peaked at "
+            f"{run['peak_rss_mb_max']:.0f} MiB. Mean test accuracy: {acc}."
+        )
+    if bench is not None:
+        (rows,) = bench["tables"].values()
+        by = {r["side"]: r for r in rows}
+        two, one, serial = by["dask, 2 workers"], by["dask, 1 worker"], by["serial"]
+        lines += [
+            "",
+            f"Engine cost (`python benchmarks/sweep.py`, {serial['jobs']} tiny jobs): "
+            f"serial {serial['wall s']:.0f} s, Dask with 1 worker {one['wall s']:.0f} s "
+            f"(overhead {one['overhead s']:.0f} s), with 2 workers {two['wall s']:.0f} s "
+            f"(**{two['speed-up vs serial']:.2f}x** serial); peak "
+            f"{two['peak RSS / worker MiB']:.0f} MiB per worker.",
+        ]
+    return lines
+
+
 def content(kind: str, records: dict[str, dict[str, Any] | None]) -> list[str]:
     if kind == "summary":
         return render(records)
+    if kind == "sweep":
+        return sweep_lines(records)
+    if kind == "sweep_tables":
+        return render_tables(records["sweep"], "python benchmarks/sweep.py")
     if kind == "tables":
         return render_tables(records["fixed_points"], "python benchmarks/fixed_points.py")
     if kind == "roofline":
@@ -252,8 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in NAMES:
         parser.add_argument(f"--{name.replace('_', '-')}", type=Path, help=f"{name} JSON")
+    parser.add_argument("--sweep-run", type=Path, help="a finished dynalyze sweep folder")
     args = parser.parse_args(argv)
     RECORDS.mkdir(parents=True, exist_ok=True)
+    if args.sweep_run is not None:
+        record = sweep_run_record(args.sweep_run)
+        (RECORDS / "sweep_default.json").write_text(json.dumps(record, indent=2) + "\n")
     for name in NAMES:
         source = getattr(args, name)
         if source is not None:

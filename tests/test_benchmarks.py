@@ -27,6 +27,7 @@ SCRIPTS = {
     "trajectories.py": True,
     "roofline.py": False,
     "training.py": True,
+    "sweep.py": True,
 }
 
 

@@ -100,6 +100,28 @@ def test_parse_list() -> None:
             parse_list(bad, int if "x" in bad else str)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--arch", "gru,transformer"], "Unknown architecture"),
+        (["--seed", "0,a"], "list of int"),
+        (["--units", "8,8"], "repeats"),
+        (["--scheduler", "tcp://127.0.0.1:9"], "Cannot reach a Dask scheduler"),
+    ],
+)
+def test_sweep_command_rejects_bad_input_with_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dynalyze.cli import main
+
+    out = tmp_path / "sweep"
+    code = main(["sweep", "--dataset", "synthetic", "--out", str(out), "--no-progress", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert not (out / "sweep.nc").exists()
+
+
 # ----------------------------------------------------------- the distances
 
 

@@ -225,7 +225,11 @@ def logit_function(
     """
     import tensorflow as tf
 
-    compiled = tf.function(lambda ids: model(ids, training=False), reduce_retracing=True)
+    # One trace for every batch shape: documents are batched by length.
+    compiled = tf.function(
+        lambda ids: model(ids, training=False),
+        input_signature=[tf.TensorSpec([None, None], tf.int32)],
+    )
 
     def run(batch: NDArray[np.int32]) -> NDArray[np.float32]:
         values = np.asarray(compiled(tf.constant(batch)), dtype=np.float32)
@@ -263,7 +267,8 @@ def state_function(
     full = _full_state_rnn(parts.rnn_layer.cell)
     embedding_layer = parts.embedding_layer
 
-    @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]  # TF is untyped
+    # One trace for every batch shape: documents are batched by length.
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])  # type: ignore[untyped-decorator]
     def states(ids: Any) -> Any:
         x = embedding_layer(ids)
         mask = tf.not_equal(ids, pad_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,7 @@ def run_sweep(
     out = Path(out).resolve()
     jobs = grid.jobs()
     logger.info("Sweep of %d jobs into %s", len(jobs), out)
+    start = time.perf_counter()
     outcomes = execute(
         jobs,
         out,
@@ -157,6 +159,17 @@ def run_sweep(
         progress=progress,
     )
     sweep = collect(grid, out, outcomes)
+    sweep.attrs["dynalyze_sweep_invocation"] = json.dumps(
+        {
+            "jobs_wall_s": time.perf_counter() - start,
+            "workers": None if scheduler else workers,
+            "scheduler": scheduler,
+            "n_jobs": len(outcomes),
+            "n_trained": sum(o.trained for o in outcomes),
+            "n_skipped": sum(o.status == "skipped" for o in outcomes),
+            "n_failed": sum(o.status == "failed" for o in outcomes),
+        }
+    )
     write_sweep(sweep, out)
     comparison = compare_networks(_finished_networks(grid, out), n_permutations=n_permutations)
     target = out / COMPARISON_FILE

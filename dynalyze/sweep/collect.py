@@ -57,12 +57,12 @@ METRICS: dict[str, str] = {
 }
 
 
-def _summary(job: Job, out: Path) -> dict[str, Any] | None:
+def _record(job: Job, out: Path) -> dict[str, Any] | None:
     path = job.folder(out) / RUN_FILE
     if not path.is_file():
         return None
-    summary: dict[str, Any] = json.loads(path.read_text())["summary"]
-    return summary
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
 
 
 def _number(value: Any) -> float:
@@ -119,7 +119,8 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
         )
         text["job_path"][index] = str(job.folder(out).relative_to(out))
         outcome = by_key.get(job.key)
-        summary = _summary(job, out)
+        record = _record(job, out)
+        summary = None if record is None else record["summary"]
         if outcome is not None and outcome.status == "failed":
             status[index] = 1
             text["error"][index] = outcome.error
@@ -129,9 +130,11 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
             for name in METRICS:
                 numbers[name][index] = _number(summary.get(name))
             text["mechanism"][index] = str(summary.get("mechanism", ""))
-        if outcome is not None:
-            seconds[index] = outcome.seconds if outcome.status == "done" else np.nan
+        if outcome is not None and outcome.status == "done":
+            seconds[index] = outcome.seconds
             rss[index] = outcome.peak_rss_mb
+        elif record is not None:  # finished by an earlier invocation: its own stage timings
+            seconds[index] = float(sum(record.get("timings_s", {}).values()))
     variables: dict[str, Any] = {
         name: (dims, values, {"long_name": METRICS[name]}) for name, values in numbers.items()
     }
@@ -150,7 +153,11 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
         ("mechanism", "mechanism verdict of the job's analysis"),
     ):
         variables[name] = (dims, text[name].astype(str), {"long_name": long_name})
-    variables["seconds"] = (dims, seconds, {"long_name": "wall time of the job (this run)"})
+    variables["seconds"] = (
+        dims,
+        seconds,
+        {"long_name": "wall time of the job on its worker (stages only when run earlier)"},
+    )
     variables["worker_peak_rss_mb"] = (
         dims,
         rss,

@@ -50,7 +50,7 @@ def same_mechanism_sentence(view: str, dataset: str, comparison: xr.Dataset) -> 
     >>> sentence = same_mechanism_sentence("geometry", "imdb", ds)
     >>> sentence[:60]
     'On imdb, geometry: networks of different architectures are 0'
-    >>> "p = 0.4, within the spread between seeds" in sentence
+    >>> "p = 0.4, not distinguishable from the spread between seeds" in sentence
     True
     """
     get = {
@@ -72,14 +72,19 @@ def same_mechanism_sentence(view: str, dataset: str, comparison: xr.Dataset) -> 
             "dataset; add seeds (--seed 0,1) or architectures to test it."
         )
     if get["p_floor"] > 0.05:
+        extreme = (
+            "; the observed separation is already the most extreme one possible"
+            if get["p_value"] <= get["p_floor"] + 1e-12
+            else ""
+        )
         verdict = (
-            f"too few networks to tell: even perfectly separated architectures would give "
-            f"p >= {get['p_floor']:.2g} with this grid; add seeds to test it"
+            f"this grid cannot tell: its smallest possible p is {get['p_floor']:.2g} (even "
+            f"for perfectly separated architectures){extreme}, so add seeds to test it"
         )
     elif get["p_value"] >= 0.05:
         verdict = (
-            "within the spread between seeds of one architecture: the same mechanism, by "
-            "this measure"
+            "not distinguishable from the spread between seeds of one architecture: "
+            "consistent with one mechanism, by this measure and at this sample size"
         )
     else:
         verdict = (
@@ -108,8 +113,8 @@ def _accuracy_section(sweep: xr.Dataset) -> list[str]:
         if paper_ds:
             paper = PAPER_ACCURACY[paper_ds]
             cells = [f"{paper[a]:.1f}" if a in paper else "n/a" for a in archs]
-            label = f"paper {paper_ds}" + (
-                " (SST: built from these Rotten Tomatoes sentences)" if paper_ds == "SST" else ""
+            label = f"paper, {paper_ds}" + (
+                " (built from these Rotten Tomatoes sentences)" if paper_ds == "SST" else ""
             )
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {paper['bow']:.1f} |")
     lines += [
@@ -225,9 +230,9 @@ def render_universality(
         "Geometry: the angular Procrustes distance (radians, 0 = same up to rotation and "
         "scale, π/2 = nothing shared) between the hidden states of two networks on the same "
         "probe documents. Topology: the L1 distance between fixed-point signatures (stable "
-        "points, unstable points, slow-subspace dimension). The null is the distance between "
-        "seeds of one architecture; the p-value permutes architecture labels within a "
-        "dataset.",
+        "points, unstable points, slow-subspace dimension counted up to 3). The null is the "
+        "distance between seeds of one architecture; the p-value permutes architecture "
+        "labels within a dataset.",
         "",
     ]
     n_networks = comparison.sizes.get("network", 0)

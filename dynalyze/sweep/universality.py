@@ -13,9 +13,11 @@ geometry
     Defined only between networks of the same dataset (the same documents).
 topology
     The L1 distance between fixed-point signatures ``(stable distinct fixed
-    points, unstable ones, dimension of the slow subspace)``: 0 when two
-    networks have the same structure (e.g. two stable ends joined through a
-    saddle, one slow mode).
+    points, unstable ones, dimension of the slow subspace capped at 3)``: 0
+    when two networks have the same structure (e.g. two stable ends joined
+    through a saddle, one slow mode). The cap keeps a network with a hundred
+    near-unit modes (no low-dimensional attractor at all) from outweighing
+    every difference in its fixed points: three or more slow modes count alike.
 
 The null: within a dataset, pairs of networks of one architecture (different
 seeds or hyperparameters) against pairs of different architectures. The
@@ -51,6 +53,9 @@ __all__ = [
 
 #: Components of the fixed-point signature, in order.
 TOPOLOGY_FEATURES = ("n_stable_clusters", "n_unstable_clusters", "slow_subspace_dim")
+
+#: Slow-subspace dimensions at or above this count alike in the signature.
+SLOW_DIM_CAP = 3
 
 
 def procrustes_distance(a: ArrayLike, b: ArrayLike) -> float:
@@ -96,13 +101,16 @@ def procrustes_distance(a: ArrayLike, b: ArrayLike) -> float:
 
 
 def topology_signature(summary: dict[str, Any]) -> FloatArray:
-    """``(stable, unstable, slow-subspace dimension)`` of one network's analysis summary.
+    """``(stable, unstable, slow-subspace dimension up to 3)`` of one network's summary.
 
     Examples
     --------
     >>> topology_signature({"n_stable_clusters": 2, "n_unstable_clusters": 1,
     ...                     "median_slow_subspace_dim": 1.0}).tolist()
     [2.0, 1.0, 1.0]
+    >>> topology_signature({"n_stable_clusters": 0, "n_unstable_clusters": 3,
+    ...                     "median_slow_subspace_dim": 106.0}).tolist()
+    [0.0, 3.0, 3.0]
     """
 
     def get(name: str) -> float:
@@ -113,7 +121,7 @@ def topology_signature(summary: dict[str, Any]) -> FloatArray:
         [
             get("n_stable_clusters"),
             get("n_unstable_clusters"),
-            float(np.round(get("median_slow_subspace_dim"))),
+            float(min(np.round(get("median_slow_subspace_dim")), SLOW_DIM_CAP)),
         ]
     )
 
