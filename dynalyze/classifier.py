@@ -53,11 +53,12 @@ class RecurrentClassifier:
         The recurrent cell as a float64 system.
     embedding : ndarray, shape (vocab_size, input_dim)
         Input vector of every token id.
-    readout_weight : ndarray, shape (state_dim,)
+    readout_weight : ndarray, shape (state_dim,) or (state_dim, n_classes)
         Readout over the flat state (zeros on state components the readout does
-        not see, e.g. an LSTM's cell state).
-    readout_bias : float
-        Readout bias; ``logit = readout_weight . h + readout_bias``.
+        not see, e.g. an LSTM's cell state): a vector for a binary classifier
+        (one logit), a matrix with one column per class for N classes.
+    readout_bias : float or ndarray, shape (n_classes,)
+        Readout bias; ``logit = h @ readout_weight + readout_bias``.
     vocabulary : Vocabulary
         Token strings by id.
     model : keras.Model, optional
@@ -87,7 +88,7 @@ class RecurrentClassifier:
         system: RecurrentSystem,
         embedding: ArrayLike,
         readout_weight: ArrayLike,
-        readout_bias: float,
+        readout_bias: float | ArrayLike,
         vocabulary: Vocabulary,
         model: Any = None,
         rnn_layer: Any = None,
@@ -95,8 +96,12 @@ class RecurrentClassifier:
     ) -> None:
         self.system = system
         self.embedding = np.array(embedding, dtype=np.float64)
-        self.readout_weight = np.array(readout_weight, dtype=np.float64).reshape(-1)
-        self.readout_bias = float(readout_bias)
+        weight = np.array(readout_weight, dtype=np.float64)
+        self.readout_weight = (
+            weight.reshape(-1) if weight.ndim < 2 or weight.shape[1] == 1 else weight
+        )
+        bias = np.asarray(readout_bias, dtype=np.float64).reshape(-1)
+        self.readout_bias: Any = float(bias[0]) if self.readout_weight.ndim == 1 else bias
         self.vocabulary = vocabulary
         self.model = model
         self.rnn_layer = rnn_layer
@@ -112,10 +117,14 @@ class RecurrentClassifier:
                 f"{self.embedding.shape[0]} rows. Use the vocabulary the model was trained "
                 "with (vocabulary.txt saved beside the model)."
             )
-        if self.readout_weight.shape != (system.state_dim,):
+        if self.readout_weight.shape[0] != system.state_dim or (
+            self.readout_weight.ndim == 2 and np.shape(self.readout_bias) != (self.n_outputs,)
+        ):
             raise UnsupportedModelError(
-                f"The readout must be a vector over the {system.state_dim} state units; got "
-                f"shape {self.readout_weight.shape}."
+                f"The readout must be a vector (or a matrix with one column per class) over "
+                f"the {system.state_dim} state units with one bias per output; got weights of "
+                f"shape {self.readout_weight.shape} and bias of shape "
+                f"{np.shape(self.readout_bias)}."
             )
         self._parts: Any = None
         self._state_model: Any = None
@@ -208,10 +217,16 @@ class RecurrentClassifier:
         out: FloatArray = self.embedding[np.asarray(ids, dtype=np.int64)]
         return out
 
+    @property
+    def n_outputs(self) -> int:
+        """Logits of the readout: 1 (binary) or the number of classes."""
+        return 1 if self.readout_weight.ndim == 1 else int(self.readout_weight.shape[1])
+
     def readout(self, states: ArrayLike) -> FloatArray:
-        """Readout logit of flat states ``(..., state_dim)``."""
+        """Readout logit(s) of flat states ``(..., state_dim)``: ``(...)`` or ``(..., N)``."""
         out: FloatArray = np.asarray(states, dtype=np.float64) @ self.readout_weight
-        return out + self.readout_bias
+        out = out + self.readout_bias
+        return out
 
     # -------------------------------------------------------- forward pass
     def logits(self, ids: ArrayLike, *, batch_size: int = 256) -> NDArray[np.float32]:
@@ -223,7 +238,8 @@ class RecurrentClassifier:
         self._require_model()
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
-        out = np.empty(len(matrix), dtype=np.float32)
+        shape = (len(matrix),) if self.n_outputs == 1 else (len(matrix), self.n_outputs)
+        out = np.empty(shape, dtype=np.float32)
         if self._logit_fn is None:
             from dynalyze.keras.model import logit_function
 
@@ -370,8 +386,9 @@ class RecurrentClassifier:
             "token_id": matrix,
             "valid": valid.astype(np.int8),
             "length": lengths,
-            "logit": self.readout(final).astype(np.float32),
         }
+        if self.n_outputs == 1:  # an N-class readout's logits are readout(final states)
+            variables["logit"] = self.readout(final).astype(np.float32)
         if labels is not None:
             label_array = np.asarray(labels)
             if label_array.shape != (n,):

@@ -42,7 +42,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         default="imdb",
-        help="imdb (default), rotten_tomatoes, synthetic, or csv:PATH with text and label columns",
+        help="imdb (default), rotten_tomatoes, synthetic, csv:PATH with text and label "
+        "columns, or an N-class dataset: bbc_news (5 topics), synthetic_categorical, "
+        "synthetic_ordered",
     )
     parser.add_argument(
         "--max-len",

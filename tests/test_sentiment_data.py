@@ -175,7 +175,7 @@ def test_csv_errors(tmp_path: Path, content: bytes, match: str) -> None:
 
 
 def test_dataset_name_and_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="imdb, rotten_tomatoes, synthetic, csv:PATH") as info:
+    with pytest.raises(DataError, match="imdb, rotten_tomatoes, synthetic, bbc_news") as info:
         load_dataset("yelp")
     assert isinstance(info.value, DynalyzeError) and "yelp" in str(info.value)
     with pytest.raises(DataError, match="does not exist"):

@@ -396,6 +396,12 @@ class LineAttractor(AttractorModel):
         -------
         LineAttractorResult
         """
+        if getattr(classifier, "n_outputs", 1) != 1:
+            raise ConfigurationError(
+                f"LineAttractor describes binary classifiers (one logit); this classifier "
+                f"has {classifier.n_outputs} classes. Use dynalyze.attractors.SimplexAttractor "
+                "for N-class readouts."
+            )
         system = classifier.system
         n_state = system.state_dim
         source = as_source(trajectories)

@@ -49,8 +49,8 @@ class ClassifierParts:
         The embedding matrix, float64.
     readout_weight : ndarray, shape (state_dim,)
         Readout over the flat state (zeros where the Dense layer does not read).
-    readout_bias : float
-        Its bias.
+    readout_bias : float or ndarray
+        Its bias (one per class for an N-class readout).
     rnn_layer : keras.layers.Layer
         The recurrent layer.
     embedding_layer : keras.layers.Embedding
@@ -71,7 +71,7 @@ class ClassifierParts:
     system: RecurrentSystem
     embedding: FloatArray
     readout_weight: FloatArray
-    readout_bias: float
+    readout_bias: Any
     rnn_layer: Any
     embedding_layer: Any
     provenance: dict[str, Any]
@@ -148,7 +148,7 @@ def take_apart(
         )
     weight, bias, activation = _readout(model, rnn, layers)
     h_size = int(np.asarray(weight).shape[0])
-    full = np.zeros(rec.state_dim)
+    full = np.zeros((rec.state_dim, *np.shape(weight)[1:]))
     h_slice = rec.layout.slice(rec.layout.names[0])
     if h_slice.stop - h_slice.start != h_size:
         raise UnsupportedModelError(
@@ -176,8 +176,12 @@ def take_apart(
     )
 
 
-def _readout(model: Any, rnn: Any, layers: list[Any]) -> tuple[FloatArray, float, str]:
-    """Find the Dense readout fed by the recurrent layer's final state."""
+def _readout(model: Any, rnn: Any, layers: list[Any]) -> tuple[FloatArray, Any, str]:
+    """Find the Dense readout fed by the recurrent layer's final state.
+
+    Returns the kernel column (one output) or the kernel (several), the bias and
+    the activation name.
+    """
     try:
         position = next(i for i, sub in enumerate(layers) if sub is rnn)
     except StopIteration:  # pragma: no cover - rnn comes from the model
@@ -192,13 +196,20 @@ def _readout(model: Any, rnn: Any, layers: list[Any]) -> tuple[FloatArray, float
                     f"The readout {sub.name!r} has activation {activation!r}; expected a "
                     "linear, sigmoid or softmax Dense layer on the final state."
                 )
-            if kernel.shape[1] != 1:
+            outputs = kernel.shape[1]
+            if outputs == 2:
                 raise UnsupportedModelError(
-                    f"The readout {sub.name!r} has {kernel.shape[1]} outputs; the classifier "
-                    "analysis handles binary classifiers with one logit (Dense(1))."
+                    f"The readout {sub.name!r} has 2 outputs; a binary classifier should have "
+                    "one logit (Dense(1)), and N > 2 classes one output each."
                 )
-            bias = float(sub.bias.numpy()[0]) if sub.use_bias else 0.0
-            return kernel[:, 0], bias, activation
+            bias = (
+                np.asarray(sub.bias.numpy(), dtype=np.float64)
+                if sub.use_bias
+                else np.zeros(outputs)
+            )
+            if outputs == 1:
+                return kernel[:, 0], float(bias[0]), activation
+            return kernel, bias, activation
         if kind not in _PASSTHROUGH:
             break
     raise UnsupportedModelError(
@@ -210,9 +221,10 @@ def _readout(model: Any, rnn: Any, layers: list[Any]) -> tuple[FloatArray, float
 def logit_function(
     model: Any, *, readout_activation: str
 ) -> Callable[[NDArray[np.int32]], NDArray[np.float32]]:
-    """A compiled ``ids (b, T) -> logit (b,)`` of the model's first output.
+    """A compiled ``ids (b, T) -> logit (b,)`` (binary) or ``(b, N)`` (N classes).
 
-    A sigmoid readout's activation is inverted, so the result is always the logit.
+    A sigmoid readout's activation is inverted, so the result is always the logit;
+    a softmax readout gives log-probabilities (the logits up to a constant).
 
     Examples
     --------
@@ -233,11 +245,13 @@ def logit_function(
 
     def run(batch: NDArray[np.int32]) -> NDArray[np.float32]:
         values = np.asarray(compiled(tf.constant(batch)), dtype=np.float32)
-        out = values.reshape(len(batch), -1)[:, 0]
+        out = values.reshape(len(batch), -1)
         if readout_activation == "sigmoid":
             clipped = np.clip(out.astype(np.float64), 1e-7, 1 - 1e-7)
             out = np.log(clipped / (1 - clipped)).astype(np.float32)
-        return out
+        elif readout_activation == "softmax":  # log-probabilities: logits up to a constant
+            out = np.log(np.clip(out.astype(np.float64), 1e-30, None)).astype(np.float32)
+        return out[:, 0] if out.shape[1] == 1 else out
 
     return run
 

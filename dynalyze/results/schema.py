@@ -52,6 +52,8 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "sample": "a visited state drawn uniformly at random",
         "cluster": "a distinct fixed point, slow region, continuum or isolated root",
         "manifold_position": "a slice of the manifold axis (its centre coordinate)",
+        "class": "a class of an N-class classifier",
+        "class_b": "a class of an N-class classifier (second index of a class x class table)",
     }
 )
 
@@ -275,6 +277,54 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "trial": _V(("trial",), "random draw index", "1", "int64"),
         "relaxation_step": _V(("relaxation_step",), "steps of zero-input relaxation", "1", "int64"),
         "token": _V(("token",), "vocabulary token", "1", "str"),
+        "class": _V(("class",), "class name", "1", "str"),
+        "class_b": _V(("class_b",), "class name", "1", "str"),
+        # ------------------------------------------------------ N-class simplex
+        "n_classes": _V((), "number of classes", "1", "int64"),
+        "expected_dimension": _V(
+            (), "dimension of an N-class evidence simplex, N - 1", "1", "int64"
+        ),
+        "late_state_variance_ratio": _V(
+            ("component",), "fraction of the final states' variance per PC", "1"
+        ),
+        "late_state_dim_95": _V(
+            (), "principal components holding 95% of the final states' variance", "1", "int64"
+        ),
+        "late_state_participation_ratio": _V(
+            (),
+            "participation ratio (sum of PC variances)^2 / sum of squares, final states",
+            "1",
+        ),
+        "fixed_point_dim_95": _V(
+            (), "principal components holding 95% of the fixed points' variance", "1", "int64"
+        ),
+        "n_fixed_points_used": _V((), "converged fixed points analysed", "1", "int64"),
+        "median_n_slow_modes": _V(
+            (), "median number of eigenmodes with |eigenvalue| above the slow threshold", "1"
+        ),
+        "slow_readout_alignment": _V(
+            (),
+            "share of the readout-difference space inside the slow subspace at the centroid",
+            "1",
+        ),
+        "late_state_readout_alignment": _V(
+            (),
+            "share of the readout-difference space inside the final states' top N-1 PCs",
+            "1",
+        ),
+        "readout_cosine": _V(
+            ("class", "class_b"), "cosine between centred class readout directions", "1"
+        ),
+        "simplex_cosine": _V((), "cosine between the vertices of a regular simplex", "1"),
+        "readout_simplex_error": _V(
+            (), "largest |readout cosine - regular-simplex cosine| between classes", "1"
+        ),
+        "reduced_origin": _V(("state",), "state the reduced model starts from", "1"),
+        "reduced_token_effect": _V(
+            ("token", "state"), "token's push on the state within the integration subspace", "1"
+        ),
+        "readout_matrix": _V(("state", "class"), "readout weights per class", "1"),
+        "readout_bias_vector": _V(("class",), "readout bias per class", "1"),
         "token_index": _V(("token",), "vocabulary id of the token", "1", "int64"),
         "state_variance_ratio": _V(
             ("component",), "fraction of hidden-state variance per PC (trained network)", "1"
@@ -757,6 +807,14 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "stability",
         ),
         "trajectories": ("hidden_state", "token_id", "valid", "length"),
+        "simplex_attractor": (
+            "n_classes",
+            "expected_dimension",
+            "late_state_dim_95",
+            "fixed_point_dim_95",
+            "readout_cosine",
+            "reduced_token_effect",
+        ),
         "line_attractor": (
             "state_variance_ratio",
             "fixed_point_state",

@@ -126,11 +126,12 @@ class BowResult:
 
     Parameters
     ----------
-    weights : ndarray of float64, shape (len(vocab),)
-        Logistic-regression weight of each vocabulary id (``weights[0]``,
-        padding, is 0). Positive weights push towards the positive class.
-    intercept : float
-        Bias of the logistic regression.
+    weights : ndarray of float64, shape (len(vocab),) or (n_classes, len(vocab))
+        Logistic-regression weight of each vocabulary id (``weights[..., 0]``,
+        padding, is 0). Binary: positive weights push towards the positive
+        class. N classes: one row per class of a multinomial (softmax) regression.
+    intercept : float or ndarray
+        Bias of the logistic regression (one per class for N classes).
     features : {"binary", "counts"}
         Feature kind used.
     C : float
@@ -153,7 +154,7 @@ class BowResult:
     """
 
     weights: NDArray[np.float64]
-    intercept: float
+    intercept: Any
     features: Features
     C: float
     train_accuracy: float
@@ -179,9 +180,12 @@ def _fit(x: sp.csr_matrix, y: NDArray[np.int8], c: float, seed: int, max_iter: i
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(
-        C=c, solver="liblinear", dual=True, max_iter=max_iter, random_state=seed
-    )
+    if np.unique(y).size > 2:  # N classes: one multinomial (softmax) regression
+        model = LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter, random_state=seed)
+    else:
+        model = LogisticRegression(
+            C=c, solver="liblinear", dual=True, max_iter=max_iter, random_state=seed
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(x, y)
@@ -295,11 +299,13 @@ def fit_bow(
     if best is None:  # pragma: no cover - at least one candidate always runs
         raise ConfigurationError("No BoW candidate was fitted.")
     _, kind, c, model, x = best
-    weights = np.asarray(model.coef_, dtype=np.float64).reshape(-1).copy()
-    weights[PAD_ID] = 0.0
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    weights = (coef.reshape(-1) if coef.shape[0] == 1 else coef).copy()
+    weights[..., PAD_ID] = 0.0
+    intercept = np.asarray(model.intercept_, dtype=np.float64).reshape(-1)
     result = BowResult(
         weights=weights,
-        intercept=float(np.asarray(model.intercept_).reshape(-1)[0]),
+        intercept=float(intercept[0]) if intercept.size == 1 else intercept,
         features=kind,
         C=c,
         train_accuracy=_accuracy(model, x["train"], y["train"]),

@@ -1,7 +1,9 @@
-"""Binary sentiment datasets with fixed, seeded train/validation/test splits.
+"""Text classification datasets with fixed, seeded, stratified splits.
 
-Four sources (read by :mod:`dynalyze.sentiment.sources`), all offline (nothing
-is downloaded):
+Binary sentiment from four sources (read by :mod:`dynalyze.sentiment.sources`)
+and three N-class datasets (:mod:`dynalyze.sentiment.multiclass`: ``"bbc_news"``,
+5 topics; ``"synthetic_categorical"`` and ``"synthetic_ordered"``, with planted
+evidence), all offline (nothing is downloaded):
 
 ``"imdb"``
     25,000 IMDB movie reviews (12,500 negative, 12,500 positive) from the
@@ -48,6 +50,7 @@ from numpy.typing import NDArray
 
 from dynalyze._validation import positive_int
 from dynalyze.errors import ConfigurationError, DataError
+from dynalyze.sentiment.multiclass import ClassesConfig, bbc_news_source, make_classes
 from dynalyze.sentiment.sources import (
     SyntheticConfig,
     make_synthetic,
@@ -67,7 +70,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Dataset names accepted by :func:`load_dataset` (``csv:PATH`` for a file).
-DATASET_NAMES = ("imdb", "rotten_tomatoes", "synthetic", "csv:PATH")
+DATASET_NAMES = (
+    "imdb",
+    "rotten_tomatoes",
+    "synthetic",
+    "bbc_news",
+    "synthetic_categorical",
+    "synthetic_ordered",
+    "csv:PATH",
+)
 
 Split = Literal["train", "validation", "test"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
@@ -75,9 +86,7 @@ SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 
 def _labels_validator(_instance: object, attribute: Any, value: NDArray[np.int8]) -> None:
     if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype != np.int8:
-        raise DataError(f"{attribute.name} must be a 1-D int8 array of 0/1.")
-    if value.size and not np.isin(value, (0, 1)).all():
-        raise DataError(f"{attribute.name} must hold only 0 and 1.")
+        raise DataError(f"{attribute.name} must be a 1-D int8 array of class indices.")
 
 
 def _as_labels(value: Any) -> NDArray[np.int8]:
@@ -86,7 +95,11 @@ def _as_labels(value: Any) -> NDArray[np.int8]:
 
 @attrs.frozen(kw_only=True, eq=False)
 class SentimentData:
-    """A binary sentiment dataset split into train, validation and test.
+    """A labelled text dataset split into train, validation and test.
+
+    Binary sentiment by default (labels 0 negative, 1 positive); an N-class
+    dataset (``bbc_news``, the synthetic N-class tasks) has labels
+    ``0 .. N-1`` naming ``class_names``.
 
     Parameters
     ----------
@@ -113,6 +126,11 @@ class SentimentData:
         For ``"synthetic"``: the valence of every word of the generator.
     generator : dict or None
         For ``"synthetic"``: the :class:`SyntheticConfig` as a dict.
+    class_names : tuple of str
+        Name of each label value (``("negative", "positive")`` for sentiment).
+    true_evidence : dict of str to list of float or None
+        For the synthetic N-class tasks: each word's true evidence per class
+        (categorical) or its valence (ordered).
 
     Examples
     --------
@@ -142,8 +160,11 @@ class SentimentData:
     n_dropped: int = 0
     true_valences: dict[str, float] | None = None
     generator: dict[str, Any] | None = None
+    class_names: tuple[str, ...] = ("negative", "positive")
+    true_evidence: dict[str, list[float]] | None = None
 
     def __attrs_post_init__(self) -> None:
+        n = len(self.class_names)
         for split in SPLITS:
             texts, labels = self.split(split)
             if len(texts) != labels.size:
@@ -151,6 +172,16 @@ class SentimentData:
                     f"The {split} split has {len(texts)} texts but {labels.size} labels; "
                     "they must match."
                 )
+            if labels.size and (labels.min() < 0 or labels.max() >= n):
+                raise DataError(
+                    f"The {split} labels must lie in 0..{n - 1} (classes "
+                    f"{list(self.class_names)}); got {labels.min()}..{labels.max()}."
+                )
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.class_names)
 
     def split(self, which: Split) -> tuple[list[str], NDArray[np.int8]]:
         """Texts and labels of one split (``"train"``, ``"validation"`` or ``"test"``).
@@ -201,6 +232,13 @@ class SentimentData:
             "positive_fraction": {
                 split: (float(self.split(split)[1].mean()) if self.split(split)[1].size else None)
                 for split in SPLITS
+            }
+            if self.n_classes == 2
+            else None,
+            "class_names": list(self.class_names),
+            "class_counts": {
+                split: np.bincount(self.split(split)[1], minlength=self.n_classes).tolist()
+                for split in SPLITS
             },
             "generator": self.generator,
         }
@@ -226,11 +264,21 @@ def _stratified_split(
     # between the classes in proportion to their sizes.
     total_test = math.floor(n * test_fraction + 0.5)
     total_val = math.floor(n * validation_fraction + 0.5)
-    negative_share = np.count_nonzero(labels == 0) / n if n else 0.0
-    neg_test = math.floor(total_test * negative_share + 0.5)
-    neg_val = math.floor(total_val * negative_share + 0.5)
-    sizes = {0: (neg_test, neg_val), 1: (total_test - neg_test, total_val - neg_val)}
-    for label in (0, 1):
+    # Every class but the last gets its rounded share; the last the remainder
+    # (for two classes exactly the original binary rule, so binary splits are unchanged).
+    n_classes = max(2, int(labels.max()) + 1) if n else 2
+    sizes: dict[int, tuple[int, int]] = {}
+    left_test, left_val = total_test, total_val
+    for label in range(n_classes - 1):
+        share = np.count_nonzero(labels == label) / n if n else 0.0
+        sizes[label] = (
+            math.floor(total_test * share + 0.5),
+            math.floor(total_val * share + 0.5),
+        )
+        left_test -= sizes[label][0]
+        left_val -= sizes[label][1]
+    sizes[n_classes - 1] = (left_test, left_val)
+    for label in range(n_classes):
         idx = rng.permutation(np.flatnonzero(labels == label))
         n_test, n_val = sizes[label]
         parts["test"].append(idx[:n_test])
@@ -266,6 +314,7 @@ def load_dataset(
     max_validation: int | None = None,
     max_test: int | None = None,
     synthetic: SyntheticConfig | None = None,
+    classes: ClassesConfig | None = None,
     text_column: str = "text",
     label_column: str = "label",
 ) -> SentimentData:
@@ -290,6 +339,9 @@ def load_dataset(
         ``max_examples``).
     synthetic : SyntheticConfig or None
         Generator settings for ``"synthetic"`` (default :class:`SyntheticConfig`).
+    classes : ClassesConfig or None
+        Generator settings for ``"synthetic_categorical"`` / ``"synthetic_ordered"``
+        (default: 3 classes; its ``kind`` follows the dataset name).
     text_column, label_column : str
         Column names for ``"csv:PATH"`` (matched case-insensitively).
 
@@ -338,6 +390,8 @@ def load_dataset(
     key = name.strip()
     true_valences: dict[str, float] | None = None
     generator: dict[str, Any] | None = None
+    class_names: tuple[str, ...] = ("negative", "positive")
+    true_evidence: dict[str, list[float]] | None = None
     dropped = 0
     if key.lower() in ("imdb", "rotten_tomatoes"):
         key = key.lower()
@@ -353,6 +407,24 @@ def load_dataset(
         texts, labels, true_valences = make_synthetic(config, seed)
         generator = attrs.asdict(config)
         source = "dynalyze synthetic generator"
+    elif key.lower() == "bbc_news":
+        key = "bbc_news"
+        texts, labels, dropped, source, class_names = bbc_news_source()
+    elif key.lower() in ("synthetic_categorical", "synthetic_ordered"):
+        key = key.lower()
+        kind: Literal["categorical", "ordered"] = (
+            "categorical" if key == "synthetic_categorical" else "ordered"
+        )
+        config_n = classes if classes is not None else ClassesConfig(kind=kind)
+        if not isinstance(config_n, ClassesConfig):
+            raise ConfigurationError(
+                f"classes must be a ClassesConfig; got {type(config_n).__name__}."
+            )
+        if config_n.kind != kind:
+            config_n = attrs.evolve(config_n, kind=kind)
+        texts, labels, true_evidence, class_names = make_classes(config_n, seed)
+        generator = attrs.asdict(config_n)
+        source = f"dynalyze synthetic {kind} {config_n.n_classes}-class generator"
     elif key[:4].lower() == "csv:":
         texts, labels, dropped, source = read_csv(key[4:], text_column, label_column)
     else:
@@ -366,7 +438,7 @@ def load_dataset(
         if indices[split].size == 0:
             raise DataError(
                 f"Dataset {name!r} has {labels.size} usable example(s) "
-                f"({int(labels.sum())} positive); too few for a {split} split with "
+                f"(per class {np.bincount(labels).tolist()}); too few for a {split} split with "
                 f"validation_fraction={validation_fraction} and test_fraction={test_fraction}. "
                 "Add examples (a few dozen of each class at least) or raise the fractions."
             )
@@ -393,6 +465,8 @@ def load_dataset(
         n_dropped=dropped,
         true_valences=true_valences,
         generator=generator,
+        class_names=class_names,
+        true_evidence=true_evidence,
     )
     logger.info("Loaded dataset %s (seed %d): %s", key, seed, data.sizes)
     return data

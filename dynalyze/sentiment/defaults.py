@@ -223,6 +223,38 @@ RECIPES: dict[str, Recipe] = {
         synthetic=SyntheticConfig(),
     ),
     "csv": Recipe(dataset="csv", epochs=10, patience=2, min_epochs=0),
+    # N classes (Aitken et al. 2021): 5 BBC News topics, and the synthetic tasks.
+    "bbc_news": Recipe(
+        dataset="bbc_news",
+        max_tokens=5000,
+        max_len=200,
+        keep="first",
+        embedding_dim=32,
+        units=32,
+        batch_size=32,
+        epochs=20,
+        patience=4,
+        min_epochs=2,
+        learning_rate=5e-3,
+        dropout=0.3,
+    ),
+    **{
+        name: Recipe(
+            dataset=name,
+            max_tokens=None,
+            max_len=30,
+            keep="first",
+            embedding_dim=8,
+            units=16,
+            batch_size=32,
+            epochs=8,
+            patience=3,
+            min_epochs=0,
+            learning_rate=5e-3,
+            clipnorm=5.0,
+        )
+        for name in ("synthetic_categorical", "synthetic_ordered")
+    },
 }
 
 

@@ -171,8 +171,9 @@ def build_model(
     embedding_dim: int,
     seed: int = 0,
     dropout: float = 0.0,
+    n_classes: int = 2,
 ) -> keras.Model:
-    """Build an untrained Embedding -> RNN -> Dense(1) sentiment model.
+    """Build an untrained Embedding -> RNN -> Dense classifier (Dense(1) when binary).
 
     Parameters
     ----------
@@ -192,12 +193,16 @@ def build_model(
         Dropout rate on the embedded tokens during training (a
         ``keras.layers.Dropout`` named ``"embedding_dropout"`` between the
         embedding and the recurrent layer; inactive at inference). 0: no layer.
+    n_classes : int
+        2 (default): one logit, of the positive class; N > 2: N logits (softmax
+        readout, trained with sparse categorical cross-entropy).
 
     Returns
     -------
     keras.Model
         Uncompiled; input: int token ids of shape ``(batch, time)`` padded at
-        the end with 0; output: the logit of the positive class, ``(batch, 1)``.
+        the end with 0; output: the logit of the positive class, ``(batch, 1)``, or
+        the ``n_classes`` logits ``(batch, N)``.
 
     Raises
     ------
@@ -239,8 +244,10 @@ def build_model(
         embedded = keras.layers.Dropout(dropout, seed=seed + 30, name="embedding_dropout")(embedded)
     rnn = factory(units, seed=seed + 10, name=RNN_LAYER)
     state = rnn(embedded)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ConfigurationError(f"n_classes must be an integer >= 2; got {n_classes!r}.")
     logit = keras.layers.Dense(
-        1,
+        1 if n_classes == 2 else n_classes,
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 20),
         name=READOUT_LAYER,
     )(state)

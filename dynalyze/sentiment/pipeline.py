@@ -283,6 +283,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
                 embedding_dim=recipe.embedding_dim,
                 seed=cfg.seed,
                 dropout=recipe.dropout,
+                n_classes=data.n_classes,
             )
             training = train_model(
                 model,
@@ -308,6 +309,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
             units=recipe.units,
             embedding_dim=recipe.embedding_dim,
             seed=cfg.seed + 1,
+            n_classes=data.n_classes,
         )
         summary = _analyze(
             model,
@@ -452,6 +454,10 @@ def _analyze(
     max_len, keep = recipe.max_len, recipe.keep
     clf = classifier or RecurrentClassifier.from_model(model, vocab)
     clf.provenance.update(dataset=cfg.dataset, seed=cfg.seed)
+    if clf.n_outputs > 1:
+        from dynalyze.sentiment.classes_pipeline import analyze_classes
+
+        return analyze_classes(clf, data, cfg, recipe, staging, stages, training=training)
     with stages("bag of words"):
         bow = fit_bow(data, vocab, max_len=max_len, keep=keep, seed=cfg.seed)
     with stages("trajectories"):

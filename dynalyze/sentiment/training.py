@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "TrainingResult",
     "evaluate_accuracy",
+    "n_outputs",
     "predict_logits",
     "train_model",
 ]
@@ -149,17 +150,39 @@ def _train_batches(
 _CHUNK_BATCHES = 32
 
 
+def n_outputs(model: keras.Model) -> int:
+    """Logits the model produces: 1 for a binary classifier, N for N classes.
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment.models import build_model
+    >>> n_outputs(build_model("gru", 5, units=2, embedding_dim=2, n_classes=4))
+    4
+    """
+    return int(model.output_shape[-1])
+
+
 def _batch_dataset(
     ids: NDArray[np.int32],
     labels: NDArray[np.int8],
     batches_of_epoch: Any,
     n_batches: int,
+    outputs: int = 1,
 ) -> tf.data.Dataset:
-    """A tf.data pipeline over precomputed index batches, each trimmed to its longest row."""
+    """A tf.data pipeline over precomputed index batches, each trimmed to its longest row.
+
+    Targets are float 0/1 of shape ``(b, 1)`` for one logit, class indices ``(b,)``
+    for several.
+    """
     import tensorflow as tf
 
     lengths = _lengths(ids)
-    targets = labels.astype(np.float32)[:, None]
+    if outputs == 1:
+        targets: Any = labels.astype(np.float32)[:, None]
+        target_spec = tf.TensorSpec(shape=(None, 1), dtype=tf.float32)
+    else:
+        targets = labels.astype(np.int32)
+        target_spec = tf.TensorSpec(shape=(None,), dtype=tf.int32)
 
     def generate() -> Any:
         for rows in batches_of_epoch():
@@ -168,30 +191,29 @@ def _batch_dataset(
 
     ds = tf.data.Dataset.from_generator(
         generate,
-        output_signature=(
-            tf.TensorSpec(shape=(None, None), dtype=tf.int32),
-            tf.TensorSpec(shape=(None, 1), dtype=tf.float32),
-        ),
+        output_signature=(tf.TensorSpec(shape=(None, None), dtype=tf.int32), target_spec),
     )
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))
     return ds.with_options(_dataset_options())
 
 
 def _train_dataset(
-    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int, seed: int
+    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int, seed: int, outputs: int
 ) -> tf.data.Dataset:
     lengths = _lengths(ids)
     rng = np.random.default_rng([seed, 7])
     n_batches = math.ceil(ids.shape[0] / batch_size)
-    return _batch_dataset(ids, labels, lambda: _train_batches(lengths, batch_size, rng), n_batches)
+    return _batch_dataset(
+        ids, labels, lambda: _train_batches(lengths, batch_size, rng), n_batches, outputs
+    )
 
 
 def _eval_dataset(
-    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int
+    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int, outputs: int
 ) -> tf.data.Dataset:
     order = np.argsort(_lengths(ids), kind="stable")
     batches = [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
-    return _batch_dataset(ids, labels, lambda: batches, len(batches))
+    return _batch_dataset(ids, labels, lambda: batches, len(batches), outputs)
 
 
 def _progress_callback(epochs: int, steps: int, enabled: bool) -> keras.callbacks.Callback:
@@ -294,8 +316,16 @@ def _compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=rate, clipnorm=clipnorm, weight_decay=weight_decay or None
         ),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+        loss=(
+            keras.losses.BinaryCrossentropy(from_logits=True)
+            if n_outputs(model) == 1
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        ),
+        metrics=[
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+            if n_outputs(model) == 1
+            else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        ],
     )
 
 
@@ -444,8 +474,15 @@ def train_model(
     keras.utils.set_random_seed(int(seed))
     x_train = vocab.encode(data.train_texts, max_len, keep=keep)
     x_val = vocab.encode(data.validation_texts, max_len, keep=keep)
-    train_ds = _train_dataset(x_train, data.train_labels, batch_size, int(seed))
-    val_ds = _eval_dataset(x_val, data.validation_labels, batch_size)
+    outputs = n_outputs(model)
+    if (outputs == 1 and data.n_classes != 2) or (outputs > 1 and outputs != data.n_classes):
+        raise ConfigurationError(
+            f"The model has {outputs} output(s) but {data.name!r} has {data.n_classes} "
+            f"classes {list(data.class_names)}; build it with "
+            f"build_model(..., n_classes={data.n_classes})."
+        )
+    train_ds = _train_dataset(x_train, data.train_labels, batch_size, int(seed), outputs)
+    val_ds = _eval_dataset(x_val, data.validation_labels, batch_size, outputs)
     steps = math.ceil(x_train.shape[0] / batch_size)
     _compile(
         model,
@@ -531,7 +568,7 @@ def predict_logits(
     keep: Keep = "first",
     batch_size: int = 256,
 ) -> NDArray[np.float64]:
-    """Logits of the positive class for ``texts`` (in the order given).
+    """Logits for ``texts`` (in the order given): ``(n,)`` binary, ``(n, N)`` for N classes.
 
     Documents are batched by length (shorter batches run faster; the padding is
     masked either way).
@@ -549,16 +586,16 @@ def predict_logits(
     _check_keep(keep)
     check_vocabulary(model, vocab)
     ids = vocab.encode(list(texts), max_len, keep=keep)
-    out = np.empty(ids.shape[0], dtype=np.float64)
-    if ids.shape[0] == 0:
-        return out
-    batches, order = _eval_batches(ids, batch_size)
-    start = 0
-    for batch in batches:
-        logits = np.asarray(model.predict_on_batch(batch), dtype=np.float64).reshape(-1)
-        out[order[start : start + batch.shape[0]]] = logits
-        start += batch.shape[0]
-    return out
+    outputs = n_outputs(model)
+    out = np.empty((ids.shape[0], outputs), dtype=np.float64)
+    if ids.shape[0]:
+        batches, order = _eval_batches(ids, batch_size)
+        start = 0
+        for batch in batches:
+            logits = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
+            out[order[start : start + batch.shape[0]]] = logits.reshape(batch.shape[0], -1)
+            start += batch.shape[0]
+    return out[:, 0] if outputs == 1 else out
 
 
 def evaluate_accuracy(
@@ -587,4 +624,7 @@ def evaluate_accuracy(
             f"Got {len(texts)} texts but labels of shape {labels.shape}; pass one label each."
         )
     logits = predict_logits(model, vocab, texts, max_len=max_len, keep=keep, batch_size=batch_size)
-    return float(np.mean((logits > 0) == (labels > 0))) if labels.size else math.nan
+    if not labels.size:
+        return math.nan
+    predicted = (logits > 0).astype(int) if logits.ndim == 1 else np.argmax(logits, axis=1)
+    return float(np.mean(predicted == labels))
