@@ -8,18 +8,14 @@ Writes ``results/simplex_attractor.nc``, ``results/trajectories.nc``,
 
 from __future__ import annotations
 
-import json
-import platform
 from pathlib import Path
 from typing import Any
 
-import attrs
 import numpy as np
 import xarray as xr
 
 from dynalyze._atomic import atomic_path
 from dynalyze._timing import Stopwatch
-from dynalyze._version import __version__
 
 __all__ = ["classes_headline", "render_classes_report"]
 
@@ -157,6 +153,7 @@ def analyze_classes(
     from dynalyze.plot.classes import class_states
     from dynalyze.results.io import save
     from dynalyze.sentiment.bow import fit_bow
+    from dynalyze.sentiment.pipeline import write_run_record
 
     vocab, max_len, keep = clf.vocabulary, recipe.max_len, recipe.keep
     with stages("bag of words"):
@@ -226,17 +223,5 @@ def analyze_classes(
     with stages("report"):
         text = render_classes_report(summary, simplex, "figures/class_states.png")
         (staging / "report.md").write_text(text + "\n")
-        record = {
-            "dynalyze_version": __version__,
-            "python": platform.python_version(),
-            "config": attrs.asdict(cfg),
-            "recipe": recipe.describe(),
-            "analysis": attrs.asdict(analysis),
-            "data": data.describe(),
-            "training": training,
-            "bow": {"test_accuracy": bow.test_accuracy, "C": bow.C, "features": bow.features},
-            "summary": summary,
-            "timings_s": stages.timings,
-        }
-        (staging / "run.json").write_text(json.dumps(record, indent=2, default=str))
+        write_run_record(staging, cfg, recipe, analysis, data, training, bow, summary, stages)
     return summary

@@ -524,20 +524,35 @@ def _analyze(
     summary = _summary(attractor, bow, training, network_test_accuracy, recipe)
     with stages("report"):
         write_report(staging / "report.md", summary, attractor, figures, recipe, cfg)
-        record = {
-            "dynalyze_version": __version__,
-            "python": platform.python_version(),
-            "config": attrs.asdict(cfg),
-            "recipe": recipe.describe(),
-            "analysis": attrs.asdict(analysis),
-            "data": data.describe(),
-            "training": training,
-            "bow": {"test_accuracy": bow.test_accuracy, "C": bow.C, "features": bow.features},
-            "summary": summary,
-            "timings_s": stages.timings,
-        }
-        (staging / "run.json").write_text(json.dumps(record, indent=2, default=_json_default))
+        write_run_record(staging, cfg, recipe, analysis, data, training, bow, summary, stages)
     return summary
+
+
+def write_run_record(
+    staging: Path,
+    cfg: RunConfig,
+    recipe: Recipe,
+    analysis: Any,
+    data: Any,
+    training: dict[str, Any],
+    bow: Any,
+    summary: dict[str, Any],
+    stages: Stopwatch,
+) -> None:
+    """Write ``run.json``: configuration, data, training, baseline, summary and timings."""
+    record = {
+        "dynalyze_version": __version__,
+        "python": platform.python_version(),
+        "config": attrs.asdict(cfg),
+        "recipe": recipe.describe(),
+        "analysis": attrs.asdict(analysis),
+        "data": data.describe(),
+        "training": training,
+        "bow": {"test_accuracy": bow.test_accuracy, "C": bow.C, "features": bow.features},
+        "summary": summary,
+        "timings_s": stages.timings,
+    }
+    (staging / "run.json").write_text(json.dumps(record, indent=2, default=_json_default))
 
 
 def _untrained_copy(model: Any, seed: int) -> Any:
