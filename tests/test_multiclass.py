@@ -155,6 +155,11 @@ def test_simplex_dimension_is_n_minus_one_for_categorical_and_lower_for_ordered(
         assert int(ds["late_state_dim_95"]) == n - 1
         assert ratio > n - 2
         assert float(ds["late_state_readout_alignment"]) > 0.8
+        # Each class's planted evidence words push its own logit up most.
+        effect = ds["token_class_effect"]
+        for c in range(n):
+            words = [t for t in effect["token"].values if str(t).startswith(f"c{c}w")]
+            assert (effect.sel(token=words).argmax("class").values == c).mean() > 0.8
     else:
         assert ratio < 1.6 < n - 1  # one dominant integrating axis
         assert int(ds["late_state_dim_95"]) <= 2

@@ -349,6 +349,11 @@ def _stage_reduced_model(
     }
 
 
+def _centred(values: FloatArray) -> FloatArray:
+    out: FloatArray = values - values.mean(axis=1, keepdims=True)
+    return out
+
+
 def _assemble(
     classifier: RecurrentClassifier,
     n: int,
@@ -382,6 +387,7 @@ def _assemble(
         "reduced_origin": reduced["origin"],
         "reduced_token_effect": reduced["effect"],
         "readout_matrix": np.asarray(classifier.readout_weight, dtype=np.float64),
+        "token_class_effect": _centred(reduced["effect"] @ classifier.readout_weight),
         "readout_bias_vector": np.asarray(classifier.readout_bias, dtype=np.float64),
         "network_accuracy": reduced["network_accuracy"],
         "reduced_accuracy": reduced["reduced_accuracy"],

@@ -324,6 +324,12 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             ("token", "state"), "token's push on the state within the integration subspace", "1"
         ),
         "readout_matrix": _V(("state", "class"), "readout weights per class", "1"),
+        "token_class_effect": _V(
+            ("token", "class"),
+            "token's push on each class logit through the integration subspace, minus the "
+            "mean over classes",
+            "1",
+        ),
         "readout_bias_vector": _V(("class",), "readout bias per class", "1"),
         "token_index": _V(("token",), "vocabulary id of the token", "1", "int64"),
         "state_variance_ratio": _V(
