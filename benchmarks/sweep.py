@@ -63,9 +63,7 @@ def main() -> None:
             if workers == 0:
                 outcomes = [run_job(job, out, n_probe=args.n_probe) for job in jobs]
             else:
-                outcomes = execute(
-                    jobs, out, workers=workers, n_probe=args.n_probe, progress=False
-                )
+                outcomes = execute(jobs, out, workers=workers, n_probe=args.n_probe, progress=False)
             wall = time.perf_counter() - start
         failed = [o.key for o in outcomes if o.status != "done"]
         if failed:
