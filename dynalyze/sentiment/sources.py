@@ -118,6 +118,15 @@ class SyntheticConfig:
     margin : float
         Minimum ``|summed valence|`` of a document (0 keeps every document
         except exact ties).
+    negators, intensifiers : tuple of str
+        Planted modifier words (valence 0, drawn like every other word): the
+        valence of each word within ``modifier_span`` tokens after a negator is
+        multiplied by -1, after an intensifier by ``intensifier_gain``, before
+        the document is labelled. Empty by default (no modifiers).
+    modifier_span : int
+        Tokens after a modifier that it acts on.
+    intensifier_gain : float
+        Factor an intensifier applies.
 
     Examples
     --------
@@ -134,6 +143,10 @@ class SyntheticConfig:
     min_valence: float = attrs.field(default=0.2, validator=attrs_positive)
     max_valence: float = attrs.field(default=1.0, validator=attrs_positive)
     margin: float = attrs.field(default=0.5)
+    negators: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    intensifiers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    modifier_span: int = attrs.field(default=3, validator=attrs_positive_int)
+    intensifier_gain: float = attrs.field(default=2.0, validator=attrs_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.min_length > self.max_length:
@@ -402,18 +415,25 @@ def make_synthetic(
     (10, 5, 0.0)
     """
     rng = np.random.default_rng([seed, 20190])
+    modifiers = [*config.negators, *config.intensifiers]
     words = (
         _word_names("pos", config.n_positive)
         + _word_names("neg", config.n_negative)
         + _word_names("neu", config.n_neutral)
+        + modifiers
     )
     valence = np.concatenate(
         [
             rng.uniform(config.min_valence, config.max_valence, config.n_positive),
             -rng.uniform(config.min_valence, config.max_valence, config.n_negative),
-            np.zeros(config.n_neutral),
+            np.zeros(config.n_neutral + len(modifiers)),
         ]
     )
+    # Factor each word applies to the words after it (1 for every non-modifier).
+    factor = np.ones(len(words))
+    first = len(words) - len(modifiers)
+    factor[first : first + len(config.negators)] = -1.0
+    factor[first + len(config.negators) :] = config.intensifier_gain
     want = {0: config.n_examples // 2, 1: config.n_examples - config.n_examples // 2}
     got: dict[int, list[NDArray[np.int64]]] = {0: [], 1: []}
     counts = {0: 0, 1: 0}
@@ -428,7 +448,12 @@ def make_synthetic(
         lengths = rng.integers(config.min_length, config.max_length + 1, size=batch)
         ids = rng.integers(0, len(words), size=(batch, config.max_length))
         present = np.arange(config.max_length)[None, :] < lengths[:, None]
-        total = np.where(present, valence[ids], 0.0).sum(axis=1)
+        effective = valence[ids]
+        for lag in range(1, config.modifier_span + 1) if modifiers else ():
+            before = np.ones_like(effective)
+            before[:, lag:] = factor[ids[:, :-lag]]
+            effective = effective * before
+        total = np.where(present, effective, 0.0).sum(axis=1)
         ok = np.abs(total) > config.margin
         for label in (0, 1):
             chosen = np.flatnonzero(ok & ((total > 0) == bool(label)))[

@@ -1,0 +1,277 @@
+"""Modifier words: how "not" and "very" change the effect of the words after them.
+
+Maheswaranathan & Sussillo (ICML 2020) found that modifiers push the state into
+a low-dimensional subspace of fast, transient modes, and that while the state
+is there the effect of the next valence words is flipped (negators) or
+amplified (intensifiers) for a few tokens. :class:`ModifierAnalysis` measures
+this on the network itself, in NumPy through its :class:`RecurrentSystem`:
+
+strength
+    Real contexts (prefixes of real documents) are extended by
+    ``modifier, filler x s, valence word`` and by the control
+    ``filler, filler x s, valence word`` (the modifier replaced by a neutral
+    filler). The valence word's effect is the change of the readout logit it
+    causes; the strength is the ratio of its mean signed effect after the
+    modifier to its mean signed effect in the control (1: no effect, < 0: a
+    flip, > 1: amplification).
+timescale
+    ``strength(s) - 1`` against the separation ``s``, fitted by
+    ``a exp(-s / tau)``.
+modifier subspace
+    The principal directions of the modifier's push (state after the modifier
+    minus state after the filler, over contexts), their share inside the span of
+    the fast eigenmodes (``|lambda| < slow_magnitude``) of the linearization at
+    the nearest fixed point, and an ablation: the push's component inside the
+    subspace is removed right after the modifier; the strength should return to 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
+from dynalyze.errors import ConfigurationError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dynalyze.classifier import RecurrentClassifier
+
+__all__ = ["ModifierAnalysis", "fit_decay"]
+
+NEGATORS = ("not", "never", "no")
+INTENSIFIERS = ("very", "extremely", "really", "incredibly")
+
+
+def fit_decay(separation: ArrayLike, strength: ArrayLike) -> tuple[float, float]:
+    """Fit ``strength(s) - 1 = a exp(-s / tau)``; return ``(a, tau)`` (NaN if no decay).
+
+    Examples
+    --------
+    >>> s = np.arange(6.0)
+    >>> a, tau = fit_decay(s, 1 - 2.0 * np.exp(-s / 1.5))
+    >>> round(a, 6), round(tau, 6)
+    (-2.0, 1.5)
+    """
+    s = np.asarray(separation, dtype=np.float64)
+    y = np.asarray(strength, dtype=np.float64) - 1.0
+    keep = np.isfinite(y) & (np.abs(y) > 1e-9)
+    if keep.sum() < 2 or len(set(np.sign(y[keep]))) > 1:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(s[keep], np.log(np.abs(y[keep])), 1)
+    if slope >= 0:
+        return float(np.sign(y[keep][0]) * np.exp(intercept)), float("inf")
+    return float(np.sign(y[keep][0]) * np.exp(intercept)), float(-1.0 / slope)
+
+
+@attrs.frozen(kw_only=True)
+class ModifierAnalysis:
+    """Strength, timescale and subspace of modifier words, measured on the network.
+
+    Parameters
+    ----------
+    modifiers : sequence of str
+        Candidate modifiers (those missing from the vocabulary are skipped).
+    max_separation : int
+        Largest number of filler tokens between modifier and valence word.
+    n_contexts : int
+        Real contexts (document prefixes) per measurement.
+    context_length : int
+        Tokens of each context.
+    n_valence : int
+        Valence words of each sign (the most positive / negative by ``valence``).
+    subspace_variance : float
+        Share of the push's variance the modifier subspace keeps.
+    slow_magnitude : float
+        ``|lambda|`` separating slow from fast modes.
+    seed : int
+        Seed of the choice of contexts and fillers.
+
+    Examples
+    --------
+    >>> ModifierAnalysis(modifiers=["not"]).max_separation
+    6
+    """
+
+    modifiers: tuple[str, ...] = attrs.field(default=NEGATORS + INTENSIFIERS, converter=tuple)
+    max_separation: int = attrs.field(default=6, validator=attrs_positive_int)
+    n_contexts: int = attrs.field(default=200, validator=attrs_positive_int)
+    context_length: int = attrs.field(default=10, validator=attrs_positive_int)
+    n_valence: int = attrs.field(default=20, validator=attrs_positive_int)
+    subspace_variance: float = attrs.field(default=0.9, validator=attrs_positive)
+    slow_magnitude: float = attrs.field(default=0.9, validator=attrs_positive)
+    seed: int = 0
+
+    def fit(
+        self,
+        classifier: RecurrentClassifier,
+        contexts: ArrayLike,
+        valence: ArrayLike,
+    ) -> xr.Dataset:
+        """Measure every modifier of ``self.modifiers`` in the classifier's vocabulary.
+
+        Parameters
+        ----------
+        classifier : RecurrentClassifier
+            A binary classifier.
+        contexts : array_like of int, shape (n, T)
+            Token ids of real documents (padded with the vocabulary's pad id);
+            their first ``context_length`` tokens are the contexts.
+        valence : array_like, shape (vocab,)
+            A valence per token id (e.g. the line attractor's token projections or
+            BoW weights): picks the valence words (largest ``|valence|``) and the
+            fillers (smallest).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``strength`` and ``ablated_strength`` on ``(modifier, separation)``;
+            ``decay_amplitude``, ``time_constant``, ``subspace_dim``,
+            ``fast_mode_share`` and ``slow_mode_share`` per ``modifier``.
+        """
+        if getattr(classifier, "n_outputs", 1) != 1:
+            raise ConfigurationError("ModifierAnalysis needs a binary classifier (one logit).")
+        vocab = classifier.vocabulary
+        present = [m for m in self.modifiers if m in vocab]
+        if not present:
+            raise DataError(
+                f"None of the modifiers {list(self.modifiers)} is in the vocabulary; pass "
+                "modifiers= with words the network knows."
+            )
+        ids = np.asarray(contexts)
+        pad = int(vocab.pad_id)
+        full = ids[(ids[:, : self.context_length] != pad).all(axis=1), : self.context_length]
+        if full.shape[0] == 0:
+            raise DataError(
+                f"No context has {self.context_length} real tokens; pass longer documents or "
+                "a smaller context_length."
+            )
+        rng = np.random.default_rng(self.seed)
+        full = full[rng.permutation(full.shape[0])[: self.n_contexts]]
+        values = np.asarray(valence, dtype=np.float64)
+        special = set(getattr(vocab, "special_ids", (pad,)))
+        modifier_ids = {vocab.index(m) for m in present}
+        usable = np.array([i not in special and i not in modifier_ids for i in range(len(vocab))])
+        order = np.argsort(values)
+        positive = [i for i in order[::-1] if usable[i] and values[i] > 0][: self.n_valence]
+        negative = [i for i in order if usable[i] and values[i] < 0][: self.n_valence]
+        quiet = np.argsort(np.where(usable, np.abs(values), np.inf))[: max(20, self.n_valence)]
+        words = np.array(positive + negative)
+        signs = np.sign(values[words])
+        start = _run(classifier, None, full)  # (n, d) states after each context
+        fillers = rng.choice(quiet, size=(full.shape[0], self.max_separation + 1))
+        strength = np.full((len(present), self.max_separation + 1), np.nan)
+        ablated = np.full_like(strength, np.nan)
+        subspace_dim = np.zeros(len(present), dtype=np.int64)
+        fast_share = np.full(len(present), np.nan)
+        slow_share = np.full(len(present), np.nan)
+        fast, slow = _mode_bases(classifier, start, self.slow_magnitude)
+        for k, name in enumerate(present):
+            m = vocab.index(name)
+            after_mod = _step_tokens(classifier, start, np.full(full.shape[0], m))
+            after_fill = _step_tokens(classifier, start, fillers[:, 0])
+            push = after_mod - after_fill
+            basis = _principal_basis(push, self.subspace_variance)
+            subspace_dim[k] = basis.shape[0]
+            fast_share[k] = _share(basis, fast)
+            slow_share[k] = _share(basis, slow)
+            ablated_start = after_mod - (push @ basis.T) @ basis
+            for s in range(self.max_separation + 1):
+                filler_seq = fillers[:, 1 : s + 1]
+                with_mod = _effect(classifier, after_mod, filler_seq, words, signs)
+                control = _effect(classifier, after_fill, filler_seq, words, signs)
+                without = _effect(classifier, ablated_start, filler_seq, words, signs)
+                strength[k, s] = with_mod / control
+                ablated[k, s] = without / control
+        amplitude = np.full(len(present), np.nan)
+        tau = np.full(len(present), np.nan)
+        separation = np.arange(self.max_separation + 1)
+        for k in range(len(present)):
+            amplitude[k], tau[k] = fit_decay(separation, strength[k])
+        return xr.Dataset(
+            {
+                "strength": (("modifier", "separation"), strength),
+                "ablated_strength": (("modifier", "separation"), ablated),
+                "decay_amplitude": ("modifier", amplitude),
+                "time_constant": ("modifier", tau),
+                "subspace_dim": ("modifier", subspace_dim),
+                "fast_mode_share": ("modifier", fast_share),
+                "slow_mode_share": ("modifier", slow_share),
+            },
+            coords={"modifier": present, "separation": separation},
+            attrs={
+                "title": "dynalyze modifier words",
+                "n_contexts": int(full.shape[0]),
+                "n_valence_words": int(words.size),
+            },
+        )
+
+
+def _step_tokens(classifier: RecurrentClassifier, h: FloatArray, tokens: ArrayLike) -> FloatArray:
+    x = classifier.embedding[np.asarray(tokens, dtype=np.int64)]
+    return classifier.system.step(h, x)
+
+
+def _run(classifier: RecurrentClassifier, h: FloatArray | None, ids: NDArray[Any]) -> FloatArray:
+    state = np.zeros((ids.shape[0], classifier.system.state_dim)) if h is None else h
+    for t in range(ids.shape[1]):
+        state = _step_tokens(classifier, state, ids[:, t])
+    return state
+
+
+def _effect(
+    classifier: RecurrentClassifier,
+    start: FloatArray,
+    fillers: NDArray[Any],
+    words: NDArray[Any],
+    signs: FloatArray,
+) -> float:
+    """Mean signed logit change caused by each valence word after ``fillers``."""
+    before = _run(classifier, start, fillers)
+    base = classifier.readout(before)
+    total = 0.0
+    for word, sign in zip(words, signs, strict=True):
+        after = _step_tokens(classifier, before, np.full(before.shape[0], word))
+        total += float(np.mean(sign * (classifier.readout(after) - base)))
+    return total / len(words)
+
+
+def _principal_basis(push: FloatArray, level: float) -> FloatArray:
+    centred = push  # the push itself, not its spread, is the modifier's direction
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    energy = s**2 / max(float(np.sum(s**2)), 1e-300)
+    k = int(np.searchsorted(np.cumsum(energy), level - 1e-12) + 1)
+    return vt[: max(1, k)]
+
+
+def _mode_bases(
+    classifier: RecurrentClassifier, states: FloatArray, threshold: float
+) -> tuple[FloatArray, FloatArray]:
+    """Fast and slow eigenvector spans at the fixed point nearest the contexts' mean."""
+    from dynalyze.fixedpoints import find_fixed_points, unique_fixed_points
+    from dynalyze.linearization import linearize
+
+    fps = unique_fixed_points(find_fixed_points(classifier.system, states[:100]))
+    points = fps["fixed_point_state"].values
+    centre = states.mean(axis=0)
+    point = points[np.argmin(np.linalg.norm(points - centre, axis=1))] if len(points) else centre
+    lin = linearize(classifier.system, point[None])
+    magnitude = np.abs(lin["eigenvalue"].values[0])
+    vectors = lin["right_eigenvector"].values[0]
+
+    def span(mask: NDArray[np.bool_]) -> FloatArray:
+        v = vectors[:, mask]
+        basis = np.concatenate([v.real.T, v.imag.T])
+        out: FloatArray = basis[np.linalg.norm(basis, axis=1) > 1e-12]
+        return out
+
+    return span(magnitude < threshold), span(magnitude >= threshold)
+
+
+def _share(basis: FloatArray, span: FloatArray) -> float:
+    from dynalyze.attractors.simplex import subspace_share
+
+    return subspace_share(basis, span) if span.size else 0.0
