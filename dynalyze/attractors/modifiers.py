@@ -27,6 +27,7 @@ modifier subspace
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -40,7 +41,7 @@ from dynalyze.errors import ConfigurationError, DataError
 if TYPE_CHECKING:  # pragma: no cover
     from dynalyze.classifier import RecurrentClassifier
 
-__all__ = ["ModifierAnalysis", "fit_decay"]
+__all__ = ["ModifierAnalysis", "augmented_bow", "fit_decay"]
 
 NEGATORS = ("not", "never", "no")
 INTENSIFIERS = ("very", "extremely", "really", "incredibly")
@@ -275,3 +276,128 @@ def _share(basis: FloatArray, span: FloatArray) -> float:
     from dynalyze.attractors.simplex import subspace_share
 
     return subspace_share(basis, span) if span.size else 0.0
+
+
+def augmented_bow(
+    modifiers: xr.Dataset,
+    data: Any,
+    vocab: Any,
+    *,
+    max_len: int,
+    rnn_correct: ArrayLike,
+    Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Bag of words with modifier-scaled words, and the share of the RNN's gain it recovers.
+
+    Every word is counted with the product of the measured strengths of the
+    modifiers in front of it (``strength[m, s]`` for a modifier ``s + 1`` tokens
+    before it, up to ``max_separation``); plain BoW counts every word once. Both
+    are logistic regressions with ``C`` chosen on the validation split. The
+    recovered fraction is ``(acc_aug - acc_bow) / (acc_rnn - acc_bow)`` on the
+    test split, with a bootstrap 95% interval over test documents (wide when the
+    RNN's gain over BoW is small, as on IMDB).
+
+    Parameters
+    ----------
+    modifiers : xarray.Dataset
+        From :meth:`ModifierAnalysis.fit`.
+    data : SentimentData
+        The split the network was trained on.
+    vocab : Vocabulary
+        Its vocabulary.
+    max_len : int
+        Tokens kept per document (as for the network).
+    rnn_correct : array_like of bool, shape (n_test,)
+        Whether the network classifies each test document correctly.
+    Cs : sequence of float
+        Candidate inverse regularisation strengths.
+    n_boot : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the bootstrap and the regressions.
+
+    Returns
+    -------
+    dict
+        ``bow_accuracy``, ``augmented_accuracy``, ``rnn_accuracy``,
+        ``recovered_fraction``, ``recovered_low``, ``recovered_high``.
+
+    Examples
+    --------
+    With the planted rule itself ("not" flips the next three words), the augmented
+    BoW beats plain BoW on a task with negation:
+
+    >>> from dynalyze.sentiment import SyntheticConfig, Vocabulary, load_dataset
+    >>> data = load_dataset("synthetic", synthetic=SyntheticConfig(n_examples=2000,
+    ...                                                           negators=("not",)))
+    >>> vocab = Vocabulary.build(data.train_texts)
+    >>> planted = xr.Dataset({"strength": (("modifier", "separation"), [[-1.0, -1.0, -1.0]])},
+    ...                      coords={"modifier": ["not"], "separation": [0, 1, 2]})
+    >>> out = augmented_bow(planted, data, vocab, max_len=30,
+    ...                     rnn_correct=np.ones(len(data.test_texts), bool), n_boot=100)
+    >>> out["augmented_accuracy"] > out["bow_accuracy"] + 0.03
+    True
+    """
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    names = [str(m) for m in modifiers["modifier"].values]
+    strength = np.nan_to_num(modifiers["strength"].values, nan=1.0)
+    span = strength.shape[1]
+    mod_ids = {vocab.index(m): k for k, m in enumerate(names)}
+
+    def matrices(texts: Sequence[str]) -> tuple[Any, Any]:
+        ids = vocab.encode(list(texts), max_len)
+        weights = np.ones(ids.shape, dtype=np.float64)
+        for lag in range(1, span + 1):
+            for m, k in mod_ids.items():
+                hit = np.zeros(ids.shape, dtype=bool)
+                hit[:, lag:] = ids[:, :-lag] == m
+                weights[hit] *= strength[k, lag - 1]
+        valid = ids != vocab.pad_id
+        rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])[valid.ravel()]
+        cols = ids.ravel()[valid.ravel()]
+        shape = (ids.shape[0], len(vocab))
+        plain = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=shape)
+        scaled = sp.csr_matrix((weights.ravel()[valid.ravel()], (rows, cols)), shape=shape)
+        return plain, scaled
+
+    train, val, test = (matrices(data.split(s)[0]) for s in ("train", "validation", "test"))
+    y_train, y_val, y_test = (data.split(s)[1] for s in ("train", "validation", "test"))
+
+    def fit(which: int) -> NDArray[np.bool_]:
+        best, best_model = -1.0, None
+        for c in Cs:
+            model = LogisticRegression(C=c, solver="liblinear", max_iter=2000, random_state=seed)
+            model.fit(train[which], y_train)
+            score = float(np.mean(model.predict(val[which]) == y_val))
+            if score > best:
+                best, best_model = score, model
+        assert best_model is not None
+        out: NDArray[np.bool_] = best_model.predict(test[which]) == y_test
+        return out
+
+    bow, aug = fit(0), fit(1)
+    rnn = np.asarray(rnn_correct, dtype=bool)
+    if rnn.shape != bow.shape:
+        raise DataError(f"rnn_correct must have one flag per test document ({bow.size}).")
+
+    def recovered(index: NDArray[np.int64]) -> float:
+        gain = rnn[index].mean() - bow[index].mean()
+        return float((aug[index].mean() - bow[index].mean()) / gain) if gain > 0 else np.nan
+
+    rng = np.random.default_rng(seed)
+    everything = np.arange(bow.size)
+    boots = np.array([recovered(rng.choice(everything, bow.size)) for _ in range(n_boot)])
+    boots = boots[np.isfinite(boots)]
+    low, high = np.percentile(boots, [2.5, 97.5]) if boots.size else (np.nan, np.nan)
+    return {
+        "bow_accuracy": float(bow.mean()),
+        "augmented_accuracy": float(aug.mean()),
+        "rnn_accuracy": float(rnn.mean()),
+        "recovered_fraction": recovered(everything),
+        "recovered_low": float(low),
+        "recovered_high": float(high),
+    }
