@@ -84,15 +84,15 @@ def test_modifier_strength_timescale_subspace_and_ablation() -> None:
         n_valence=10,
     ).fit(clf, clf.encode(data.test_texts, 30), valence)
     assert list(ds["modifier"].values) == ["not", "very", "neu00"]  # absent words skipped
-    strength = ds["strength"]
+    strength = ds["modifier_strength"]
     assert (strength.sel(modifier="not", separation=[0, 1, 2]) < 0).all()  # flipped
     assert float(strength.sel(modifier="not", separation=5)) > 0.5  # span of 3 is over
     assert float(strength.sel(modifier="very", separation=0)) > 1.5  # amplified
     np.testing.assert_allclose(strength.sel(modifier="neu00"), 1.0, atol=0.1)
-    ablated = ds["ablated_strength"].sel(modifier=["not", "very"], separation=[0, 1, 2])
+    ablated = ds["ablated_modifier_strength"].sel(modifier=["not", "very"], separation=[0, 1, 2])
     np.testing.assert_allclose(ablated, 1.0, atol=0.25)  # the subspace carries the effect
-    assert float(ds["fast_mode_share"].sel(modifier="not")) > 0.8  # fast, transient modes
-    assert np.isfinite(float(ds["time_constant"].sel(modifier="very")))
+    assert float(ds["modifier_fast_mode_share"].sel(modifier="not")) > 0.8  # fast, transient modes
+    assert np.isfinite(float(ds["modifier_time_constant"].sel(modifier="very")))
     # A BoW with the measured strengths recovers most of the RNN's gain over plain BoW.
     texts, labels = data.split("test")
     rnn_correct = (clf.logits(clf.encode(texts, 30)) > 0) == (labels == 1)

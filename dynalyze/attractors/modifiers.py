@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
 from dynalyze.errors import ConfigurationError, DataError
+from dynalyze.results.build import make_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynalyze.classifier import RecurrentClassifier
@@ -129,9 +130,10 @@ class ModifierAnalysis:
         Returns
         -------
         xarray.Dataset
-            ``strength`` and ``ablated_strength`` on ``(modifier, separation)``;
-            ``decay_amplitude``, ``time_constant``, ``subspace_dim``,
-            ``fast_mode_share`` and ``slow_mode_share`` per ``modifier``.
+            A ``modifiers`` dataset: ``modifier_strength`` and
+            ``ablated_modifier_strength`` on ``(modifier, separation)``; the decay
+            amplitude and time constant, the subspace dimension and its fast- and
+            slow-mode shares per ``modifier``.
         """
         if getattr(classifier, "n_outputs", 1) != 1:
             raise ConfigurationError("ModifierAnalysis needs a binary classifier (one logit).")
@@ -192,22 +194,25 @@ class ModifierAnalysis:
         separation = np.arange(self.max_separation + 1)
         for k in range(len(present)):
             amplitude[k], tau[k] = fit_decay(separation, strength[k])
-        return xr.Dataset(
+        return make_dataset(
+            "modifiers",
             {
-                "strength": (("modifier", "separation"), strength),
-                "ablated_strength": (("modifier", "separation"), ablated),
-                "decay_amplitude": ("modifier", amplitude),
-                "time_constant": ("modifier", tau),
-                "subspace_dim": ("modifier", subspace_dim),
-                "fast_mode_share": ("modifier", fast_share),
-                "slow_mode_share": ("modifier", slow_share),
+                "modifier_strength": strength,
+                "ablated_modifier_strength": ablated,
+                "modifier_decay_amplitude": amplitude,
+                "modifier_time_constant": tau,
+                "modifier_subspace_dim": subspace_dim,
+                "modifier_fast_mode_share": fast_share,
+                "modifier_slow_mode_share": slow_share,
             },
-            coords={"modifier": present, "separation": separation},
-            attrs={
-                "title": "dynalyze modifier words",
+            {"modifier": present, "separation": separation},
+            config=self,
+            provenance={
+                **classifier.provenance,
                 "n_contexts": int(full.shape[0]),
                 "n_valence_words": int(words.size),
             },
+            title="dynalyze modifier words",
         )
 
 
@@ -333,7 +338,8 @@ def augmented_bow(
     >>> data = load_dataset("synthetic", synthetic=SyntheticConfig(n_examples=2000,
     ...                                                           negators=("not",)))
     >>> vocab = Vocabulary.build(data.train_texts)
-    >>> planted = xr.Dataset({"strength": (("modifier", "separation"), [[-1.0, -1.0, -1.0]])},
+    >>> planted = xr.Dataset({"modifier_strength": (("modifier", "separation"),
+    ...                                             [[-1.0, -1.0, -1.0]])},
     ...                      coords={"modifier": ["not"], "separation": [0, 1, 2]})
     >>> out = augmented_bow(planted, data, vocab, max_len=30,
     ...                     rnn_correct=np.ones(len(data.test_texts), bool), n_boot=100)
@@ -344,7 +350,7 @@ def augmented_bow(
     from sklearn.linear_model import LogisticRegression
 
     names = [str(m) for m in modifiers["modifier"].values]
-    strength = np.nan_to_num(modifiers["strength"].values, nan=1.0)
+    strength = np.nan_to_num(modifiers["modifier_strength"].values, nan=1.0)
     span = strength.shape[1]
     mod_ids = {vocab.index(m): k for k, m in enumerate(names)}
 

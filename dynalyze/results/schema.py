@@ -53,6 +53,8 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "cluster": "a distinct fixed point, slow region, continuum or isolated root",
         "manifold_position": "a slice of the manifold axis (its centre coordinate)",
         "class": "a class of an N-class classifier",
+        "modifier": "a modifier word (negator or intensifier)",
+        "separation": "tokens between a modifier and the valence word it modifies",
         "class_b": "a class of an N-class classifier (second index of a class x class table)",
     }
 )
@@ -278,6 +280,41 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "relaxation_step": _V(("relaxation_step",), "steps of zero-input relaxation", "1", "int64"),
         "token": _V(("token",), "vocabulary token", "1", "str"),
         "class": _V(("class",), "class name", "1", "str"),
+        "modifier": _V(("modifier",), "modifier word", "1", "str"),
+        "separation": _V(("separation",), "filler tokens between modifier and word", "1", "int64"),
+        # ------------------------------------------------------- modifier words
+        "modifier_strength": _V(
+            ("modifier", "separation"),
+            "valence word's effect after the modifier / its effect after a neutral filler",
+            "1",
+        ),
+        "ablated_modifier_strength": _V(
+            ("modifier", "separation"),
+            "the same strength with the modifier's push off its subspace",
+            "1",
+        ),
+        "modifier_decay_amplitude": _V(
+            ("modifier",), "a in strength(s) - 1 = a exp(-s / tau)", "1"
+        ),
+        "modifier_time_constant": _V(
+            ("modifier",), "tau in strength(s) - 1 = a exp(-s / tau) (tokens)", "1"
+        ),
+        "modifier_subspace_dim": _V(
+            ("modifier",), "directions holding 90% of the modifier's push", "1", "int64"
+        ),
+        "modifier_fast_mode_share": _V(
+            ("modifier",), "share of the modifier subspace inside the fast eigenmodes", "1"
+        ),
+        "modifier_slow_mode_share": _V(
+            ("modifier",), "share of the modifier subspace inside the slow eigenmodes", "1"
+        ),
+        "plain_bow_accuracy": _V((), "test accuracy of a counts bag of words", "1"),
+        "augmented_bow_accuracy": _V(
+            (), "test accuracy of a bag of words with modifier-scaled counts", "1"
+        ),
+        "recovered_fraction": _V((), "(augmented BoW - BoW) / (RNN - BoW) test accuracy", "1"),
+        "recovered_fraction_low": _V((), "2.5th bootstrap percentile of it", "1"),
+        "recovered_fraction_high": _V((), "97.5th bootstrap percentile of it", "1"),
         "class_b": _V(("class_b",), "class name", "1", "str"),
         # ------------------------------------------------------ N-class simplex
         "n_classes": _V((), "number of classes", "1", "int64"),
@@ -813,6 +850,7 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "stability",
         ),
         "trajectories": ("hidden_state", "token_id", "valid", "length"),
+        "modifiers": ("modifier_strength", "ablated_modifier_strength"),
         "simplex_attractor": (
             "n_classes",
             "expected_dimension",

@@ -447,6 +447,7 @@ def _analyze(
     from dynalyze.attractors import LineAttractor
     from dynalyze.classifier import RecurrentClassifier
     from dynalyze.plot import save_all
+    from dynalyze.plot.modifiers import modifier_strength
     from dynalyze.results.io import save
     from dynalyze.sentiment.bow import fit_bow
     from dynalyze.sentiment.report import write_report
@@ -519,13 +520,101 @@ def _analyze(
         save(saved_trajectories, results / "trajectories.nc")
         if linearization is not None:
             save(_spread_subset(linearization, attractor), results / "linearization.nc")
+    with stages("modifier words"):
+        modifiers = _modifier_words(clf, attractor, data, bow, test_logits, recipe, cfg)
     with stages("figures"):
         figures = save_all(staging / "figures", attractor, linearization)
+        if modifiers is not None:
+            figures["modifiers"] = _save_figure(
+                staging / "figures" / "modifiers.png", modifier_strength(modifiers)
+            )
     summary = _summary(attractor, bow, training, network_test_accuracy, recipe)
+    if modifiers is not None:
+        save(modifiers, staging / "results" / "modifiers.nc")
+        summary.update(_modifier_summary(modifiers))
     with stages("report"):
         write_report(staging / "report.md", summary, attractor, figures, recipe, cfg)
         write_run_record(staging, cfg, recipe, analysis, data, training, bow, summary, stages)
     return summary
+
+
+def _modifier_words(
+    clf: Any,
+    attractor: xr.Dataset,
+    data: Any,
+    bow: Any,
+    test_logits: Any,
+    recipe: Recipe,
+    cfg: RunConfig,
+) -> xr.Dataset | None:
+    """Modifier strengths on the network and the augmented BoW (None without modifiers)."""
+    from dynalyze.attractors.modifiers import ModifierAnalysis, augmented_bow
+    from dynalyze.errors import DataError
+
+    vocab = clf.vocabulary
+    valence = np.zeros(len(vocab))
+    valence[attractor["token_index"].values] = np.nan_to_num(attractor["token_projection"].values)
+    ids = vocab.encode(data.test_texts, recipe.max_len, keep=recipe.keep)
+    try:
+        modifiers = ModifierAnalysis(seed=cfg.seed).fit(clf, ids, valence)
+    except DataError as exc:
+        logger.info("No modifier-word analysis: %s", exc)
+        return None
+    rnn_correct = (np.asarray(test_logits) > 0) == (data.test_labels == 1)
+    recovered = augmented_bow(
+        modifiers,
+        data,
+        vocab,
+        max_len=recipe.max_len,
+        rnn_correct=rnn_correct,
+        Cs=(bow.C,),
+        seed=cfg.seed,
+    )
+    names = {
+        "bow_accuracy": "plain_bow_accuracy",
+        "augmented_accuracy": "augmented_bow_accuracy",
+        "recovered_fraction": "recovered_fraction",
+        "recovered_low": "recovered_fraction_low",
+        "recovered_high": "recovered_fraction_high",
+    }
+    return modifiers.assign({names[k]: v for k, v in recovered.items() if k in names})
+
+
+def _modifier_summary(modifiers: xr.Dataset) -> dict[str, Any]:
+    def value(name: str) -> float | None:
+        item = float(modifiers[name])
+        return None if np.isnan(item) else item
+
+    per = {
+        str(name): {
+            "strength": modifiers["modifier_strength"].values[k].tolist(),
+            "ablated": modifiers["ablated_modifier_strength"].values[k].tolist(),
+            "time_constant": float(modifiers["modifier_time_constant"].values[k]),
+            "fast_share": float(modifiers["modifier_fast_mode_share"].values[k]),
+        }
+        for k, name in enumerate(modifiers["modifier"].values)
+    }
+    return {
+        "modifiers": per,
+        **{
+            name: value(name)
+            for name in (
+                "plain_bow_accuracy",
+                "augmented_bow_accuracy",
+                "recovered_fraction",
+                "recovered_fraction_low",
+                "recovered_fraction_high",
+            )
+        },
+    }
+
+
+def _save_figure(path: Path, fig: Any) -> Path:
+    from dynalyze._atomic import atomic_path
+
+    with atomic_path(path, keep_suffix=True) as tmp:
+        fig.savefig(tmp, dpi=120)
+    return path
 
 
 def write_run_record(

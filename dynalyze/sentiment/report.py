@@ -19,7 +19,14 @@ import xarray as xr
 
 from dynalyze._atomic import atomic_path
 
-__all__ = ["PAPER_ACCURACY", "checks", "figure_captions", "render_report", "write_report"]
+__all__ = [
+    "PAPER_ACCURACY",
+    "checks",
+    "figure_captions",
+    "modifier_section",
+    "render_report",
+    "write_report",
+]
 
 #: Paper Table 1 test accuracies (%), by paper dataset and architecture.
 PAPER_ACCURACY: Mapping[str, Mapping[str, float]] = {
@@ -503,6 +510,7 @@ def render_report(
         lines += [""]
     else:
         lines += ["Every checked number agrees with the paper.", ""]
+    lines += modifier_section(s)
     captions = figure_captions(s, attractor)
     lines += ["## Figures", ""]
     for name, path in figures.items():
@@ -661,6 +669,75 @@ def _profile_section(s: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def modifier_section(s: Mapping[str, Any]) -> list[str]:
+    """The modifier-word section (Maheswaranathan & Sussillo 2020), from the numbers.
+
+    Examples
+    --------
+    >>> lines = modifier_section({"modifiers": {"not": {"strength": [-0.4, 0.1, 0.8],
+    ...     "ablated": [1.0, 1.0, 1.0], "time_constant": 1.5, "fast_share": 0.9}},
+    ...     "recovered_fraction": 0.5, "recovered_fraction_low": 0.1,
+    ...     "recovered_fraction_high": 0.9, "plain_bow_accuracy": 0.86,
+    ...     "augmented_bow_accuracy": 0.87, "test_accuracy": 0.88})
+    >>> lines[0], "flips" in lines[4]
+    ('## Modifier words', True)
+    """
+    mods = s.get("modifiers") or {}
+    if not mods:
+        return []
+    lines = [
+        "## Modifier words",
+        "",
+        "Strength = a valence word's effect on the logit right after the modifier (and after "
+        "s filler tokens) divided by its effect after a neutral filler, in real test "
+        "contexts: below 0 flips, above 1 amplifies (Maheswaranathan & Sussillo 2020).",
+        "",
+    ]
+    for name, m in mods.items():
+        first = m["strength"][0]
+        kind = (
+            "flips the next word's effect"
+            if first < 0
+            else "amplifies the next word's effect"
+            if first > 1.1
+            else "dampens the next word's effect"
+            if first < 0.9
+            else "leaves the next word's effect unchanged"
+        )
+        tau = m.get("time_constant")
+        decay = (
+            f"; the change decays with a time constant of {tau:.1f} tokens"
+            if tau is not None and np.isfinite(tau) and abs(first - 1) > 0.1
+            else ""
+        )
+        lines.append(
+            f"- **{name}** {kind} (strength {first:.2f} right after it, "
+            f"{m['strength'][-1]:.2f} after {len(m['strength']) - 1} tokens){decay}; "
+            f"{100 * m['fast_share']:.0f}% of its push lies in fast modes, and removing the "
+            f"push from its subspace gives a strength of {m['ablated'][0]:.2f}."
+        )
+    if s.get("recovered_fraction") is None and s.get("plain_bow_accuracy") is not None:
+        lines += [
+            "",
+            f"A bag of words whose words are scaled by these strengths reaches "
+            f"{_pct(s['augmented_bow_accuracy'])} against {_pct(s['plain_bow_accuracy'])} "
+            f"for plain counts; the network ({_pct(s['test_accuracy'])}) does not beat plain "
+            "bag of words on this split, so there is no gain for the modifiers to recover.",
+        ]
+    if s.get("recovered_fraction") is not None:
+        lines += [
+            "",
+            f"A bag of words whose words are scaled by these strengths reaches "
+            f"{_pct(s['augmented_bow_accuracy'])} against {_pct(s['plain_bow_accuracy'])} "
+            f"for plain counts and {_pct(s['test_accuracy'])} for the network: it recovers "
+            f"{_pct(s['recovered_fraction'], 0)} of the network's gain over bag of words "
+            f"(95% bootstrap interval {_pct(s['recovered_fraction_low'], 0)} to "
+            f"{_pct(s['recovered_fraction_high'], 0)}; the gain itself is small, so the "
+            "interval is wide).",
+        ]
+    return [*lines, ""]
+
+
 def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[str, str]:
     """Figure captions generated from the run's numbers (never fixed claims).
 
@@ -724,4 +801,12 @@ def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[
                 f"Median zero-input speed relative to its start, relaxing from visited states: "
                 f"{speed[-1]:.2g} of it after {speed.size - 1} steps."
             )
+    mods = s.get("modifiers") or {}
+    if mods:
+        parts = [f"{name} {m['strength'][0]:.2f}" for name, m in mods.items()]
+        caps["modifiers"] = (
+            "Strength of each modifier against the tokens between it and the valence word "
+            f"(right after it: {', '.join(parts)}); dashed: with the modifier's push removed "
+            "from its subspace."
+        )
     return caps
