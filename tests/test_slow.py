@@ -128,8 +128,13 @@ def test_rotten_tomatoes_every_architecture(tmp_path, arch):
     out = _run(tmp_path / arch, "--dataset", "rotten_tomatoes", "--arch", arch)
     for name in ("fixed_points", "line_attractor", "trajectories"):
         assert dynalyze.load(out / "results" / f"{name}.nc").attrs["dynalyze_kind"] == name
-    assert len(list((out / "figures").glob("*.png"))) == 9
-    assert "## The line attractor, number by number" in (out / "report.md").read_text()
+    # The nine line-attractor figures, plus the modifier-word figure (Rotten Tomatoes has
+    # "not", "very"...: the analysis runs and writes a labelled dataset).
+    assert dynalyze.load(out / "results" / "modifiers.nc").attrs["dynalyze_kind"] == "modifiers"
+    assert len(list((out / "figures").glob("*.png"))) == 10
+    report = (out / "report.md").read_text()
+    assert "## The line attractor, number by number" in report
+    assert "## Modifier words" in report
     _check_structure_independently(out)
 
 
