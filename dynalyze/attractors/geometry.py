@@ -19,6 +19,7 @@ __all__ = [
     "PCAResult",
     "StreamingPCA",
     "abs_cosine",
+    "eigenvector_span",
     "local_tangents",
     "oriented_top_mode",
     "pca",
@@ -272,3 +273,26 @@ def oriented_top_mode(
     sign = np.sign(r_real @ np.asarray(readout, dtype=np.float64))
     sign = np.where(sign == 0, 1.0, sign)
     return r_real * sign[:, None], l_real * sign[:, None], imag_fraction
+
+
+def eigenvector_span(right: ArrayLike, select: ArrayLike) -> FloatArray:
+    """Real basis (rows) of the span of the selected right eigenvectors (columns).
+
+    Complex eigenvectors contribute their real and imaginary parts.
+
+    Examples
+    --------
+    >>> right = np.array([[1.0, 1j], [0.0, 1.0]])
+    >>> eigenvector_span(right, [False, True]).tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    >>> eigenvector_span(right, [False, False]).shape
+    (0, 2)
+    """
+    vectors = np.asarray(right)[:, np.asarray(select, dtype=bool)]
+    if vectors.shape[1] == 0:
+        return np.zeros((0, vectors.shape[0]))
+    parts = [vectors.real.T]
+    if np.any(np.abs(vectors.imag) > 0):
+        parts.append(vectors.imag.T)
+    out: FloatArray = np.concatenate(parts).astype(np.float64)
+    return out

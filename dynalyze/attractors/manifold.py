@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.attractors.geometry import oriented_top_mode
+from dynalyze.attractors.geometry import eigenvector_span, oriented_top_mode
 from dynalyze.attractors.structure import FixedPointStructure, ManifoldAxis
 from dynalyze.errors import DataError
 from dynalyze.linearization import eigendecompose, time_constants
@@ -262,14 +262,7 @@ def matched_null(
 
 def _slow_basis(values: np.ndarray, right: np.ndarray, threshold: float) -> FloatArray:
     """Real basis (rows) of the span of the right eigenvectors with ``|lambda| >= threshold``."""
-    slow = np.flatnonzero(np.abs(values) >= threshold)
-    if slow.size == 0:
-        return np.zeros((0, right.shape[0]))
-    vecs = right[:, slow]
-    parts = [vecs.real.T]
-    if np.any(np.abs(vecs.imag) > 0):
-        parts.append(vecs.imag.T)
-    return np.concatenate(parts)
+    return eigenvector_span(right, np.abs(values) >= threshold)
 
 
 def manifold_profile(

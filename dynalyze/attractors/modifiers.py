@@ -36,6 +36,8 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
+from dynalyze.attractors.geometry import eigenvector_span
+from dynalyze.attractors.simplex import dimension_for, subspace_share
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results.build import make_dataset
 
@@ -179,8 +181,8 @@ class ModifierAnalysis:
             push = after_mod - after_fill
             basis = _principal_basis(push, self.subspace_variance)
             subspace_dim[k] = basis.shape[0]
-            fast_share[k] = _share(basis, fast)
-            slow_share[k] = _share(basis, slow)
+            fast_share[k] = subspace_share(basis, fast)
+            slow_share[k] = subspace_share(basis, slow)
             ablated_start = after_mod - (push @ basis.T) @ basis
             for s in range(self.max_separation + 1):
                 filler_seq = fillers[:, 1 : s + 1]
@@ -246,11 +248,10 @@ def _effect(
 
 
 def _principal_basis(push: FloatArray, level: float) -> FloatArray:
-    centred = push  # the push itself, not its spread, is the modifier's direction
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    """Directions holding ``level`` of the push's energy (uncentred: the push is the signal)."""
+    _, s, vt = np.linalg.svd(push, full_matrices=False)
     energy = s**2 / max(float(np.sum(s**2)), 1e-300)
-    k = int(np.searchsorted(np.cumsum(energy), level - 1e-12) + 1)
-    return vt[: max(1, k)]
+    return vt[: max(1, dimension_for(energy, level))]
 
 
 def _mode_bases(
@@ -267,20 +268,10 @@ def _mode_bases(
     lin = linearize(classifier.system, point[None])
     magnitude = np.abs(lin["eigenvalue"].values[0])
     vectors = lin["right_eigenvector"].values[0]
-
-    def span(mask: NDArray[np.bool_]) -> FloatArray:
-        v = vectors[:, mask]
-        basis = np.concatenate([v.real.T, v.imag.T])
-        out: FloatArray = basis[np.linalg.norm(basis, axis=1) > 1e-12]
-        return out
-
-    return span(magnitude < threshold), span(magnitude >= threshold)
-
-
-def _share(basis: FloatArray, span: FloatArray) -> float:
-    from dynalyze.attractors.simplex import subspace_share
-
-    return subspace_share(basis, span) if span.size else 0.0
+    return (
+        eigenvector_span(vectors, magnitude < threshold),
+        eigenvector_span(vectors, magnitude >= threshold),
+    )
 
 
 def augmented_bow(

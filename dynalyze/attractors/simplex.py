@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
 from dynalyze.attractors.base import AttractorModel
-from dynalyze.attractors.geometry import pca
+from dynalyze.attractors.geometry import eigenvector_span, pca
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.trajectories import TrajectorySource, as_source
@@ -288,10 +288,9 @@ def _stage_slow_modes(
     counts = (magnitude > threshold).sum(axis=1)
     centre = finals.mean(axis=0)
     nearest = int(np.argmin(np.linalg.norm(points[pick] - centre, axis=1)))
-    slow = magnitude[nearest] > threshold
-    vectors = lin["right_eigenvector"].values[nearest][:, slow]  # (state, k)
-    basis = np.concatenate([vectors.real.T, vectors.imag.T])
-    basis = basis[np.linalg.norm(basis, axis=1) > 1e-12]
+    basis = eigenvector_span(
+        lin["right_eigenvector"].values[nearest], magnitude[nearest] > threshold
+    )
     return {"median_n_slow": float(np.median(counts)), "slow_basis": basis}
 
 

@@ -6,10 +6,35 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["pin_threads"]
+__all__ = ["pin_threads", "thread_environment"]
 
 #: Keeps the BLAS limit of :func:`pin_threads` alive for the life of the process.
 _BLAS_LIMIT: list[Any] = []
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Environment variables limiting TensorFlow, BLAS/OpenMP and dynalyze to ``threads``.
+
+    Effective in a process that reads them before importing those libraries
+    (e.g. the environment of a new worker process).
+
+    Examples
+    --------
+    >>> thread_environment(1)["OMP_NUM_THREADS"]
+    '1'
+    """
+    value = str(int(threads))
+    return {
+        name: value
+        for name in (
+            "DYNALYZE_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "TF_NUM_INTRAOP_THREADS",
+            "TF_NUM_INTEROP_THREADS",
+        )
+    }
 
 
 def pin_threads(threads: int) -> dict[str, str]:
@@ -30,15 +55,7 @@ def pin_threads(threads: int) -> dict[str, str]:
     >>> pin_threads(2)["TF_NUM_INTRAOP_THREADS"]
     '2'
     """
-    value = str(int(threads))
-    settings = {
-        "DYNALYZE_NUM_THREADS": value,
-        "OMP_NUM_THREADS": value,
-        "OPENBLAS_NUM_THREADS": value,
-        "MKL_NUM_THREADS": value,
-        "TF_NUM_INTRAOP_THREADS": value,
-        "TF_NUM_INTEROP_THREADS": value,
-    }
+    settings = thread_environment(threads)
     os.environ.update(settings)
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]

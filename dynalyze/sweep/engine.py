@@ -358,15 +358,9 @@ def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
 
 def _one_thread_env() -> dict[str, str]:
     """Environment of local workers: one thread for every library (set before imports)."""
-    return {
-        "DYNALYZE_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "TF_NUM_INTRAOP_THREADS": "1",
-        "TF_NUM_INTEROP_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
+    from dynalyze.keras.runtime import thread_environment
+
+    return {**thread_environment(1), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _run_on_dask(
