@@ -45,6 +45,46 @@ def test_planted_modifiers_change_the_labels() -> None:
     assert all("not" not in t for t in plain[0])
 
 
+def test_a_linear_integrator_has_strength_one_even_when_the_modifier_relaxes_on_the_readout() -> (
+    None
+):
+    """Closed form: in ``h' = A h + x`` with a linear readout no word changes another's effect.
+
+    The modifier pushes a fast mode (eigenvalue 0.5) that the readout also reads, so its
+    push relaxes on the readout whatever word comes next: a word's change of the logit
+    differs after the modifier by that relaxation, but its effect against a neutral word in
+    the same slot does not. Every strength, for each sign of word, must be exactly 1.
+    """
+    from dynalyze.classifier import RecurrentClassifier
+    from dynalyze.systems import SimpleRNNSystem
+    from dynalyze.vocabulary import Vocabulary
+
+    valences = {"good": 1.0, "great": 2.0, "bad": -1.0, "awful": -2.0, "the": 0.0, "film": 0.0}
+    vocab = Vocabulary(["", "[UNK]", *valences, "not"])
+    embedding = np.zeros((len(vocab), 2))
+    for token, v in valences.items():
+        embedding[vocab.index(token)] = [v, 0.0]
+    embedding[vocab.index("not")] = [0.0, 3.0]
+    system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.5]), np.zeros(2), activation="linear")
+    clf = RecurrentClassifier(
+        system=system,
+        embedding=embedding,
+        readout_weight=np.array([1.0, 1.0]),
+        readout_bias=0.0,
+        vocabulary=vocab,
+    )
+    valence = np.array([valences.get(t, 0.0) for t in vocab.tokens])
+    contexts = np.random.default_rng(0).integers(2, len(vocab) - 1, size=(30, 6))
+    ds = ModifierAnalysis(
+        modifiers=["not"], max_separation=3, context_length=6, n_valence=2, n_reference=2
+    ).fit(clf, contexts, valence)
+    np.testing.assert_allclose(ds["modifier_strength"], 1.0, atol=1e-12)
+    np.testing.assert_allclose(ds["modifier_strength_by_sign"], 1.0, atol=1e-12)
+    np.testing.assert_allclose(ds["modifier_strength_low"], 1.0, atol=1e-12)
+    np.testing.assert_allclose(ds["modifier_strength_high"], 1.0, atol=1e-12)
+    assert list(ds["word_sign"].values) == ["positive", "negative"]
+
+
 keras = pytest.importorskip("keras")
 
 from dynalyze.classifier import RecurrentClassifier  # noqa: E402
@@ -86,6 +126,11 @@ def test_modifier_strength_timescale_subspace_and_ablation() -> None:
     assert list(ds["modifier"].values) == ["not", "very", "neu00"]  # absent words skipped
     strength = ds["modifier_strength"]
     assert (strength.sel(modifier="not", separation=[0, 1, 2]) < 0).all()  # flipped
+    # ... for positive and for negative words alike, and the whole interval is below 0.
+    assert (ds["modifier_strength_by_sign"].sel(modifier="not", separation=0) < 0).all()
+    assert float(ds["modifier_strength_high"].sel(modifier="not", separation=0)) < 0
+    assert (ds["modifier_strength_low"] <= strength + 1e-12).all()
+    assert (ds["modifier_strength_high"] >= strength - 1e-12).all()
     assert float(strength.sel(modifier="not", separation=5)) > 0.5  # span of 3 is over
     assert float(strength.sel(modifier="very", separation=0)) > 1.5  # amplified
     np.testing.assert_allclose(strength.sel(modifier="neu00"), 1.0, atol=0.1)

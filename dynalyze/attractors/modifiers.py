@@ -10,10 +10,14 @@ strength
     Real contexts (prefixes of real documents) are extended by
     ``modifier, filler x s, valence word`` and by the control
     ``filler, filler x s, valence word`` (the modifier replaced by a neutral
-    filler). The valence word's effect is the change of the readout logit it
-    causes; the strength is the ratio of its mean signed effect after the
-    modifier to its mean signed effect in the control (1: no effect, < 0: a
-    flip, > 1: amplification).
+    filler). The valence word's effect is the readout logit after it minus the
+    logit after a neutral word in the same slot (so the relaxation of the
+    modifier's own push, which happens whatever word comes next, cancels); the
+    strength is the ratio of its mean signed effect after the modifier to its
+    mean signed effect in the control (1: no effect, < 0: a flip, > 1:
+    amplification), with a bootstrap interval over contexts, and separately
+    for the positive and the negative valence words (a flip or an
+    amplification changes both alike; an offset would move them apart).
 timescale
     ``strength(s) - 1`` against the separation ``s``, fitted by
     ``a exp(-s / tau)``.
@@ -91,8 +95,12 @@ class ModifierAnalysis:
         Share of the push's variance the modifier subspace keeps.
     slow_magnitude : float
         ``|lambda|`` separating slow from fast modes.
+    n_reference : int
+        Neutral words whose mean logit is the reference of a valence word's effect.
+    n_boot : int
+        Bootstrap resamples of the contexts for the strength's 95% interval.
     seed : int
-        Seed of the choice of contexts and fillers.
+        Seed of the choice of contexts and fillers and of the bootstrap.
 
     Examples
     --------
@@ -107,6 +115,8 @@ class ModifierAnalysis:
     n_valence: int = attrs.field(default=20, validator=attrs_positive_int)
     subspace_variance: float = attrs.field(default=0.9, validator=attrs_positive)
     slow_magnitude: float = attrs.field(default=0.9, validator=attrs_positive)
+    n_reference: int = attrs.field(default=8, validator=attrs_positive_int)
+    n_boot: int = attrs.field(default=200, validator=attrs_positive_int)
     seed: int = 0
 
     def fit(
@@ -132,8 +142,10 @@ class ModifierAnalysis:
         Returns
         -------
         xarray.Dataset
-            A ``modifiers`` dataset: ``modifier_strength`` and
-            ``ablated_modifier_strength`` on ``(modifier, separation)``; the decay
+            A ``modifiers`` dataset: ``modifier_strength`` (with its bootstrap
+            ``modifier_strength_low`` / ``_high``) and ``ablated_modifier_strength``
+            on ``(modifier, separation)``, ``modifier_strength_by_sign`` on
+            ``(modifier, separation, word_sign)``; the decay
             amplitude and time constant, the subspace dimension and its fast- and
             slow-mode shares per ``modifier``.
         """
@@ -163,17 +175,23 @@ class ModifierAnalysis:
         order = np.argsort(values)
         positive = [i for i in order[::-1] if usable[i] and values[i] > 0][: self.n_valence]
         negative = [i for i in order if usable[i] and values[i] < 0][: self.n_valence]
-        quiet = np.argsort(np.where(usable, np.abs(values), np.inf))[: max(20, self.n_valence)]
+        quiet = np.argsort(np.where(usable, np.abs(values), np.inf))[
+            : max(20, self.n_valence, self.n_reference)
+        ]
         words = np.array(positive + negative)
         signs = np.sign(values[words])
         start = _run(classifier, None, full)  # (n, d) states after each context
         fillers = rng.choice(quiet, size=(full.shape[0], self.max_separation + 1))
-        strength = np.full((len(present), self.max_separation + 1), np.nan)
-        ablated = np.full_like(strength, np.nan)
+        reference = quiet[: self.n_reference]
+        shape = (len(present), self.max_separation + 1)
+        strength, ablated = np.full(shape, np.nan), np.full(shape, np.nan)
+        low, high = np.full(shape, np.nan), np.full(shape, np.nan)
+        by_sign = np.full((*shape, 2), np.nan)
         subspace_dim = np.zeros(len(present), dtype=np.int64)
         fast_share = np.full(len(present), np.nan)
         slow_share = np.full(len(present), np.nan)
         fast, slow = _mode_bases(classifier, start, self.slow_magnitude)
+        boot = rng.integers(0, full.shape[0], size=(self.n_boot, full.shape[0]))
         for k, name in enumerate(present):
             m = vocab.index(name)
             after_mod = _step_tokens(classifier, start, np.full(full.shape[0], m))
@@ -186,11 +204,21 @@ class ModifierAnalysis:
             ablated_start = after_mod - (push @ basis.T) @ basis
             for s in range(self.max_separation + 1):
                 filler_seq = fillers[:, 1 : s + 1]
-                with_mod = _effect(classifier, after_mod, filler_seq, words, signs)
-                control = _effect(classifier, after_fill, filler_seq, words, signs)
-                without = _effect(classifier, ablated_start, filler_seq, words, signs)
-                strength[k, s] = with_mod / control
-                ablated[k, s] = without / control
+                with_mod = _effects(classifier, after_mod, filler_seq, words, reference)
+                control = _effects(classifier, after_fill, filler_seq, words, reference)
+                without = _effects(classifier, ablated_start, filler_seq, words, reference)
+                strength[k, s] = _ratio(with_mod, control, signs)
+                ablated[k, s] = _ratio(without, control, signs)
+                for j, sign in enumerate((1.0, -1.0)):
+                    chosen = signs == sign
+                    by_sign[k, s, j] = _ratio(
+                        with_mod[:, chosen], control[:, chosen], signs[chosen]
+                    )
+                # Bootstrap over contexts (the same resamples for every cell).
+                per_mod = (with_mod * signs).mean(axis=1)
+                per_ctrl = (control * signs).mean(axis=1)
+                ratios = per_mod[boot].mean(axis=1) / per_ctrl[boot].mean(axis=1)
+                low[k, s], high[k, s] = np.percentile(ratios, [2.5, 97.5])
         amplitude = np.full(len(present), np.nan)
         tau = np.full(len(present), np.nan)
         separation = np.arange(self.max_separation + 1)
@@ -200,6 +228,9 @@ class ModifierAnalysis:
             "modifiers",
             {
                 "modifier_strength": strength,
+                "modifier_strength_low": low,
+                "modifier_strength_high": high,
+                "modifier_strength_by_sign": by_sign,
                 "ablated_modifier_strength": ablated,
                 "modifier_decay_amplitude": amplitude,
                 "modifier_time_constant": tau,
@@ -207,7 +238,7 @@ class ModifierAnalysis:
                 "modifier_fast_mode_share": fast_share,
                 "modifier_slow_mode_share": slow_share,
             },
-            {"modifier": present, "separation": separation},
+            {"modifier": present, "separation": separation, "word_sign": ["positive", "negative"]},
             config=self,
             provenance={
                 **classifier.provenance,
@@ -230,21 +261,36 @@ def _run(classifier: RecurrentClassifier, h: FloatArray | None, ids: NDArray[Any
     return state
 
 
-def _effect(
+def _effects(
     classifier: RecurrentClassifier,
     start: FloatArray,
     fillers: NDArray[Any],
     words: NDArray[Any],
-    signs: FloatArray,
-) -> float:
-    """Mean signed logit change caused by each valence word after ``fillers``."""
+    reference: NDArray[Any],
+) -> FloatArray:
+    """Logit change of each valence word against a neutral word in its slot, shape (n, words).
+
+    ``start`` is stepped through ``fillers``; then each word of ``words`` and of
+    ``reference`` (neutral words) is stepped once from there; a word's effect is
+    its logit minus the mean logit of the reference words.
+    """
     before = _run(classifier, start, fillers)
-    base = classifier.readout(before)
-    total = 0.0
-    for word, sign in zip(words, signs, strict=True):
-        after = _step_tokens(classifier, before, np.full(before.shape[0], word))
-        total += float(np.mean(sign * (classifier.readout(after) - base)))
-    return total / len(words)
+    n = before.shape[0]
+    base = np.mean(
+        [classifier.readout(_step_tokens(classifier, before, np.full(n, r))) for r in reference],
+        axis=0,
+    )
+    out = np.empty((n, len(words)))
+    for j, word in enumerate(words):
+        out[:, j] = classifier.readout(_step_tokens(classifier, before, np.full(n, word))) - base
+    return out
+
+
+def _ratio(effects: FloatArray, control: FloatArray, signs: FloatArray) -> float:
+    """Mean signed effect over mean signed control effect (NaN without words)."""
+    if effects.shape[1] == 0:
+        return float("nan")
+    return float(np.mean(effects * signs) / np.mean(control * signs))
 
 
 def _principal_basis(push: FloatArray, level: float) -> FloatArray:

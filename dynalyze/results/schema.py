@@ -55,6 +55,7 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "class": "a class of an N-class classifier",
         "modifier": "a modifier word (negator or intensifier)",
         "separation": "tokens between a modifier and the valence word it modifies",
+        "word_sign": "the sign of a group of valence words",
         "class_b": "a class of an N-class classifier (second index of a class x class table)",
     }
 )
@@ -282,10 +283,25 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "class": _V(("class",), "class name", "1", "str"),
         "modifier": _V(("modifier",), "modifier word", "1", "str"),
         "separation": _V(("separation",), "filler tokens between modifier and word", "1", "int64"),
+        "word_sign": _V(
+            ("word_sign",), "sign of the valence words (positive, negative)", "1", "str"
+        ),
         # ------------------------------------------------------- modifier words
         "modifier_strength": _V(
             ("modifier", "separation"),
-            "valence word's effect after the modifier / its effect after a neutral filler",
+            "valence word's effect after the modifier / its effect after a neutral filler "
+            "(each against a neutral word in its slot)",
+            "1",
+        ),
+        "modifier_strength_low": _V(
+            ("modifier", "separation"), "2.5th bootstrap percentile over contexts", "1"
+        ),
+        "modifier_strength_high": _V(
+            ("modifier", "separation"), "97.5th bootstrap percentile over contexts", "1"
+        ),
+        "modifier_strength_by_sign": _V(
+            ("modifier", "separation", "word_sign"),
+            "the strength for the positive and for the negative valence words alone",
             "1",
         ),
         "ablated_modifier_strength": _V(

@@ -588,6 +588,10 @@ def _modifier_summary(modifiers: xr.Dataset) -> dict[str, Any]:
     per = {
         str(name): {
             "strength": modifiers["modifier_strength"].values[k].tolist(),
+            "strength_low": modifiers["modifier_strength_low"].values[k].tolist(),
+            "strength_high": modifiers["modifier_strength_high"].values[k].tolist(),
+            "strength_positive": modifiers["modifier_strength_by_sign"].values[k, :, 0].tolist(),
+            "strength_negative": modifiers["modifier_strength_by_sign"].values[k, :, 1].tolist(),
             "ablated": modifiers["ablated_modifier_strength"].values[k].tolist(),
             "time_constant": float(modifiers["modifier_time_constant"].values[k]),
             "fast_share": float(modifiers["modifier_fast_mode_share"].values[k]),
