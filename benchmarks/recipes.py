@@ -38,6 +38,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cosine2e-3": {"lr_schedule": "cosine", "learning_rate": 2e-3},
     "units64": {"units": 64},
     "keepfirst": {"keep": "first"},
+    "dropout0.5cosine": {
+        "dropout": 0.5,
+        "lr_schedule": "cosine",
+        "epochs": 10,
+        "patience": 3,
+    },
 }
 QUICK = {"default": {}, "units8": {"units": 8}}
 
@@ -48,8 +54,29 @@ COLUMNS = [
     ("median drift / document", "median_drift_per_document", "{:.0%}"),
     ("worst drift / document", "max_drift_per_document", "{:.0%}"),
     ("mechanism", "mechanism", "{}"),
+    ("'not' strength (95%)", "not_strength", "{}"),
+    ("strongest intensifier (95%)", "intensifier_strength", "{}"),
     ("training s", "training_seconds", "{:.0f}"),
 ]
+
+#: Intensifiers the modifier columns compare (dynalyze.attractors.modifiers.INTENSIFIERS).
+INTENSIFIERS = ("very", "extremely", "really", "incredibly")
+
+
+def _modifier_cells(summary: dict[str, Any]) -> dict[str, str | None]:
+    """'not' and the strongest intensifier right after them, with their 95% intervals."""
+    mods = summary.get("modifiers") or {}
+
+    def cell(name: str) -> str:
+        m = mods[name]
+        return f"{m['strength'][0]:.2f} ({m['strength_low'][0]:.2f}-{m['strength_high'][0]:.2f})"
+
+    present = [n for n in INTENSIFIERS if n in mods and "strength_low" in mods[n]]
+    best = max(present, key=lambda n: mods[n]["strength"][0], default=None)
+    return {
+        "not_strength": cell("not") if "strength_low" in mods.get("not", {}) else None,
+        "intensifier_strength": f"{best} {cell(best)}" if best else None,
+    }
 
 
 def _recipe(base: Recipe, changes: dict[str, Any]) -> Recipe:
@@ -101,6 +128,7 @@ def run_variant(
         "n_unstable": sum(r["stability"] in ("saddle", "unstable") for r in clusters),
         "n_clusters": len(clusters),
         **{k: summary.get(k) for _, k, _ in COLUMNS if k and k != "training_seconds"},
+        **_modifier_cells(summary),
         "structure": rows,
     }
 
@@ -133,7 +161,10 @@ def _write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
         "on PC1) where zero-input dynamics moves a state by less than 10% of the line over one "
         "median-length review and a mode keeps evidence over it; *drift*: how far it moves. "
         "The paper's continuum would be many clusters tiling the line (or one continuum), "
-        "none unstable, and a slow share near 100%.\n"
+        "none unstable, and a slow share near 100%. *Strength*: a valence word's effect right "
+        "after the modifier over its effect after a neutral word (below 0 flips, above 1 "
+        "amplifies; `dynalyze.attractors.ModifierAnalysis`), with its bootstrap 95% interval "
+        "over contexts.\n"
     )
     path.write_text(text)
 

@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--vocab-size", type=int, default=None, help="vocabulary size")
     run.add_argument("--epochs", type=int, default=None, help="maximum training epochs")
     run.add_argument("--batch-size", type=int, default=None, help="training batch size")
+    run.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="train on random windows of this many tokens of each document (0: whole "
+        "documents; default: the dataset's recipe)",
+    )
     _add_common(run)
 
     analyze = sub.add_parser(
@@ -146,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("n-initial", "int"),
         ("n-analysis", "int"),
         ("learning-rate", "float"),
+        ("window", "int"),
     ):
         sweep.add_argument(
             f"--{name}", default=None, help=f"{kind} value(s) of {name}; several make a dimension"
@@ -257,6 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         vocab_size=args.vocab_size,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        window=args.window,
     )
     start = time.perf_counter()
     result = run_pipeline(config)

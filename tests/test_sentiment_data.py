@@ -446,3 +446,47 @@ def test_model_without_embedding_is_refused(tmp_path: Path) -> None:
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GRU(2)(inputs)))
     with pytest.raises(UnsupportedModelError, match="Embedding"):
         save_model(model, Vocabulary(["", "[UNK]", "a"]), tmp_path / "x")
+
+
+def test_random_windows_are_slices_of_each_document() -> None:
+    """``window=W``: each drawn document is W consecutive tokens of it (whole if shorter)."""
+    from dynalyze.sentiment.training import _windows
+
+    lengths = np.array([3, 12, 40])
+    ids = np.zeros((3, 40), dtype=np.int32)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = 100 * (row + 1) + np.arange(n)  # distinct, increasing tokens
+    cut = _windows(ids, 10, np.random.default_rng(0))
+    starts = {1: set(), 2: set()}
+    for _ in range(300):
+        out = cut(np.array([0, 1, 2]))
+        assert out.shape == (3, 10)
+        np.testing.assert_array_equal(out[0, :3], ids[0, :3])  # shorter: whole
+        assert not out[0, 3:].any()
+        for row in (1, 2):
+            window = out[row]
+            start = int(window[0]) - 100 * (row + 1)
+            np.testing.assert_array_equal(window, ids[row, start : start + 10])
+            starts[row].add(start)
+    assert starts[1] == set(range(3)) and starts[2] == set(range(31))  # every start occurs
+    again = _windows(ids, 10, np.random.default_rng(0))(np.array([0, 1, 2]))
+    first = _windows(ids, 10, np.random.default_rng(0))(np.array([0, 1, 2]))
+    np.testing.assert_array_equal(again, first)  # seeded
+
+
+def test_window_option_is_validated_and_reaches_the_recipe(trained: tuple) -> None:
+    from dynalyze.sentiment.pipeline import RunConfig
+
+    _, vocab, data, _ = trained
+    model = build_model("gru", len(vocab), units=4, embedding_dim=4, seed=0)  # the fixture's stays
+    with pytest.raises(ConfigurationError, match="window"):
+        train_model(model, data, vocab, max_len=30, epochs=1, batch_size=32, seed=0,
+                    patience=1, window=0, progress=False)  # fmt: skip
+    assert RunConfig(dataset="synthetic", window=12).recipe().window == 12
+    assert RunConfig(dataset="synthetic", window=0).recipe().window is None
+    assert RunConfig(dataset="synthetic").recipe().window is None
+    with pytest.raises(ConfigurationError, match="window"):
+        RunConfig(dataset="synthetic", window=-1)
+    result = train_model(model, data, vocab, max_len=30, epochs=1, batch_size=32, seed=0,
+                         patience=1, window=8, progress=False)  # fmt: skip
+    assert result.settings["window"] == 8 and result.epochs_run == 1

@@ -143,6 +143,9 @@ class Recipe:
         Dropout on the embedded tokens during training; 0: off.
     lr_schedule : {"constant", "cosine"}
         Learning-rate schedule over the epochs.
+    window : int or None
+        Train on random windows of this many tokens of each document (``None``:
+        whole documents; see :func:`dynalyze.sentiment.training.train_model`).
     max_train : int or None
         Use at most this many training examples (``None``: all).
     synthetic : SyntheticConfig or None
@@ -174,6 +177,7 @@ class Recipe:
     weight_decay: float = attrs.field(default=0.0, validator=_fraction_validator)
     dropout: float = attrs.field(default=0.0, validator=_fraction_validator)
     lr_schedule: str = attrs.field(default="constant", validator=_schedule_validator)
+    window: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
     max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
     synthetic: SyntheticConfig | None = None
 

@@ -70,6 +70,9 @@ class RunConfig:
         Early-stopping patience (epochs without a better validation accuracy).
     max_train : int, optional
         Use at most this many training documents (quick runs).
+    window : int, optional
+        Train on random windows of this many tokens (0: whole documents; ``None``:
+        the recipe's choice).
     n_analysis : int or None
         Held-out (test) documents whose trajectories are analysed (``None``: the
         whole test split; memory stays bounded, states are streamed).
@@ -108,6 +111,7 @@ class RunConfig:
     learning_rate: float | None = attrs.field(default=None, validator=attrs_optional_positive)
     patience: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
     max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
+    window: int | None = attrs.field(default=None)
     n_analysis: int | None = attrs.field(default=1000, validator=attrs_optional_positive_int)
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
     base_recipe: Recipe | None = None
@@ -116,6 +120,15 @@ class RunConfig:
     out: str = "dynalyze-output"
     overwrite: bool = False
     progress: bool = True
+
+    @window.validator
+    def _check_window(self, _attribute: Any, value: int | None) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ConfigurationError(
+                f"window must be an integer >= 0 (0: whole documents); got {value!r}."
+            )
 
     @arch.validator
     def _check_arch(self, _attribute: Any, value: str) -> None:
@@ -141,7 +154,7 @@ class RunConfig:
     def recipe(self) -> Recipe:
         """The dataset's default recipe with this configuration's options applied."""
         base = self.base_recipe or default_recipe(self.dataset)
-        return base.with_overrides(
+        recipe = base.with_overrides(
             arch=self.arch,
             units=self.units,
             embedding_dim=self.embedding_dim,
@@ -153,6 +166,9 @@ class RunConfig:
             patience=self.patience,
             max_train=self.max_train,
         )
+        if self.window is not None:
+            recipe = attrs.evolve(recipe, window=self.window or None)
+        return recipe
 
 
 @attrs.frozen
@@ -300,6 +316,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
                 min_epochs=min(recipe.min_epochs, recipe.epochs - 1),
                 weight_decay=recipe.weight_decay,
                 lr_schedule=recipe.lr_schedule,
+                window=recipe.window,
                 progress=cfg.progress,
             )
             save_model(model, vocab, staging / "model")

@@ -8,6 +8,12 @@ bucketed by document length (documents of similar length share a batch and the
 batch is only as long as its longest document), which roughly halves the cost
 of an IMDB epoch; the padding is masked, so this changes nothing but speed.
 
+With ``window=W`` each training document is replaced, every time it is drawn,
+by a random window of ``W`` consecutive tokens labelled with the document's
+label (random-crop augmentation); validation and test documents are whole. On
+IMDB this is what makes a GRU learn contextual effects of modifier words (see
+:mod:`dynalyze.sentiment.defaults`).
+
 Keras and TensorFlow are imported inside the functions only.
 """
 
@@ -168,11 +174,13 @@ def _batch_dataset(
     batches_of_epoch: Any,
     n_batches: int,
     outputs: int = 1,
+    window: Any = None,
 ) -> tf.data.Dataset:
     """A tf.data pipeline over precomputed index batches, each trimmed to its longest row.
 
     Targets are float 0/1 of shape ``(b, 1)`` for one logit, class indices ``(b,)``
-    for several.
+    for several. ``window``, if given, maps a batch's rows to its token ids (see
+    :func:`_windows`) instead of the rows' whole documents.
     """
     import tensorflow as tf
 
@@ -186,6 +194,9 @@ def _batch_dataset(
 
     def generate() -> Any:
         for rows in batches_of_epoch():
+            if window is not None:
+                yield window(rows), targets[rows]
+                continue
             width = max(1, int(lengths[rows].max()))
             yield ids[rows, :width], targets[rows]
 
@@ -197,14 +208,41 @@ def _batch_dataset(
     return ds.with_options(_dataset_options())
 
 
+def _windows(ids: NDArray[np.int32], width: int, rng: np.random.Generator) -> Any:
+    """A function of a batch's rows: one random window of ``width`` tokens of each document.
+
+    A document of at most ``width`` tokens is kept whole; the window's start is
+    uniform over the positions where it fits. Windows keep the padding at the end
+    and the batch is as long as its longest window.
+    """
+    lengths = _lengths(ids)
+
+    def cut(rows: NDArray[np.int64]) -> NDArray[np.int32]:
+        n = lengths[rows]
+        starts = (rng.random(rows.size) * np.maximum(n - width + 1, 1)).astype(np.int64)
+        sizes = np.minimum(n, width)
+        out = np.zeros((rows.size, max(1, int(sizes.max()))), dtype=np.int32)
+        for i, (row, start, size) in enumerate(zip(rows, starts, sizes, strict=True)):
+            out[i, :size] = ids[row, start : start + size]
+        return out
+
+    return cut
+
+
 def _train_dataset(
-    ids: NDArray[np.int32], labels: NDArray[np.int8], batch_size: int, seed: int, outputs: int
+    ids: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    batch_size: int,
+    seed: int,
+    outputs: int,
+    window: int | None = None,
 ) -> tf.data.Dataset:
     lengths = _lengths(ids)
     rng = np.random.default_rng([seed, 7])
     n_batches = math.ceil(ids.shape[0] / batch_size)
+    cut = None if window is None else _windows(ids, window, np.random.default_rng([seed, 8]))
     return _batch_dataset(
-        ids, labels, lambda: _train_batches(lengths, batch_size, rng), n_batches, outputs
+        ids, labels, lambda: _train_batches(lengths, batch_size, rng), n_batches, outputs, cut
     )
 
 
@@ -348,6 +386,7 @@ def train_model(
     min_epochs: int = 0,
     weight_decay: float = 0.0,
     lr_schedule: str = "constant",
+    window: int | None = None,
     progress: bool = True,
 ) -> TrainingResult:
     """Train ``model`` on ``data`` with Adam and early stopping; evaluate on test.
@@ -391,6 +430,12 @@ def train_model(
         Decoupled weight decay of Adam (AdamW); 0 turns it off.
     lr_schedule : {"constant", "cosine"}
         Constant learning rate, or cosine decay over ``epochs`` down to a tenth.
+    window : int or None
+        Train on random windows: every time a training document is drawn it is
+        replaced by ``window`` consecutive tokens of it at a random position,
+        labelled with the document's label (documents no longer than ``window``
+        stay whole). Validation, early stopping and test use whole documents.
+        ``None`` (default): whole documents.
     progress : bool
         Show a progress bar per epoch (tqdm, on stderr).
 
@@ -443,6 +488,8 @@ def train_model(
         positive("clipnorm", clipnorm)
     _check_seed(seed)
     _check_keep(keep)
+    if window is not None:
+        positive_int("window", window)
     if not isinstance(data, SentimentData):
         raise ConfigurationError(
             f"data must be a SentimentData from load_dataset; got {type(data).__name__}."
@@ -465,6 +512,7 @@ def train_model(
         "clipnorm": clipnorm,
         "weight_decay": float(weight_decay),
         "lr_schedule": lr_schedule,
+        "window": None if window is None else int(window),
         "seed": int(seed),
         "optimizer": "adam",
         "batching": "bucketed by length",
@@ -481,7 +529,9 @@ def train_model(
             f"classes {list(data.class_names)}; build it with "
             f"build_model(..., n_classes={data.n_classes})."
         )
-    train_ds = _train_dataset(x_train, data.train_labels, batch_size, int(seed), outputs)
+    train_ds = _train_dataset(
+        x_train, data.train_labels, batch_size, int(seed), outputs, window=window
+    )
     val_ds = _eval_dataset(x_val, data.validation_labels, batch_size, outputs)
     steps = math.ceil(x_train.shape[0] / batch_size)
     _compile(

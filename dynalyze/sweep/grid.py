@@ -31,6 +31,7 @@ HYPERPARAMETERS: Mapping[str, type] = {
     "n_initial": int,
     "n_analysis": int,
     "learning_rate": float,
+    "window": int,
 }
 
 _ARCHITECTURES = ("gru", "lstm", "simple", "ugrnn")
