@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dynalyze.results import make_dataset
 from dynalyze.sentiment.pipeline import architecture_of
@@ -146,3 +147,31 @@ def test_architecture_comes_from_the_model():
     text = render_report(_summary(arch="lstm"), None, {}, None, None)
     assert text.startswith("# dynalyze report: LSTM on imdb")
     assert "| LSTM | 87.70% | 86.93% |" in text
+
+
+@pytest.mark.parametrize(
+    ("strength", "low", "high", "kind"),
+    [
+        (-0.4, -0.6, -0.2, "flips"),
+        (-0.1, -0.5, 0.3, "dampens"),  # below 1 but the interval reaches past 0: no flip
+        (1.5, 1.3, 1.7, "amplifies"),
+        (1.05, 1.04, 1.06, "slightly amplifies"),
+        (0.5, 0.4, 0.6, "dampens"),
+        (0.95, 0.94, 0.96, "slightly dampens"),
+        (1.2, 0.8, 1.6, "leaves unchanged"),  # the interval holds 1
+    ],
+)
+def test_modifier_verdict_follows_the_interval(strength, low, high, kind) -> None:
+    from dynalyze.sentiment.report import _modifier_kind, modifier_section
+
+    m = {"strength": [strength, 1.0], "strength_low": [low, 1.0], "strength_high": [high, 1.0],
+         "ablated": [1.0, 1.0], "time_constant": 1.0, "fast_share": 0.9}  # fmt: skip
+    assert _modifier_kind(m) == kind
+    lines = modifier_section({"modifiers": {"w": m}})
+    flips, amplifies = (
+        ("w" if kind == "flips" else "none"),
+        ("w" if kind == "amplifies" else "none"),
+    )
+    assert lines[4] == (
+        f"Of 1 modifier, these flip the next word's effect: {flips}; these amplify it: {amplifies}."
+    )

@@ -172,3 +172,17 @@ def test_recipes_benchmark_runs(tmp_path):
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert {r["name"] for r in rows} == {"default", "units8"}
     assert all(r["mechanism"] for r in rows)
+
+
+def test_bbc_news_five_class_run(tmp_path):
+    """`dynalyze run --dataset bbc_news`: a 5-class GRU beside a multinomial BoW, dimension vs 4."""
+    out = _run(tmp_path / "bbc", "--dataset", "bbc_news")
+    simplex = dynalyze.load(out / "results" / "simplex_attractor.nc")
+    assert int(simplex["n_classes"]) == 5 and int(simplex["expected_dimension"]) == 4
+    # Final states of a categorical 5-class network: N - 1 = 4 dimensions (Aitken et al.).
+    assert int(simplex["late_state_dim_95"]) == 4
+    summary = json.loads((out / "run.json").read_text())["summary"]
+    assert summary["test_accuracy"] >= 0.9
+    report = (out / "report.md").read_text()
+    assert "multinomial bag-of-words" in report and "N - 1 = 4" in report
+    assert (out / "figures" / "class_states.png").exists()

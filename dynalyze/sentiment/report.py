@@ -676,21 +676,20 @@ def _modifier_kind(m: Mapping[str, Any]) -> str:
     high = (m.get("strength_high") or [first])[0]
     if high < 0:
         return "flips"
-    if low > 1 and first > 1.1:
-        return "amplifies"
-    if high < 1 and first < 0.9:
-        return "dampens"
-    if low <= 1 <= high or 0.9 <= first <= 1.1:
-        return "leaves unchanged"
-    return "weakly changes"
+    if low > 1:
+        return "amplifies" if first >= 1.1 else "slightly amplifies"
+    if high < 1:
+        return "dampens" if first <= 0.9 else "slightly dampens"
+    return "leaves unchanged"
 
 
 _KIND_TEXT = {
     "flips": "flips the next word's effect",
     "amplifies": "amplifies the next word's effect",
+    "slightly amplifies": "amplifies the next word's effect by less than 10%",
     "dampens": "dampens the next word's effect without flipping it",
-    "leaves unchanged": "leaves the next word's effect unchanged",
-    "weakly changes": "changes the next word's effect by less than 10%",
+    "slightly dampens": "dampens the next word's effect by less than 10%",
+    "leaves unchanged": "leaves the next word's effect unchanged (its interval holds 1)",
 }
 
 
@@ -708,8 +707,10 @@ def modifier_section(s: Mapping[str, Any]) -> list[str]:
     ...     "recovered_fraction": 0.5, "recovered_fraction_low": 0.1,
     ...     "recovered_fraction_high": 0.9, "plain_bow_accuracy": 0.86,
     ...     "augmented_bow_accuracy": 0.87, "test_accuracy": 0.88})
-    >>> lines[0], lines[4]
-    ('## Modifier words', 'Of 1 modifier, 1 flips (not), 0 amplify.')
+    >>> lines[0]
+    '## Modifier words'
+    >>> lines[4]
+    "Of 1 modifier, these flip the next word's effect: not; these amplify it: none."
     >>> "flips" in lines[6]
     True
     """
@@ -721,7 +722,7 @@ def modifier_section(s: Mapping[str, Any]) -> list[str]:
     amplifies = [n for n, k in kinds.items() if k == "amplifies"]
 
     def listed(names: list[str]) -> str:
-        return f" ({', '.join(names)})" if names else ""
+        return ", ".join(names) if names else "none"
 
     lines = [
         "## Modifier words",
@@ -732,9 +733,8 @@ def modifier_section(s: Mapping[str, Any]) -> list[str]:
         "flips, above 1 amplifies (Maheswaranathan & Sussillo 2020). Intervals are "
         "bootstrap 95% over contexts.",
         "",
-        f"Of {len(mods)} modifier{'s' if len(mods) != 1 else ''}, {len(flips)} "
-        f"flip{'s' if len(flips) == 1 else ''}{listed(flips)}, {len(amplifies)} "
-        f"amplif{'ies' if len(amplifies) == 1 else 'y'}{listed(amplifies)}.",
+        f"Of {len(mods)} modifier{'s' if len(mods) != 1 else ''}, these flip the next word's "
+        f"effect: {listed(flips)}; these amplify it: {listed(amplifies)}.",
         "",
     ]
     for name, m in mods.items():
