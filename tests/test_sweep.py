@@ -80,6 +80,7 @@ def test_csv_datasets_are_made_absolute(tmp_path: Path, monkeypatch: pytest.Monk
         ({"seeds": [0, 0]}, "repeats"),
         ({"hyperparameters": {"dropout": [0.1]}}, "Unknown hyperparameter"),
         ({"hyperparameters": {"units": [0]}}, "positive"),
+        ({"hyperparameters": {"window": [-1]}}, "at least 0"),
     ],
 )
 def test_grid_rejects_bad_input(kwargs: dict[str, object], message: str) -> None:
@@ -90,6 +91,21 @@ def test_grid_rejects_bad_input(kwargs: dict[str, object], message: str) -> None
     }
     with pytest.raises(ConfigurationError, match=message):
         SweepGrid(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+def test_grid_window_zero_means_whole_documents() -> None:
+    from dynalyze.sentiment.pipeline import RunConfig
+
+    grid = SweepGrid(
+        architectures=["gru"],
+        datasets=["synthetic"],
+        seeds=[0],
+        hyperparameters={"window": [0, 12]},
+    )
+    windows = [
+        RunConfig(dataset="synthetic", **job.settings).recipe().window for job in grid.jobs()
+    ]
+    assert sorted(windows, key=str) == [12, None]
 
 
 def test_parse_list() -> None:

@@ -34,6 +34,9 @@ HYPERPARAMETERS: Mapping[str, type] = {
     "window": int,
 }
 
+#: Hyperparameters whose 0 means something (``window=0``: whole documents).
+_ZERO_ALLOWED = frozenset({"window"})
+
 _ARCHITECTURES = ("gru", "lstm", "simple", "ugrnn")
 
 
@@ -130,8 +133,9 @@ def _hyper(value: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
         items = _tuple_of(HYPERPARAMETERS[name])(values)
         if not items or len(set(items)) != len(items):
             raise ConfigurationError(f"{name} needs distinct values; got {items}.")
-        if any(v <= 0 for v in items):
-            raise ConfigurationError(f"{name} values must be positive; got {items}.")
+        if any(v < 0 for v in items) or (name not in _ZERO_ALLOWED and 0 in items):
+            kind = "at least 0" if name in _ZERO_ALLOWED else "positive"
+            raise ConfigurationError(f"{name} values must be {kind}; got {items}.")
         out[name] = items
     return out
 
