@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import attrs
 
+from dynalyze.attractors.modifiers import INTENSIFIERS
 from dynalyze.sentiment.defaults import Recipe, default_recipe
 from dynalyze.sentiment.pipeline import RunConfig, analyze_model, run_pipeline
 
@@ -63,9 +64,6 @@ COLUMNS = [
     ("strongest intensifier (95%)", "intensifier_strength", "{}"),
     ("training s", "training_seconds", "{:.0f}"),
 ]
-
-#: Intensifiers the modifier columns compare (dynalyze.attractors.modifiers.INTENSIFIERS).
-INTENSIFIERS = ("very", "extremely", "really", "incredibly")
 
 
 def _modifier_cells(summary: dict[str, Any]) -> dict[str, str | None]:

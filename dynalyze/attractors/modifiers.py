@@ -48,8 +48,9 @@ from dynalyze.results.build import make_dataset
 if TYPE_CHECKING:  # pragma: no cover
     from dynalyze.classifier import RecurrentClassifier
 
-__all__ = ["ModifierAnalysis", "augmented_bow", "fit_decay"]
+__all__ = ["INTENSIFIERS", "NEGATORS", "ModifierAnalysis", "augmented_bow", "fit_decay"]
 
+#: The default candidate negators and intensifiers (Maheswaranathan & Sussillo 2020).
 NEGATORS = ("not", "never", "no")
 INTENSIFIERS = ("very", "extremely", "really", "incredibly")
 

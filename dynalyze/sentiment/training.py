@@ -10,9 +10,9 @@ of an IMDB epoch; the padding is masked, so this changes nothing but speed.
 
 With ``window=W`` each training document is replaced, every time it is drawn,
 by a random window of ``W`` consecutive tokens labelled with the document's
-label (random-crop augmentation); validation and test documents are whole. On
-IMDB this is what makes a GRU learn contextual effects of modifier words (see
-:mod:`dynalyze.sentiment.defaults`).
+label (random-crop augmentation); validation and test documents are whole. It
+keeps a GRU from memorising the few long BBC News articles; on IMDB it trades
+memory over a review for accuracy (measured in :mod:`dynalyze.sentiment.defaults`).
 
 Keras and TensorFlow are imported inside the functions only.
 """
@@ -174,12 +174,12 @@ def _batch_dataset(
     batches_of_epoch: Any,
     n_batches: int,
     outputs: int = 1,
-    window: Any = None,
+    cut: Any = None,
 ) -> tf.data.Dataset:
     """A tf.data pipeline over precomputed index batches, each trimmed to its longest row.
 
     Targets are float 0/1 of shape ``(b, 1)`` for one logit, class indices ``(b,)``
-    for several. ``window``, if given, maps a batch's rows to its token ids (see
+    for several. ``cut``, if given, maps a batch's rows to its token ids (see
     :func:`_windows`) instead of the rows' whole documents.
     """
     import tensorflow as tf
@@ -194,8 +194,8 @@ def _batch_dataset(
 
     def generate() -> Any:
         for rows in batches_of_epoch():
-            if window is not None:
-                yield window(rows), targets[rows]
+            if cut is not None:
+                yield cut(rows), targets[rows]
                 continue
             width = max(1, int(lengths[rows].max()))
             yield ids[rows, :width], targets[rows]
