@@ -217,6 +217,94 @@ class RecurrentClassifier:
         out: FloatArray = self.embedding[np.asarray(ids, dtype=np.int64)]
         return out
 
+    def baseline_input(self, ids: ArrayLike) -> FloatArray:
+        """The network's baseline input: the expected embedding of a token in ``ids``.
+
+        Every non-padding token occurrence counts once (``[UNK]`` included), so this
+        is the input the network receives on average while reading these documents
+        (:mod:`dynalyze.baseline`). Pass the training documents to get the input the
+        network was trained at; analyse the dynamics at it with ``inputs=`` of
+        :func:`dynalyze.find_fixed_points` and :func:`dynalyze.linearize`, or
+        :meth:`at_input`.
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (n, T)
+            Token ids padded with the vocabulary's ``pad_id``.
+
+        Returns
+        -------
+        ndarray, shape (input_dim,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from dynalyze.systems import SimpleRNNSystem
+        >>> from dynalyze.vocabulary import Vocabulary
+        >>> clf = RecurrentClassifier(
+        ...     system=SimpleRNNSystem(np.eye(2), np.zeros((2, 2)), activation="linear"),
+        ...     embedding=np.array([[5.0, 5.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
+        ...     readout_weight=np.array([1.0, -1.0]), readout_bias=0.0,
+        ...     vocabulary=Vocabulary(["", "[UNK]", "good", "bad"]))
+        >>> clf.baseline_input(np.array([[2, 2, 3, 0]])).round(3).tolist()
+        [0.667, 0.333]
+        """
+        from dynalyze.baseline import mean_embedding
+
+        matrix = _as_ids(ids, len(self.vocabulary))
+        vector, _ = mean_embedding(self.embedding, matrix, pad_id=self.vocabulary.pad_id)
+        return vector
+
+    def at_input(self, offset: ArrayLike) -> RecurrentClassifier:
+        """The same network with its input origin moved to ``offset`` (e.g. the baseline).
+
+        The system becomes ``G(h, u) = F(h, offset + u)``
+        (:class:`~dynalyze.systems.shifted.InputShiftedSystem`) and every embedding
+        row ``e_w - offset``: the network computes exactly what it did (same
+        states, same logits, the same Keras model for forward passes), but its
+        zero input is now ``offset``, so any analysis of the returned classifier
+        looks at the dynamics at that input.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from dynalyze.systems import SimpleRNNSystem
+        >>> from dynalyze.vocabulary import Vocabulary
+        >>> clf = RecurrentClassifier(
+        ...     system=SimpleRNNSystem(np.eye(2), 0.5 * np.eye(2), activation="linear"),
+        ...     embedding=np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
+        ...     readout_weight=np.array([1.0, -1.0]), readout_bias=0.0,
+        ...     vocabulary=Vocabulary(["", "[UNK]", "good", "bad"]))
+        >>> shifted = clf.at_input([0.5, 0.5])
+        >>> h = np.array([[0.2, 0.4]])
+        >>> bool(np.allclose(shifted.system.step(h, shifted.embedding[[2]]),
+        ...                  clf.system.step(h, clf.embedding[[2]])))
+        True
+        >>> shifted.system.step(np.array([[1.0, 1.0]])).tolist()  # the fixed point at x_b
+        [[1.0, 1.0]]
+        """
+        from dynalyze.systems.shifted import at_input
+
+        vector = np.asarray(offset, dtype=np.float64).reshape(-1)
+        system = at_input(self.system, vector)
+        clf = RecurrentClassifier(
+            system=system,
+            embedding=self.embedding - vector,
+            readout_weight=self.readout_weight,
+            readout_bias=self.readout_bias,
+            vocabulary=self.vocabulary,
+            model=self.model,
+            rnn_layer=self.rnn_layer,
+            provenance={**self.provenance, "input_offset_norm": float(np.linalg.norm(vector))},
+        )
+        # Forward passes run the unchanged Keras model: share its compiled functions.
+        clf._parts, clf._state_model, clf._logit_fn = (
+            self._parts,
+            self._state_model,
+            self._logit_fn,
+        )
+        return clf
+
     @property
     def n_outputs(self) -> int:
         """Logits of the readout: 1 (binary) or the number of classes."""
