@@ -6,10 +6,11 @@ recurrent Jacobian is eigendecomposed as ``J_rec = R diag(lambda) L`` with the
 right eigenvectors as the columns of ``R`` (unit norm) and the left eigenvectors
 as the rows of ``L = R^-1``, eigenvalues sorted by decreasing magnitude.
 
-A decaying mode (``|lambda| < 1``) has a time constant ``tau = -1 / ln|lambda|``
-in steps (infinite at ``|lambda| = 1``); a growing mode (``|lambda| > 1``) has
-no time constant but a growth rate ``ln|lambda|`` per step (its e-folding time
-is ``1 / ln|lambda|``). Each mode's eigenvalue condition number
+A decaying or marginal mode (``|lambda| <= 1 + marginal_tol``) has a time
+constant ``tau = |1 / ln|lambda||`` in steps, as the paper reports them
+(infinite at ``|lambda| = 1``); a mode growing beyond the marginal band has no
+time constant but a growth rate ``ln|lambda|`` per step (its e-folding time is
+``1 / ln|lambda|``). Each mode's eigenvalue condition number
 ``kappa = ||l|| ||r||`` (with ``l . r = 1``) says how far its eigenvectors can
 be trusted; a defective or nearly defective Jacobian gives huge (or infinite)
 condition numbers and a :class:`~dynalyze.errors.IllConditionedWarning`.
@@ -39,6 +40,7 @@ from dynalyze.systems.base import RecurrentSystem
 
 __all__ = [
     "MARGINAL",
+    "MARGINAL_TOL",
     "SADDLE",
     "STABLE",
     "UNSTABLE",
@@ -164,41 +166,52 @@ def condition_numbers(right: ArrayLike, left: ArrayLike) -> FloatArray:
 
 #: Modes with ``| |lambda| - 1 |`` below this are exactly marginal (``tau = inf``).
 _UNIT_ATOL = 1e-12
+#: Default marginal band: ``| |lambda| - 1 | <= MARGINAL_TOL`` is marginal (as in
+#: :func:`stability_class` and :class:`Linearization`).
+MARGINAL_TOL = 1e-3
 
 
-def time_constants(eigenvalues: ArrayLike) -> FloatArray:
-    """Time constants ``tau = -1 / ln|lambda|`` of decaying modes, in steps.
+def time_constants(eigenvalues: ArrayLike, marginal_tol: float = MARGINAL_TOL) -> FloatArray:
+    """Time constants ``tau = |1 / ln|lambda||`` in steps, as the paper reports them.
 
-    ``inf`` at ``|lambda| = 1`` (to 1e-12) and NaN for growing modes
-    (``|lambda| > 1``), which have a growth rate instead (:func:`growth_rates`).
+    Decaying modes and marginal ones (``|lambda| <= 1 + marginal_tol``, the band
+    :func:`stability_class` calls marginal) have one; it is ``inf`` at
+    ``|lambda| = 1`` (to 1e-12). A marginal mode just above 1 (e.g. a linear
+    line attractor stored in float32, ``|lambda| = 1 + 4e-9``) keeps its
+    time constant, the mode a user reads first. Modes beyond the band grow:
+    NaN here, and a growth rate from :func:`growth_rates`.
 
     Examples
     --------
     >>> time_constants([1.0, np.exp(-0.5), 0.0, 1.05]).tolist()
     [inf, 2.0, 0.0, nan]
+    >>> float(time_constants([1.0 + 4e-9])[0]) > 1e8  # marginal: a time constant, not NaN
+    True
     """
     magnitude = np.abs(np.asarray(eigenvalues))
     with np.errstate(divide="ignore", invalid="ignore"):
-        tau = -1.0 / np.log(magnitude)
+        tau = np.abs(1.0 / np.log(magnitude))
+    tau = np.where(magnitude == 0, 0.0, tau)
     tau = np.where(np.abs(magnitude - 1.0) <= _UNIT_ATOL, np.inf, tau)
-    out: FloatArray = np.where(magnitude > 1.0 + _UNIT_ATOL, np.nan, tau)
+    out: FloatArray = np.where(magnitude > 1.0 + marginal_tol, np.nan, tau)
     return out
 
 
-def growth_rates(eigenvalues: ArrayLike) -> FloatArray:
-    """Growth rates ``ln|lambda|`` per step of growing modes (``|lambda| > 1``); NaN otherwise.
+def growth_rates(eigenvalues: ArrayLike, marginal_tol: float = MARGINAL_TOL) -> FloatArray:
+    """Growth rates ``ln|lambda|`` per step of growing modes (``|lambda| > 1 + marginal_tol``).
 
-    A growing mode's e-folding time is ``1 / rate`` steps.
+    NaN otherwise (decaying and marginal modes have a time constant instead). A
+    growing mode's e-folding time is ``1 / rate`` steps.
 
     Examples
     --------
-    >>> np.round(growth_rates([1.05, 0.9, 1.0]), 4).tolist()
-    [0.0488, nan, nan]
+    >>> np.round(growth_rates([1.05, 0.9, 1.0, 1.0 + 4e-9]), 4).tolist()
+    [0.0488, nan, nan, nan]
     """
     magnitude = np.abs(np.asarray(eigenvalues))
     with np.errstate(divide="ignore"):
         rate = np.log(magnitude)
-    out: FloatArray = np.where(magnitude > 1.0 + _UNIT_ATOL, rate, np.nan)
+    out: FloatArray = np.where(magnitude > 1.0 + marginal_tol, rate, np.nan)
     return out
 
 
@@ -324,7 +337,7 @@ class Linearization:
         image = system._step(h, x)
         jac_h, jac_x = system._jacobians(h, x)
         values, right, left = eigendecompose(jac_h)
-        tau = time_constants(values)
+        tau = time_constants(values, self.marginal_tol)
         kappa = condition_numbers(right, left)
         self._warn_ill_conditioned(kappa)
         stability = stability_class(values, self.marginal_tol)
@@ -343,7 +356,7 @@ class Linearization:
                 "right_eigenvector": right,
                 "left_eigenvector": left,
                 "time_constant": tau,
-                "growth_rate": growth_rates(values),
+                "growth_rate": growth_rates(values, self.marginal_tol),
                 "condition_number": kappa,
                 "is_stable": is_stable(values).astype(np.int8),
                 "stability": stability,

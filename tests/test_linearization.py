@@ -114,3 +114,24 @@ def test_tanh_linearization_matches_finite_differences():
     assert np.max(np.abs(pred - true)) < 1e-10
     with pytest.raises(InputShapeError):
         dynalyze.linearize(system, np.zeros((2, n + 1)))
+
+
+def test_a_marginal_top_mode_keeps_its_time_constant():
+    """A linear line attractor stored in float32: |lambda_1| = 1 + 4e-9 is marginal."""
+    system = SimpleRNNSystem(
+        np.eye(2), np.diag([1.0 + 4e-9, 0.5]), np.zeros(2), activation="linear"
+    )
+    lin = dynalyze.linearize(system, np.zeros((1, 2)))
+    tau = float(lin["time_constant"].isel(fixed_point=0, eigenmode=0))
+    assert tau == pytest.approx(1.0 / np.log1p(4e-9), rel=1e-6)  # 2.5e8 tokens, not NaN
+    assert np.isnan(float(lin["growth_rate"].isel(fixed_point=0, eigenmode=0)))
+    assert int(lin["stability"].isel(fixed_point=0)) == 1  # marginal
+    # Beyond the band a mode grows: a growth rate and no time constant.
+    grows = dynalyze.linearize(
+        SimpleRNNSystem(np.eye(2), np.diag([1.01, 0.5]), np.zeros(2), activation="linear"),
+        np.zeros((1, 2)),
+    )
+    assert np.isnan(float(grows["time_constant"].isel(fixed_point=0, eigenmode=0)))
+    assert float(grows["growth_rate"].isel(fixed_point=0, eigenmode=0)) == pytest.approx(
+        np.log(1.01)
+    )
