@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike
 from dynalyze.errors import ConfigurationError
 from dynalyze.fixedpoints.adam import AdamFinder
 from dynalyze.fixedpoints.base import FixedPointFinder, SolverOutput
+from dynalyze.fixedpoints.continuation import Continuation, continue_fixed_points
 from dynalyze.fixedpoints.levenberg_marquardt import LevenbergMarquardtFinder
 from dynalyze.fixedpoints.seeding import sample_initial_states
 from dynalyze.fixedpoints.selection import deduplicate, outlier_mask, unique_fixed_points
@@ -17,9 +18,11 @@ from dynalyze.systems.base import RecurrentSystem
 
 __all__ = [
     "AdamFinder",
+    "Continuation",
     "FixedPointFinder",
     "LevenbergMarquardtFinder",
     "SolverOutput",
+    "continue_fixed_points",
     "deduplicate",
     "find_fixed_points",
     "outlier_mask",
