@@ -59,8 +59,16 @@ def _trajectories(clf, n_docs=60, length=40, seed=0):
 
 
 def _analyse(clf, **options):
+    """The constructed systems' structure is known at x = 0: analyse them there."""
     traj = _trajectories(clf)
-    config = dict(n_initial=200, n_plot=500, n_null=200, relaxation_steps=5, n_relaxation=20)
+    config = dict(
+        n_initial=200,
+        n_plot=500,
+        n_null=200,
+        relaxation_steps=5,
+        n_relaxation=20,
+        baseline="zero",
+    )
     config.update(options)
     ds = LineAttractor(**config).fit(clf, traj)
     return ds, mechanism(ds), structure_rows(ds)

@@ -32,11 +32,11 @@ from dynalyze._validation import (
     attrs_positive_int,
 )
 from dynalyze.attractors.base import AttractorModel
+from dynalyze.attractors.drift import neutral_drift, neutral_summary, neutral_tokens
 from dynalyze.attractors.geometry import (
     PCAResult,
     StreamingPCA,
     abs_cosine,
-    local_tangents,
     oriented_top_mode,
     pca,
     random_alignment_null,
@@ -45,33 +45,42 @@ from dynalyze.attractors.manifold import (
     ManifoldProfile,
     TokenProjections,
     _weighted_median,
-    manifold_profile,
     matched_null,
-    slow_ranges,
     subspace_null,
     token_projections,
 )
-from dynalyze.attractors.structure import (
-    FixedPointStructure,
-    ManifoldAxis,
-    fixed_point_structure,
-    manifold_axis,
+from dynalyze.attractors.structure import FixedPointStructure, ManifoldAxis, manifold_axis
+from dynalyze.attractors.views import (
+    DynamicsView,
+    ViewSettings,
+    accepted_candidates,
+    dynamics_view,
+    median,
+    middle_half,
 )
+from dynalyze.baseline import BaselineInput, BaselineSpec, check_baseline, resolve_baseline
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.fixedpoints import (
     FixedPointFinder,
     LevenbergMarquardtFinder,
     sample_initial_states,
 )
-from dynalyze.fixedpoints.selection import unique_fixed_points
+from dynalyze.fixedpoints.continuation import continue_fixed_points
 from dynalyze.linearization import Linearization, eigendecompose
-from dynalyze.results.build import make_dataset, state_coords
+from dynalyze.results.build import make_dataset, make_variable, state_coords
+from dynalyze.systems.base import RecurrentSystem
 from dynalyze.trajectories import TrajectorySource, as_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from dynalyze.classifier import RecurrentClassifier
 
-__all__ = ["LineAttractor", "LineAttractorResult", "pearson_r", "sign_agreement"]
+__all__ = [
+    "BaselineComparison",
+    "LineAttractor",
+    "LineAttractorResult",
+    "pearson_r",
+    "sign_agreement",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +151,13 @@ class LineAttractorResult:
         Linearization at the accepted fixed points (None if there were none).
     timings : dict
         Seconds spent in each part of the analysis.
+    zero_view : xarray.Dataset or None
+        The same structure, profile and alignments at ``x = 0`` (a
+        ``line_attractor_view`` dataset), beside the baseline view; None when the
+        analysis itself is at zero input or the comparison is off.
+    continuation : xarray.Dataset or None
+        The roots followed from ``x = 0`` to the baseline input (a
+        ``continuation`` dataset with ``continuation_position`` along the axis).
 
     Examples
     --------
@@ -159,6 +175,8 @@ class LineAttractorResult:
     fixed_points: xr.Dataset
     linearization: xr.Dataset | None
     timings: dict[str, float] = attrs.field(factory=dict)
+    zero_view: xr.Dataset | None = None
+    continuation: xr.Dataset | None = None
 
 
 def _optional_finder(_instance: Any, _attribute: Any, value: Any) -> None:
@@ -167,6 +185,39 @@ def _optional_finder(_instance: Any, _attribute: Any, value: Any) -> None:
             f"finder must be a dynalyze FixedPointFinder (e.g. LevenbergMarquardtFinder()) or "
             f"None for the paper's criterion; got {type(value).__name__}."
         )
+
+
+@attrs.frozen(kw_only=True)
+class BaselineComparison:
+    """What a line-attractor analysis measures beside the view at the baseline input.
+
+    Parameters
+    ----------
+    zero_view : bool
+        Also run the structure, profile and alignments at ``x = 0`` (the paper's
+        literal choice), so a reader sees how much the verdict depends on it.
+    continuation : bool
+        Follow the roots from ``x = 0`` to the baseline input
+        (:func:`dynalyze.fixedpoints.continue_fixed_points`); needs the zero view.
+    neutral_share : float
+        Share of the frequent tokens (smallest one-step readout effect first)
+        that make up the neutral streams (:mod:`dynalyze.attractors.drift`).
+    neutral_min : int
+        Keep at least this many neutral tokens (all of them when fewer are frequent).
+    neutral_states : int
+        Visited states at which each token's one-step readout effect is measured.
+
+    Examples
+    --------
+    >>> LineAttractor(comparison=BaselineComparison(zero_view=False)).comparison.continuation
+    True
+    """
+
+    zero_view: bool = True
+    continuation: bool = True
+    neutral_share: float = attrs.field(default=0.1, validator=attrs_positive)
+    neutral_min: int = attrs.field(default=20, validator=attrs_positive_int)
+    neutral_states: int = attrs.field(default=64, validator=attrs_positive_int)
 
 
 @attrs.frozen(kw_only=True)
@@ -235,6 +286,17 @@ class LineAttractor(AttractorModel):
         Length and number of zero-input relaxations from visited states.
     n_plot : int
         Visited states kept (a uniform sample) in the dataset for figures.
+    baseline : {"mean", "zero"} or array_like
+        The input the dynamics are analysed at (:mod:`dynalyze.baseline`):
+        ``"mean"``, the expected embedding of a token (padding excluded) in the
+        documents given as ``baseline_ids`` (default: the analysed ones);
+        ``"zero"``, the paper's literal ``x = 0``; or one input vector. Fixed
+        points and Jacobians are of ``F(h, x_b)``, token projections use
+        ``J_inp (e_w - x_b)``, the one-step linearization the input's deviation
+        from ``x_b``.
+    comparison : BaselineComparison
+        What is measured beside the baseline view: the zero-input view, the
+        continuation from zero to the baseline, the neutral streams.
     seed : int
         Seed for every random choice.
     progress : bool
@@ -242,8 +304,12 @@ class LineAttractor(AttractorModel):
 
     Examples
     --------
-    >>> LineAttractor(n_initial=100).criterion
-    1e-08
+    >>> LineAttractor(n_initial=100).criterion, LineAttractor().baseline
+    (1e-08, 'mean')
+    >>> LineAttractor(baseline="median")
+    Traceback (most recent call last):
+    ...
+    dynalyze.errors.ConfigurationError: baseline must be 'mean', 'zero' or one input vector; ...
     """
 
     kind: ClassVar[str] = "line_attractor"
@@ -271,6 +337,8 @@ class LineAttractor(AttractorModel):
     relaxation_steps: int = attrs.field(default=100, validator=attrs_positive_int)
     n_relaxation: int = attrs.field(default=256, validator=attrs_positive_int)
     n_plot: int = attrs.field(default=5000, validator=attrs_positive_int)
+    baseline: BaselineSpec = attrs.field(default="mean", converter=check_baseline)
+    comparison: BaselineComparison = attrs.field(factory=BaselineComparison)
     seed: int = 0
     progress: bool = False
 
@@ -295,31 +363,55 @@ class LineAttractor(AttractorModel):
         Candidates are accepted by the criterion on the speed recomputed at the
         returned state, whatever the finder's own status.
         """
-        n_state = fixed_points.sizes["state"]
-        unique = unique_fixed_points(fixed_points)
-        keep = 2.0 * unique["speed"].values / n_state < self.criterion
-        return unique.isel(fixed_point=np.flatnonzero(keep))
+        return accepted_candidates(fixed_points, self.criterion)
+
+    def resolve_baseline(
+        self,
+        classifier: RecurrentClassifier,
+        trajectories: xr.Dataset | TrajectorySource,
+        baseline_ids: ArrayLike | None = None,
+    ) -> BaselineInput:
+        """The baseline input this configuration analyses ``classifier`` at.
+
+        ``"mean"`` averages the token embeddings of ``baseline_ids`` (the
+        training documents, ideally), or of the analysed documents when omitted.
+
+        Raises
+        ------
+        dynalyze.errors.ConfigurationError
+            An explicit vector of the wrong width, or ``"mean"`` for a classifier
+            without an embedding.
+        """
+        source = as_source(trajectories)
+        ids = source.token_ids if baseline_ids is None else np.asarray(baseline_ids)
+        vocabulary = classifier.vocabulary
+        return resolve_baseline(
+            self.baseline,
+            input_dim=classifier.system.input_dim,
+            embedding=getattr(classifier, "embedding", None),
+            ids=ids,
+            pad_id=int(getattr(vocabulary, "pad_id", 0)),
+            special_ids=tuple(int(i) for i in getattr(vocabulary, "special_ids", (0,))),
+            source="the analysed documents" if baseline_ids is None else "the given documents",
+        )
 
     def find_fixed_points(
-        self, classifier: RecurrentClassifier, trajectories: xr.Dataset | TrajectorySource
+        self,
+        classifier: RecurrentClassifier,
+        trajectories: xr.Dataset | TrajectorySource,
+        *,
+        baseline_ids: ArrayLike | None = None,
     ) -> xr.Dataset:
-        """Search for zero-input fixed points from states sampled among those visited."""
+        """Search for fixed points at the baseline input from visited states."""
+        baseline = self.resolve_baseline(classifier, trajectories, baseline_ids)
         summary = _first_pass(as_source(trajectories), classifier, self._n_sample, self.seed)
-        return self._search(classifier, summary.sample)
+        return self._search(classifier.system, summary.sample, baseline.vector)
 
     def fit(
         self,
         classifier: RecurrentClassifier,
         trajectories: xr.Dataset | TrajectorySource,
-        *,
-        fixed_points: xr.Dataset | None = None,
-        linearization: xr.Dataset | None = None,
-        untrained_states: Any = None,
-        bow_weights: ArrayLike | None = None,
-        vader: Mapping[str, float] | None = None,
-        true_valence: ArrayLike | None = None,
-        calibration_ids: ArrayLike | None = None,
-        calibration_labels: ArrayLike | None = None,
+        **evidence: Any,
     ) -> xr.Dataset:
         """Fit the line-attractor description (see :meth:`analyze` for the arguments).
 
@@ -328,18 +420,7 @@ class LineAttractor(AttractorModel):
         xarray.Dataset
             A ``line_attractor`` dataset.
         """
-        return self.analyze(
-            classifier,
-            trajectories,
-            fixed_points=fixed_points,
-            linearization=linearization,
-            untrained_states=untrained_states,
-            bow_weights=bow_weights,
-            vader=vader,
-            true_valence=true_valence,
-            calibration_ids=calibration_ids,
-            calibration_labels=calibration_labels,
-        ).attractor
+        return self.analyze(classifier, trajectories, **evidence).attractor
 
     def analyze(
         self,
@@ -354,14 +435,19 @@ class LineAttractor(AttractorModel):
         true_valence: ArrayLike | None = None,
         calibration_ids: ArrayLike | None = None,
         calibration_labels: ArrayLike | None = None,
+        baseline_ids: ArrayLike | None = None,
     ) -> LineAttractorResult:
         """Run the whole analysis; return the attractor with the fixed points and linearization.
 
-        A pipeline of named stages (module functions ``_stage_*``), each taking
-        explicit inputs and returning the variables it adds. Two passes are made
-        over ``trajectories``; with a :class:`~dynalyze.classifier.ModelTrajectories`
-        stream (from :meth:`RecurrentClassifier.stream`) memory stays bounded by
-        one batch whatever the number of documents.
+        A pipeline of named stages, each taking explicit inputs and returning the
+        variables it adds: the baseline input, the states (first pass), the view
+        at the baseline (:func:`dynalyze.attractors.views.dynamics_view`), its
+        linearization and modes, the alignment nulls, the zero-input view and the
+        continuation between the two, the neutral streams, token projections and
+        evidence, the linearization error (second pass), the reduced model and
+        the relaxation. Two passes are made over ``trajectories``; with a
+        :class:`~dynalyze.classifier.ModelTrajectories` stream memory stays
+        bounded by one batch whatever the number of documents.
 
         Parameters
         ----------
@@ -371,7 +457,7 @@ class LineAttractor(AttractorModel):
             Hidden-state trajectories of (ideally held-out, labelled) documents:
             :meth:`RecurrentClassifier.trajectories` or :meth:`RecurrentClassifier.stream`.
         fixed_points : xarray.Dataset, optional
-            A fixed-points dataset (found here if omitted).
+            A fixed-points dataset found at the baseline input (found here if omitted).
         linearization : xarray.Dataset, optional
             Linearization at the accepted points (:meth:`accepted`).
         untrained_states : array, dataset or stream, optional
@@ -391,20 +477,102 @@ class LineAttractor(AttractorModel):
             Their labels; the gain and offset are then a logistic regression of the
             labels on the line coordinate, otherwise a least-squares fit of the
             network's logits.
+        baseline_ids : array_like, optional
+            Documents (token ids) whose mean token embedding is the baseline input
+            when ``baseline="mean"``: the training documents; default the analysed
+            documents.
 
         Returns
         -------
         LineAttractorResult
+
+        Raises
+        ------
+        dynalyze.errors.ConfigurationError
+            A baseline of the wrong width or non-finite, or ``"mean"`` without an
+            embedding; raised before any work.
         """
+        source = self._check(classifier, trajectories, vader)
+        baseline = self.resolve_baseline(classifier, source, baseline_ids)
+        _check_found_at(fixed_points, baseline, "fixed_points")
+        _check_found_at(linearization, baseline, "linearization")
+        vocab_size = len(classifier.vocabulary)
+        special, _ = _vocabulary_conventions(classifier.vocabulary)
+        evidence = {
+            "bow": _optional_per_token(bow_weights, vocab_size, "bow_weights", special),
+            "truth": _optional_per_token(true_valence, vocab_size, "true_valence", special),
+        }
+        shifted = classifier.at_input(baseline.vector)
+        clock = Stopwatch()
+        with clock("trajectories, first pass"):
+            first = _first_pass(source, classifier, self._n_sample, self.seed)
+        variables: dict[str, Any] = _stage_states(first, source, self.n_plot)
+        if untrained_states is not None:
+            with clock("untrained network"):
+                variables.update(
+                    _stage_untrained(untrained_states, classifier.system.state_dim, self.seed)
+                )
+        readout = classifier.readout_weight
+        doc_length = _median_document_length(source)
+        axis = manifold_axis(first.sample, readout)
+        view = self._view(classifier, baseline, first, axis, doc_length, fixed_points, clock)
+        variables.update(view.variables)
+        variables["accepted_count"] = _accepted_counts(view.fixed_points, self.thresholds)
+        linearization = self._linearize(classifier, view, linearization, clock)
+        variables.update(self._stage_modes(linearization, view, readout))
+        variables.update(
+            _stage_alignment_nulls(first.pca, readout, axis, self.n_null, self.seed, variables)
+        )
+        zero = self._zero_view(classifier, baseline, first, axis, doc_length, clock)
+        counts = _token_counts(source, vocab_size)
+        with clock("neutral streams"):
+            variables.update(self._stage_neutral(shifted, view, axis, first, counts, special, zero))
+        with clock("token projections"):
+            variables.update(self._stage_token_projections(shifted, view, counts, special))
+        variables.update(
+            _stage_evidence(
+                variables["token_projection"],
+                evidence["bow"],
+                vader,
+                evidence["truth"],
+                classifier.vocabulary.tokens,
+                self.n_top_words,
+                special,
+            )
+        )
+        with clock("trajectories, second pass (linearization error)"):
+            error = _linearization_error(classifier, source, linearization)
+        variables.update(_stage_linearization_error(error))
+        variables.update(
+            self._stage_reduced_model(
+                shifted,
+                source,
+                first.logit,
+                variables["token_projection"],
+                _reduced_decay(view.profile),
+                calibration_ids,
+                calibration_labels,
+            )
+        )
+        starts = sample_initial_states(first.sample, self.n_relaxation, seed=self.seed + 1)
+        variables["relaxation_speed"] = _relaxation(shifted.system, starts, self.relaxation_steps)
+        return self._assemble(classifier, source, view, variables, linearization, zero, axis, clock)
+
+    # ------------------------------------------------------ pipeline stages
+    def _check(
+        self,
+        classifier: RecurrentClassifier,
+        trajectories: xr.Dataset | TrajectorySource,
+        vader: Any,
+    ) -> TrajectorySource:
         if getattr(classifier, "n_outputs", 1) != 1:
             raise ConfigurationError(
                 f"LineAttractor describes binary classifiers (one logit); this classifier "
                 f"has {classifier.n_outputs} classes. Use dynalyze.attractors.SimplexAttractor "
                 "for N-class readouts."
             )
-        system = classifier.system
-        n_state = system.state_dim
         source = as_source(trajectories)
+        n_state = classifier.system.state_dim
         if source.state_dim != n_state:
             raise DataError(
                 f"The trajectories have {source.state_dim} state units but the classifier's "
@@ -412,192 +580,268 @@ class LineAttractor(AttractorModel):
             )
         if vader is not None and not isinstance(vader, Mapping):
             raise ConfigurationError("vader must be a mapping token -> valence.")
-        vocab_size = len(classifier.vocabulary)
-        special, _ = _vocabulary_conventions(classifier.vocabulary)
-        bow = (
-            None
-            if bow_weights is None
-            else _per_token(bow_weights, vocab_size, "bow_weights", special)
-        )
-        truth = (
-            None
-            if true_valence is None
-            else _per_token(true_valence, vocab_size, "true_valence", special)
-        )
-        variables: dict[str, Any] = {}
-        clock = Stopwatch()
+        return source
 
-        with clock("trajectories, first pass"):
-            first = _first_pass(source, classifier, self._n_sample, self.seed)
-        variables.update(_stage_states(first, source, self.n_plot))
-        if untrained_states is not None:
-            with clock("untrained network"):
-                variables.update(_stage_untrained(untrained_states, n_state, self.seed))
+    @property
+    def _view_settings(self) -> ViewSettings:
+        return ViewSettings(
+            criterion=self.criterion,
+            link_fraction=self.link_fraction,
+            n_roots=self.n_roots,
+            n_bins=self.n_bins,
+            n_profile_starts=self.n_profile_starts,
+            settle_steps=self.settle_steps,
+            drift_tolerance=self.drift_tolerance,
+            n_modes=self.n_modes,
+            tangent_neighbours=self.tangent_neighbours,
+            seed=self.seed,
+        )
 
-        if fixed_points is None:
-            with clock("fixed points"):
-                fixed_points = self._search(classifier, first.sample)
-        accepted = self.accepted(fixed_points)
-        variables.update(_stage_acceptance(fixed_points, accepted, self.thresholds))
-        fps = accepted["fixed_point_state"].values
-        n_acc = fps.shape[0]
-        if n_acc == 0:
+    def _view(
+        self,
+        classifier: RecurrentClassifier,
+        baseline: BaselineInput,
+        first: _FirstPass,
+        axis: ManifoldAxis,
+        doc_length: int,
+        fixed_points: xr.Dataset | None,
+        clock: Stopwatch,
+        label: str = "",
+    ) -> DynamicsView:
+        view = dynamics_view(
+            classifier.system,
+            baseline,
+            search=self._search,
+            visited=first.sample,
+            axis=axis,
+            readout=classifier.readout_weight,
+            doc_length=doc_length,
+            settings=self._view_settings,
+            fixed_points=fixed_points,
+            clock=clock,
+            label=label,
+        )
+        if view.accepted.sizes["fixed_point"] == 0:
             logger.warning(
-                "No candidate met the criterion ||F(h,0) - h||^2/N < %g; the fixed-point "
+                "No candidate met the criterion ||F(h, x_b) - h||^2/N < %g%s; the fixed-point "
                 "structure holds only the roots found from visited states.",
                 self.criterion,
+                f" ({label})" if label else "",
             )
-        readout = classifier.readout_weight
-        doc_length = _median_document_length(source)
-        with clock("fixed-point structure"):
-            axis = manifold_axis(first.sample, readout)
-            structure = fixed_point_structure(
-                system,
-                fps,
-                first.sample,
-                axis,
-                link_fraction=self.link_fraction,
-                n_roots=self.n_roots,
-                n_eigenvalues=self.n_modes,
-                seed=self.seed,
-            )
-        variables.update(_stage_candidate_geometry(fps, first.sample, self.tangent_neighbours))
-        variables.update(_stage_structure(structure, axis, readout, doc_length))
-        variables.update(_stage_cluster_modes(system, structure, readout, axis))
+        return view
 
+    def _zero_view(
+        self,
+        classifier: RecurrentClassifier,
+        baseline: BaselineInput,
+        first: _FirstPass,
+        axis: ManifoldAxis,
+        doc_length: int,
+        clock: Stopwatch,
+    ) -> DynamicsView | None:
+        """The same stages at ``x = 0``, beside a non-zero baseline."""
+        if not self.comparison.zero_view or baseline.kind == "zero":
+            return None
+        zero = BaselineInput(
+            "zero",
+            np.zeros(classifier.system.input_dim),
+            "x = 0",
+            0,
+            baseline.median_token_norm,
+        )
+        return self._view(classifier, zero, first, axis, doc_length, None, clock, "x = 0")
+
+    def _linearize(
+        self,
+        classifier: RecurrentClassifier,
+        view: DynamicsView,
+        linearization: xr.Dataset | None,
+        clock: Stopwatch,
+    ) -> xr.Dataset | None:
+        n_acc = view.accepted.sizes["fixed_point"]
         if linearization is None and n_acc:
             with clock("linearization"):
-                linearization = Linearization().compute(system, accepted)
+                # The accepted points carry their input (x_b): Jacobians of F(h, x_b).
+                linearization = Linearization().compute(classifier.system, view.accepted)
         if linearization is not None and linearization.sizes["fixed_point"] != n_acc:
             raise DataError(
                 f"The linearization has {linearization.sizes['fixed_point']} expansion points "
                 f"but {n_acc} fixed points were accepted; linearize the accepted points "
                 "(LineAttractor.accepted)."
             )
-        modes = _stage_candidate_modes(
-            linearization if n_acc else None,
+        return linearization if n_acc else None
+
+    def _stage_modes(
+        self, linearization: xr.Dataset | None, view: DynamicsView, readout: FloatArray
+    ) -> dict[str, Any]:
+        system = view.system
+        return _stage_candidate_modes(
+            linearization,
             readout,
-            variables["manifold_tangent"],
-            structure,
-            n_state,
+            view.variables["manifold_tangent"],
+            system.state_dim,
             system.input_dim,
-            min(self.n_modes, n_state),
-        )
-        variables.update(modes)
-
-        with clock("manifold profile"):
-            profile = manifold_profile(
-                system,
-                first.sample,
-                axis,
-                readout=readout,
-                doc_length=doc_length,
-                n_bins=self.n_bins,
-                n_starts=self.n_profile_starts,
-                settle_steps=self.settle_steps,
-                drift_tolerance=self.drift_tolerance,
-                n_modes=self.n_modes,
-                seed=self.seed + 2,
-            )
-        variables.update(_stage_profile(profile, structure))
-        variables.update(
-            _stage_alignment_nulls(first.pca, readout, axis, self.n_null, self.seed, variables)
+            min(self.n_modes, system.state_dim),
         )
 
-        with clock("token projections"):
-            counts = np.bincount(np.asarray(source.token_ids).ravel(), minlength=vocab_size)[
-                :vocab_size
-            ]
-            frequent = counts >= self.min_token_count
-            frequent[special] = False
-            tokens = token_projections(
-                system,
-                profile,
-                structure,
-                classifier.embedding,
-                readout=readout,
-                frequent=frequent,
+    def _stage_neutral(
+        self,
+        shifted: RecurrentClassifier,
+        view: DynamicsView,
+        axis: ManifoldAxis,
+        first: _FirstPass,
+        counts: NDArray[np.integer],
+        special: NDArray[np.int64],
+        zero: DynamicsView | None,
+    ) -> dict[str, Any]:
+        """Drift under random streams of neutral tokens (:mod:`dynalyze.attractors.drift`)."""
+        states = first.sample[: self.comparison.neutral_states]
+        try:
+            neutral = neutral_tokens(
+                shifted.system,
+                shifted.embedding,
+                states,
+                shifted.readout_weight,
+                counts,
+                special=special,
+                min_count=self.min_token_count,
+                share=self.comparison.neutral_share,
+                min_tokens=self.comparison.neutral_min,
             )
-            variables.update(
-                _stage_tokens(
-                    system,
-                    classifier.embedding,
-                    tokens,
-                    profile,
-                    structure,
-                    counts,
-                    readout,
-                    special,
-                )
-            )
-            variables["token_count_floor"] = self.min_token_count
-        projection = variables["token_projection"]
-        variables.update(
-            _stage_evidence(
-                projection,
-                bow,
-                vader,
-                truth,
-                classifier.vocabulary.tokens,
-                self.n_top_words,
-                special,
-            )
+        except DataError as exc:
+            logger.info("No neutral streams: %s", exc)
+            return {}
+        drift = neutral_drift(
+            shifted.system, view.profile, axis, shifted.embedding, neutral, seed=self.seed + 5
         )
+        flags = np.zeros(counts.shape[0], dtype=np.int8)
+        flags[neutral.ids] = 1
+        zero_drift = None if zero is None else zero.profile.drift
+        out: dict[str, Any] = {
+            "neutral_token": flags,
+            "neutral_token_effect": neutral.effect,
+            "n_neutral_tokens": int(neutral.ids.size),
+            "manifold_neutral_drift": drift,
+            **neutral_summary(view.profile, middle_half(view.profile, axis), drift, zero_drift),
+        }
+        if zero_drift is not None:
+            out["manifold_zero_drift"] = zero_drift
+        return out
 
-        if n_acc and linearization is not None:
-            with clock("trajectories, second pass (linearization error)"):
-                error = _linearization_error(classifier, source, linearization)
-        else:
-            error = np.full(source.token_ids.shape, np.nan)
-        variables.update(_stage_linearization_error(error))
-
-        decay = _reduced_decay(profile)
-        variables.update(
-            self._stage_reduced_model(
-                classifier,
-                source,
-                first.logit,
-                projection,
-                decay,
-                calibration_ids,
-                calibration_labels,
-            )
+    def _stage_token_projections(
+        self,
+        shifted: RecurrentClassifier,
+        view: DynamicsView,
+        counts: NDArray[np.integer],
+        special: NDArray[np.int64],
+    ) -> dict[str, Any]:
+        """Token projections ``l1 . J_inp (e_w - x_b)`` along the manifold and at each root."""
+        frequent = counts >= self.min_token_count
+        frequent[special] = False
+        tokens = token_projections(
+            shifted.system,
+            view.profile,
+            view.structure,
+            shifted.embedding,
+            readout=shifted.readout_weight,
+            frequent=frequent,
         )
+        out = _stage_tokens(
+            shifted.system,
+            shifted.embedding,
+            tokens,
+            view.profile,
+            view.structure,
+            counts,
+            shifted.readout_weight,
+            special,
+        )
+        out["token_count_floor"] = self.min_token_count
+        return out
 
-        starts = sample_initial_states(first.sample, self.n_relaxation, seed=self.seed + 1)
-        variables["relaxation_speed"] = _relaxation(system, starts, self.relaxation_steps)
+    def _continuation(
+        self,
+        classifier: RecurrentClassifier,
+        view: DynamicsView,
+        zero: DynamicsView | None,
+        axis: ManifoldAxis,
+        clock: Stopwatch,
+    ) -> xr.Dataset | None:
+        """Roots followed from ``x = 0`` (the zero view's) to ``x_b`` (the baseline view's)."""
+        if zero is None or not self.comparison.continuation:
+            return None
+        with clock("continuation from x = 0 to the baseline"):
+            cont = continue_fixed_points(
+                classifier.system,
+                _exact_roots(zero.structure),
+                None,
+                view.baseline.vector,
+                end_roots=_exact_roots(view.structure),
+            )
+        position = axis.coordinate(cont["continuation_state"].values)
+        return cont.assign(continuation_position=make_variable("continuation_position", position))
 
+    def _assemble(
+        self,
+        classifier: RecurrentClassifier,
+        source: TrajectorySource,
+        view: DynamicsView,
+        variables: dict[str, Any],
+        linearization: xr.Dataset | None,
+        zero: DynamicsView | None,
+        axis: ManifoldAxis,
+        clock: Stopwatch,
+    ) -> LineAttractorResult:
+        system = classifier.system
+        vocab_size = len(classifier.vocabulary)
+        state = state_coords(system.layout.component_labels(), system.layout.unit_indices())
         coords: dict[str, Any] = {
-            **state_coords(system.layout.component_labels(), system.layout.unit_indices()),
-            "fixed_point": accepted["fixed_point"].values,
+            **state,
+            "fixed_point": view.accepted["fixed_point"].values,
             "threshold": np.asarray(self.thresholds),
             "token": np.asarray(classifier.vocabulary.tokens, dtype=object),
             "token_index": np.arange(vocab_size),
             "example": source.example_index,
-            "cluster": np.arange(structure.n_rows),
-            "manifold_position": profile.position,
+            "cluster": np.arange(view.structure.n_rows),
+            "manifold_position": view.profile.position,
         }
+        provenance = {**classifier.provenance, **source.provenance}
         attractor = make_dataset(
             self.kind,
             variables,
             coords,
             config=self,
-            provenance={**classifier.provenance, **source.provenance},
+            provenance=provenance,
             title="dynalyze line-attractor analysis",
         )
+        zero_ds = None
+        if zero is not None:
+            nulls = {k: variables[k] for k in _NULL_NAMES if k in variables}
+            zero_view = attrs.evolve(zero, variables={**zero.variables, **nulls})
+            zero_ds = zero_view.dataset(state, provenance)
+        continuation = self._continuation(classifier, view, zero, axis, clock)
         total = time.perf_counter() - clock.start
         clock.timings["attractor fit (the rest)"] = round(total - sum(clock.timings.values()), 3)
-        return LineAttractorResult(attractor, fixed_points, linearization, dict(clock.timings))
+        return LineAttractorResult(
+            attractor,
+            view.fixed_points,
+            linearization,
+            dict(clock.timings),
+            zero_view=zero_ds,
+            continuation=continuation,
+        )
 
     @property
     def _n_sample(self) -> int:
         return max(self.n_initial, self.n_relaxation, self.n_plot, self.n_profile_starts)
 
-    def _search(self, classifier: RecurrentClassifier, sample: FloatArray) -> xr.Dataset:
+    def _search(
+        self, system: RecurrentSystem, sample: FloatArray, inputs: FloatArray
+    ) -> xr.Dataset:
         initial = sample_initial_states(
             sample, self.n_initial, noise=self.initial_noise, seed=self.seed
         )
-        return self.make_finder(classifier.system.state_dim).find(classifier.system, initial)
+        return self.make_finder(system.state_dim).find(system, initial, inputs)
 
     # ------------------------------------------------------ reduced model
     def _stage_reduced_model(
@@ -729,89 +973,10 @@ def _stage_untrained(untrained: Any, n_state: int, seed: int) -> dict[str, Any]:
     }
 
 
-def _stage_acceptance(
-    fixed_points: xr.Dataset, accepted: xr.Dataset, thresholds: tuple[float, ...]
-) -> dict[str, Any]:
-    """Counts of candidates at each criterion and the accepted ones."""
-    n_state = fixed_points.sizes["state"]
-    normalized = 2.0 * fixed_points["speed"].values / n_state
-    eligible = (fixed_points["is_duplicate"].values == 0) & (fixed_points["is_outlier"].values == 0)
-    return {
-        "accepted_count": [int(np.sum(eligible & (normalized < t))) for t in thresholds],
-        "n_candidates": int(fixed_points.sizes["fixed_point"]),
-        "n_accepted": int(accepted.sizes["fixed_point"]),
-        "fixed_point_state": accepted["fixed_point_state"].values,
-        "normalized_speed": 2.0 * accepted["speed"].values / n_state,
-    }
-
-
-def _stage_candidate_geometry(
-    fps: FloatArray, visited: FloatArray, neighbours: int
-) -> dict[str, Any]:
-    """The accepted candidates' own PCA, 1-D coordinate, tangents and coverage."""
-    n_acc, n_state = fps.shape
-    coverage, groups = float("nan"), n_acc
-    if n_acc >= 2:
-        fp_pca = pca(fps)
-        ratio = fp_pca.explained_variance_ratio
-        coordinate = fp_pca.transform(fps, 1)[:, 0]
-        tangent = local_tangents(fps, neighbours, reference=fp_pca.components[0])
-        coverage, groups = _coverage(coordinate, fp_pca.transform(visited, 1)[:, 0])
-    else:
-        ratio = np.full(n_state, np.nan)
-        coordinate = np.zeros(n_acc)
-        tangent = np.full((n_acc, n_state), np.nan)
-    return {
-        "manifold_coverage": coverage,
-        "n_fixed_point_groups": groups,
-        "fixed_point_variance_ratio": ratio,
-        "fixed_point_pc1_variance": float(ratio[0]),
-        "manifold_coordinate": coordinate,
-        "manifold_tangent": tangent,
-    }
-
-
-def _stage_structure(
-    structure: FixedPointStructure, axis: ManifoldAxis, readout: FloatArray, doc_length: int
-) -> dict[str, Any]:
-    """The distinct fixed points, their roots and stability, and the manifold axis."""
-    out: dict[str, Any] = {
-        "readout_weight": readout,
-        "manifold_axis": axis.direction,
-        "manifold_axis_mean": axis.mean,
-        "manifold_extent": axis.extent,
-        "manifold_low": axis.lo,
-        "manifold_high": axis.hi,
-        "manifold_visited_low": axis.low_edge,
-        "manifold_visited_high": axis.high_edge,
-        "manifold_pc1_variance": axis.pc1_variance,
-        "manifold_curvature": axis.curvature_variance,
-        "median_document_length": int(doc_length),
-        "cluster_link_distance": structure.link,
-        "cluster_kind": structure.kind,
-        "cluster_size": structure.size,
-        "cluster_n_roots": structure.n_roots,
-        "cluster_position": structure.position,
-        "cluster_position_low": structure.position_low,
-        "cluster_position_high": structure.position_high,
-        "cluster_state": structure.state,
-        "cluster_root_distance": structure.root_distance,
-        "cluster_normalized_speed": structure.normalized_speed,
-        "cluster_eigenvalue": structure.eigenvalues,
-        "cluster_is_stable": structure.is_stable.astype(np.int8),
-        "cluster_stability": structure.stability,
-        "cluster_n_unstable_modes": structure.n_unstable_modes,
-        "fixed_point_cluster": structure.member,
-    }
-    out.update(structure.counts())
-    return out
-
-
 def _stage_candidate_modes(
     lin: xr.Dataset | None,
     readout: FloatArray,
     tangent: FloatArray,
-    structure: FixedPointStructure,
     n_state: int,
     input_dim: int,
     k: int,
@@ -845,67 +1010,14 @@ def _stage_candidate_modes(
         "alignment_readout_r1": a_w_r1,
         # Pooled over every accepted candidate (saddles included); the structure
         # and profile variables say where each value comes from.
-        "median_top_eigenvalue_magnitude": _median(np.abs(eig[:, 0]) if eig.size else []),
-        "median_slow_time_constant": _median(tau[:, 0] if tau.size else []),
-        "median_second_time_constant": _median(tau[:, 1] if tau.shape[1] > 1 else []),
-        "median_third_time_constant": _median(tau[:, 2] if tau.shape[1] > 2 else []),
-        "median_alignment_r1_tangent": _median(a_r1_t),
-        "median_alignment_readout_tangent": _median(a_w_t),
-        "median_alignment_readout_r1": _median(a_w_r1),
+        "median_top_eigenvalue_magnitude": median(np.abs(eig[:, 0]) if eig.size else []),
+        "median_slow_time_constant": median(tau[:, 0] if tau.size else []),
+        "median_second_time_constant": median(tau[:, 1] if tau.shape[1] > 1 else []),
+        "median_third_time_constant": median(tau[:, 2] if tau.shape[1] > 2 else []),
+        "median_alignment_r1_tangent": median(a_r1_t),
+        "median_alignment_readout_tangent": median(a_w_t),
+        "median_alignment_readout_r1": median(a_w_r1),
     }
-
-
-def _stage_cluster_modes(
-    system: Any, structure: FixedPointStructure, readout: FloatArray, axis: ManifoldAxis
-) -> dict[str, Any]:
-    """Top right eigenvector at each structure row, aligned with the axis and the readout.
-
-    At a stable point r1 is compared with the manifold axis (the local tangent of
-    accepted candidates inside a tight cluster is noise, not the line).
-    """
-    if not structure.n_rows:
-        empty = np.zeros(0)
-        return {
-            "cluster_alignment_r1_axis": empty,
-            "cluster_alignment_readout_r1": empty,
-            "stable_median_alignment_r1_tangent": float("nan"),
-            "stable_median_alignment_readout_r1": float("nan"),
-        }
-    _, rvec, lvec = eigendecompose(system.jacobian_state(structure.state))
-    r1, _, _ = oriented_top_mode(rvec[:, :, 0], lvec[:, 0, :], readout)
-    a_axis = abs_cosine(r1, axis.direction)
-    a_read = abs_cosine(r1, readout)
-    stable = structure.is_stable & (structure.kind != 3)
-    return {
-        "cluster_alignment_r1_axis": a_axis,
-        "cluster_alignment_readout_r1": a_read,
-        "stable_median_alignment_r1_tangent": _median(a_axis[stable]),
-        "stable_median_alignment_readout_r1": _median(a_read[stable]),
-    }
-
-
-def _stage_profile(profile: ManifoldProfile, structure: FixedPointStructure) -> dict[str, Any]:
-    """The manifold profile on the ``manifold_position`` dimension and its summary."""
-    out: dict[str, Any] = {
-        "manifold_density": profile.density,
-        "manifold_state": profile.state,
-        "manifold_normalized_speed": profile.normalized_speed,
-        "manifold_axial_speed": profile.axial_speed,
-        "manifold_drift": profile.drift,
-        "manifold_eigenvalue": profile.eigenvalues,
-        "manifold_time_constant": profile.time_constants,
-        "manifold_slow_dim": profile.slow_dim,
-        "manifold_token_gain": profile.token_gain,
-        "manifold_readout_slow_alignment": profile.readout_alignment,
-        "manifold_tangent_slow_alignment": profile.tangent_alignment,
-        "manifold_is_slow": profile.is_slow.astype(np.int8),
-        "manifold_inside": profile.inside.astype(np.int8),
-        "drift_tolerance": profile.drift_tolerance,
-    }
-    out.update(profile.summary())
-    ranges = slow_ranges(profile)
-    out["n_slow_ranges"] = len(ranges)
-    return out
 
 
 def _stage_alignment_nulls(
@@ -923,6 +1035,12 @@ def _stage_alignment_nulls(
     random subspaces of the slow subspace's dimension) drawn inside the
     subspace that holds 95% of the states' variance: the directions a
     state-derived vector could take by chance.
+
+    A matched null can only tell when it leaves room above it: inside a 1- or
+    2-D subspace nearly every random direction is aligned with a reference that
+    lies in it (95th percentile ~1), so no measured value could beat it. Such a
+    null is flagged uninformative (95th percentile above :data:`NULL_CEILING`);
+    readers then judge against the isotropic null and say so.
     """
     n_state = readout.shape[0]
     # At least 2 dimensions: inside a 1-D subspace every direction is "aligned".
@@ -945,7 +1063,79 @@ def _stage_alignment_nulls(
         "matched_null_tangent_alignment_p95": float(np.quantile(tangent_null, 0.95)),
         "null_subspace_alignment_p95": float(np.quantile(sub_iso, 0.95)),
         "matched_null_subspace_alignment_p95": float(np.quantile(sub_matched, 0.95)),
+        "matched_null_informative": _informative(readout_null),
+        "matched_null_tangent_informative": _informative(tangent_null),
+        "matched_null_subspace_informative": _informative(sub_matched),
     }
+
+
+#: A null whose 95th percentile is above this cannot reject: nearly every random
+#: direction is as aligned as any measured one could be.
+NULL_CEILING = 0.95
+
+#: The null variables a zero-input view shares with the baseline view (they depend
+#: on the visited states and the readout, not on the input).
+_NULL_NAMES = (
+    "state_dim_95",
+    "null_alignment_median",
+    "null_alignment_p95",
+    "matched_null_alignment_median",
+    "matched_null_alignment_p95",
+    "matched_null_tangent_alignment_p95",
+    "null_subspace_alignment_p95",
+    "matched_null_subspace_alignment_p95",
+    "matched_null_informative",
+    "matched_null_tangent_informative",
+    "matched_null_subspace_informative",
+)
+
+
+def _informative(null: FloatArray) -> int:
+    return int(float(np.quantile(null, 0.95)) <= NULL_CEILING)
+
+
+def _check_found_at(ds: xr.Dataset | None, baseline: BaselineInput, name: str) -> None:
+    """A fixed-points or linearization dataset given to the analysis must be at its baseline."""
+    if ds is None or "fixed_point_input" not in ds or ds.sizes.get("fixed_point", 0) == 0:
+        return
+    found = np.asarray(ds["fixed_point_input"].values, dtype=np.float64)
+    scale = max(1.0, baseline.norm)
+    if (
+        found.shape[-1] != baseline.vector.size
+        or np.max(np.abs(found - baseline.vector)) > 1e-9 * scale
+    ):
+        raise DataError(
+            f"The {name} given were computed at an input of norm "
+            f"{float(np.linalg.norm(found.reshape(-1, found.shape[-1]), axis=1).max()):.4g}, "
+            f"but this analysis is at the {baseline.kind} baseline input (norm "
+            f"{baseline.norm:.4g}). Find them at the baseline (inputs=x_b, x_b from "
+            "LineAttractor.resolve_baseline) or leave them out to have them found here."
+        )
+
+
+def _optional_per_token(
+    values: Any, vocab_size: int, name: str, special: NDArray[np.int64]
+) -> FloatArray | None:
+    return None if values is None else _per_token(values, vocab_size, name, special)
+
+
+def _accepted_counts(fixed_points: xr.Dataset, thresholds: tuple[float, ...]) -> list[int]:
+    """Candidates (not duplicate / outlier) below each criterion."""
+    n_state = fixed_points.sizes["state"]
+    normalized = 2.0 * fixed_points["speed"].values / n_state
+    eligible = (fixed_points["is_duplicate"].values == 0) & (fixed_points["is_outlier"].values == 0)
+    return [int(np.sum(eligible & (normalized < t))) for t in thresholds]
+
+
+def _token_counts(source: TrajectorySource, vocab_size: int) -> NDArray[np.int64]:
+    ids = np.asarray(source.token_ids).ravel().astype(np.int64)
+    return np.bincount(ids, minlength=vocab_size)[:vocab_size]
+
+
+def _exact_roots(structure: FixedPointStructure) -> FloatArray:
+    """The structure's exact roots (fixed points, continua, isolated roots; no slow regions)."""
+    out: FloatArray = structure.state[structure.kind != 1]
+    return out
 
 
 def _stage_tokens(
@@ -1062,13 +1252,6 @@ def _median_document_length(source: TrajectorySource) -> int:
     return max(int(np.median(lengths)) if lengths.size else 1, 1)
 
 
-# ---------------------------------------------------------------- helpers
-def _median(values: ArrayLike) -> float:
-    array = np.asarray(values, dtype=np.float64)
-    array = array[~np.isnan(array)]
-    return float(np.median(array)) if array.size else float("nan")
-
-
 @attrs.frozen
 class _FirstPass:
     pca: PCAResult
@@ -1144,18 +1327,23 @@ def _per_token(values: Any, vocab_size: int, name: str, special: NDArray[np.int6
 
 
 def _linearization_error(
-    classifier: RecurrentClassifier, source: TrajectorySource, lin: xr.Dataset
+    classifier: RecurrentClassifier, source: TrajectorySource, lin: xr.Dataset | None
 ) -> FloatArray:
     """||h_t - h_lin|| / ||h_t|| with h_lin expanded around the fixed point nearest h_{t-1}.
 
-    A second pass over the source, batch by batch.
+    ``h_lin = F(h*, x*) + J_rec (h_{t-1} - h*) + J_inp (x_t - x*)``: the input
+    enters as its deviation from the expansion input ``x*`` (the baseline). A
+    second pass over the source, batch by batch (NaN without a linearization).
     """
+    out = np.full(source.token_ids.shape, np.nan)
+    if lin is None:
+        return out
     points = lin["fixed_point_state"].values
     image = lin["expansion_image"].values
     jac_h = lin["jacobian_state"].values
     jac_x = lin["jacobian_input"].values
+    x_star = lin["fixed_point_input"].values
     tree = cKDTree(points)
-    out = np.full(source.token_ids.shape, np.nan)
     for batch in source.batches():
         states = batch.states.astype(np.float64)
         b, _, n_state = states.shape
@@ -1168,29 +1356,15 @@ def _linearization_error(
         predicted = np.empty_like(h_next)
         for k in np.unique(nearest):
             sel = np.flatnonzero(nearest == k)
-            predicted[sel] = image[k] + (h_prev[sel] - points[k]) @ jac_h[k].T + x[sel] @ jac_x[k].T
+            predicted[sel] = (
+                image[k]
+                + (h_prev[sel] - points[k]) @ jac_h[k].T
+                + (x[sel] - x_star[k]) @ jac_x[k].T
+            )
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.linalg.norm(h_next - predicted, axis=1) / np.linalg.norm(h_next, axis=1)
         out[batch.index[rows], cols] = rel
     return out
-
-
-def _coverage(coordinate: FloatArray, visited: FloatArray) -> tuple[float, int]:
-    """How much of the visited states' extent along the manifold the fixed points tile.
-
-    The extent is the 5th-95th percentile range of the visited states' coordinates
-    along the fixed points' first PC, cut into 100 cells; a cell is covered when a
-    fixed point lies within 2% of the extent of its centre. Fixed points are in
-    separate groups where consecutive coordinates are more than 5% of the extent
-    apart.
-    """
-    lo, hi = np.percentile(visited, [5, 95])
-    extent = max(float(hi - lo), 1e-12)
-    centres = lo + (np.arange(100) + 0.5) * extent / 100
-    nearest = np.min(np.abs(centres[:, None] - coordinate[None, :]), axis=1)
-    ordered = np.sort(coordinate)
-    groups = 1 + int(np.sum(np.diff(ordered) > 0.05 * extent))
-    return float(np.mean(nearest <= 0.02 * extent)), groups
 
 
 def _calibrate(score: FloatArray, target: ArrayLike, *, is_label: bool) -> tuple[float, float]:

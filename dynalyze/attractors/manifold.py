@@ -6,11 +6,15 @@ module profiles the continuum the states travel along, on ``n_bins`` slices
 of the manifold axis (:class:`~dynalyze.attractors.structure.ManifoldAxis`)
 spanning the 1st-99th percentile of the visited states:
 
+The map is taken at its zero input; pass the system seen at the network's
+baseline input (:class:`~dynalyze.systems.shifted.InputShiftedSystem`) to
+profile the dynamics the network runs.
+
 1. **Settle**: ``n_starts`` visited states are relaxed for ``settle_steps``
-   steps with zero input, so the fast modes have decayed and they lie on the
+   steps at that input, so the fast modes have decayed and they lie on the
    slow manifold.
 2. **Drift**: each settled state is run for one median document length
-   (``doc_length`` steps) more with zero input; its drift is how far it moved
+   (``doc_length`` steps) more at that input; its drift is how far it moved
    along the axis, as a fraction of the line's extent. A slice is *slow* (it
    holds evidence over a document) when the median drift of the states settled
    in it is below ``drift_tolerance`` (default 10% of the line per document)
@@ -99,6 +103,10 @@ class ManifoldProfile:
         Steps of the drift measurement (the median document length).
     drift_tolerance : float
         Threshold of a slow slice.
+    settled : ndarray, shape (starts, d)
+        The settled states the drift was measured from.
+    settled_slice : ndarray of int, shape (starts,)
+        The slice each settled state lies in.
 
     Examples
     --------
@@ -136,6 +144,8 @@ class ManifoldProfile:
     inside: np.ndarray
     doc_length: int
     drift_tolerance: float
+    settled: FloatArray = attrs.field(factory=lambda: np.zeros((0, 0)))
+    settled_slice: np.ndarray = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers: how much of the line is slow, drift, time to cross."""
@@ -420,6 +430,8 @@ def manifold_profile(
         inside=inside,
         doc_length=int(doc_length),
         drift_tolerance=float(drift_tolerance),
+        settled=settled,
+        settled_slice=which,
     )
 
 

@@ -1,8 +1,9 @@
 """What the measured structure says the network does, in one generated sentence.
 
 :func:`mechanism` reads the fixed-point structure and the manifold profile of a
-line-attractor analysis (a ``line_attractor`` dataset, or its summary) and
-classifies the dynamics by rules stated here, each a measured statement:
+line-attractor analysis (a ``line_attractor`` dataset, one of its views, or its
+summary) and classifies the dynamics by rules stated here, each a measured
+statement, tested in this order (structure before time constants):
 
 ``plane_attractor``
     The slow subspace has two or more dimensions over most of the visited
@@ -15,13 +16,22 @@ classifies the dynamics by rules stated here, each a measured statement:
     No continuum, but slow on at least 80% of the line with a 1-D slow subspace.
 ``bistable``
     Two or more stable points and at least one unstable point (a saddle
-    between them) and the line is not slow on 80% of it: states are pulled to
-    either end within a document.
+    between them; clusters of accepted points or exact roots that root finding
+    from the visited states reaches), and the line is not slow on 80% of it: a
+    switch, whatever the time constants; the headline then says how long each
+    stable end keeps graded evidence (its top time constant against a document).
 ``leaky_integrator``
     No slice keeps evidence over a document (no mode with
     ``|lambda| >= exp(-1 / median length)``): evidence decays.
+``drifting``
+    Slow nowhere along the line (0% of it) although some mode keeps evidence:
+    states drift along the line within a document; never called an attractor.
 ``partially_slow``
     Anything else: the line is slow on part of its length only.
+
+The structure sentence lists up to :data:`MAX_LISTED` distinct clusters one by
+one; more are summarised (how many of each kind and stability, over which span,
+inside or beyond the visited states).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import attrs
 import numpy as np
 import xarray as xr
 
-__all__ = ["MECHANISMS", "Mechanism", "mechanism", "structure_rows"]
+__all__ = ["MAX_LISTED", "MECHANISMS", "Mechanism", "input_phrase", "mechanism", "structure_rows"]
 
 MECHANISMS = (
     "plane_attractor",
@@ -42,8 +52,12 @@ MECHANISMS = (
     "approximate_line_attractor",
     "bistable",
     "leaky_integrator",
+    "drifting",
     "partially_slow",
 )
+
+#: Clusters the headline lists one by one; more are summarised.
+MAX_LISTED = 5
 
 _KIND_NAMES = {0: "fixed_point", 1: "slow_region", 2: "continuum", 3: "isolated_root"}
 
@@ -136,6 +150,50 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+_KIND_TEXT = {
+    "fixed_point": "fixed point",
+    "slow_region": "slow region without an exact root",
+    "continuum": "continuum of fixed points",
+}
+_KIND_PLURAL = {
+    "fixed_point": "fixed points",
+    "slow_region": "slow regions without an exact root",
+    "continuum": "continua of fixed points",
+}
+
+
+def _summary_of_many(
+    clusters: Sequence[Mapping[str, Any]], low: float | None, high: float | None
+) -> str:
+    """Counts by stability and kind, the span, and where they lie against the visited states."""
+    groups: dict[tuple[str, str], int] = {}
+    for r in clusters:
+        key = (r["stability"], r["kind"])
+        groups[key] = groups.get(key, 0) + 1
+    parts = [
+        f"{n} {stability} {_KIND_TEXT[kind] if n == 1 else _KIND_PLURAL[kind]}"
+        for (stability, kind), n in sorted(groups.items(), key=lambda item: -item[1])
+    ]
+    positions = [float(r["position"]) for r in clusters]
+    span = f"between {_fmt(min(positions))} and {_fmt(max(positions))}"
+    where = ""
+    if low is not None and high is not None:
+        inside = sum(low <= p <= high for p in positions)
+        visited = f"the visited states ({_fmt(low)} to {_fmt(high)}, 1st-99th percentile)"
+        if inside == len(positions):
+            where = f", all inside {visited}"
+        elif inside == 0:
+            where = f", all beyond {visited}"
+        else:
+            where = f", {inside} of them inside {visited}"
+    return (
+        ", ".join(parts[:-1])
+        + (" and " if len(parts) > 1 else "")
+        + parts[-1]
+        + (f", {span}{where}")
+    )
+
+
 def _structure_sentence(
     rows: Sequence[Mapping[str, Any]], low: float | None = None, high: float | None = None
 ) -> str:
@@ -143,13 +201,24 @@ def _structure_sentence(
     isolated = [r for r in rows if r["kind"] == "isolated_root"]
     if not rows:
         return "No fixed point was found."
+    if len(clusters) > MAX_LISTED:
+        n_stable = sum(r["stability"] == "stable" for r in clusters)
+        n_unstable = sum(r["stability"] in ("saddle", "unstable") for r in clusters)
+        text = (
+            f"The accepted fixed points form {_plural(len(clusters), 'distinct cluster')} "
+            f"({n_stable} stable, {n_unstable} unstable, "
+            f"{len(clusters) - n_stable - n_unstable} marginal): "
+            f"{_summary_of_many(clusters, low, high)}."
+        )
+        if isolated:
+            text += (
+                f" Root finding from visited states also finds "
+                f"{_plural(len(isolated), 'exact root')} no cluster surrounds."
+            )
+        return text
     parts = []
     for r in clusters:
-        kind = {
-            "fixed_point": "fixed point",
-            "slow_region": "slow region without an exact root",
-            "continuum": "continuum of fixed points",
-        }[r["kind"]]
+        kind = _KIND_TEXT[r["kind"]]
         lam = r["top_eigenvalue_magnitudes"][0] if r["top_eigenvalue_magnitudes"] else float("nan")
         where = (
             f"from {_fmt(r['position_low'])} to {_fmt(r['position_high'])}"
@@ -192,7 +261,8 @@ def _slowness_sentence(summary: Mapping[str, Any]) -> str:
     if slow is None or drift is None:
         return ""
     text = (
-        f"With zero input, a state on the line drifts a median {_share(drift)} of the "
+        f"{input_phrase(summary).capitalize()}, a state on the line drifts a median "
+        f"{_share(drift)} of the "
         f"line's extent over one median-length document ({length} tokens; "
         f"up to {_share(worst if worst is not None else drift)}), so the line holds evidence "
         f"over a document (drift below {_share(tol)} and a mode that keeps it) on "
@@ -200,14 +270,53 @@ def _slowness_sentence(summary: Mapping[str, Any]) -> str:
     )
     if crossing is not None and length:
         if not math.isfinite(crossing) or crossing > 1000 * length:
-            text += "; at the local zero-input speeds crossing the line would take more than "
+            text += "; at the local speeds there crossing the line would take more than "
             text += "1,000 documents"
         else:
             text += (
-                f"; crossing the line at the local zero-input speeds takes ~{crossing:.0f} "
+                f"; crossing the line at the local speeds there takes ~{crossing:,.0f} "
                 f"tokens ({crossing / length:.1f} documents)"
             )
     return text + "."
+
+
+#: ``baseline_kind`` flag -> how the input is named in sentences.
+_INPUT_NAMES = {
+    0: "with zero input",
+    1: "at the baseline input (the mean token embedding)",
+    2: "at the given baseline input",
+}
+
+
+def input_phrase(summary: Mapping[str, Any]) -> str:
+    """How sentences name the input a view was analysed at (zero input when unrecorded).
+
+    Examples
+    --------
+    >>> input_phrase({"baseline_kind": 1}), input_phrase({})
+    ('at the baseline input (the mean token embedding)', 'with zero input')
+    """
+    kind = _get(summary, "baseline_kind")
+    return _INPUT_NAMES.get(int(kind) if kind is not None else 0, _INPUT_NAMES[0])
+
+
+def _end_memory(clusters: Sequence[Mapping[str, Any]], length: Any) -> str:
+    """How long each stable end keeps graded evidence: its top time constant vs a document."""
+    taus = []
+    for r in clusters:
+        lam = r["top_eigenvalue_magnitudes"][0] if r["top_eigenvalue_magnitudes"] else None
+        if r["stability"] == "stable" and lam is not None and 0 < lam < 1:
+            taus.append(-1.0 / math.log(lam))
+    if not taus:
+        return ""
+    listed = ", ".join(f"{t:,.0f}" for t in taus)
+    if length:
+        docs = ", ".join(f"{t / float(length):.1f}" for t in taus)
+        return (
+            f"; at its stable ends graded evidence decays with time constants of {listed} "
+            f"tokens ({docs} median documents)"
+        )
+    return f"; at its stable ends graded evidence decays with time constants of {listed} tokens"
 
 
 def _share(value: float) -> str:
@@ -259,6 +368,11 @@ def mechanism(
     clusters = [r for r in rows if r["kind"] != "isolated_root"]
     n_stable = sum(r["stability"] == "stable" for r in clusters)
     n_unstable = sum(r["stability"] in ("saddle", "unstable") for r in clusters)
+    # A switch needs its ends and saddle to exist, whether the accepted points tile them
+    # or only root finding from the visited states reached them (isolated roots).
+    roots = [r for r in rows if r["kind"] != "slow_region"]
+    switch_stable = sum(r["stability"] == "stable" for r in roots)
+    switch_unstable = sum(r["stability"] in ("saddle", "unstable") for r in roots)
     n_continua = sum(r["kind"] == "continuum" for r in rows)
     slow = _get(values, "slow_fraction") or 0.0
     dim = _get(values, "median_slow_subspace_dim")
@@ -280,7 +394,16 @@ def mechanism(
         kind = "approximate_line_attractor"
         verdict = (
             "**The network integrates evidence along an approximate line attractor**: "
-            "zero-input drift stays below tolerance along the visited line."
+            "the drift stays below tolerance along the visited line."
+        )
+    elif switch_stable >= 2 and switch_unstable >= 1:
+        kind = "bistable"
+        verdict = (
+            f"**Not a line attractor over a document but a switch: {switch_stable} stable "
+            f"ends joined through {_plural(switch_unstable, 'unstable point')} (saddle)**, the "
+            f"line slow on {_share(slow)} of its length"
+            + _end_memory(roots, _get(values, "median_document_length"))
+            + "."
         )
     elif dim == 0 and slow == 0.0:
         kind = "leaky_integrator"
@@ -288,19 +411,19 @@ def mechanism(
             "**The network is not a line attractor: it forgets.** No mode keeps evidence over "
             "a median-length document anywhere along the visited states."
         )
-    elif n_stable >= 2 and n_unstable >= 1:
-        kind = "bistable"
+    elif slow == 0.0:
+        kind = "drifting"
+        saddle = f" and {_plural(n_unstable, 'unstable point')}" if n_unstable else ""
         verdict = (
-            f"**Not a line attractor over a document: {n_stable} stable ends joined through "
-            f"{_plural(n_unstable, 'unstable point')} (saddle)**, with the line slow on only "
-            f"part of its length."
+            f"**Not a line attractor over a document: states drift along the line** (slow on "
+            f"0% of it) toward {n_stable} stable point{'s' if n_stable != 1 else ''}{saddle}."
         )
     else:
         kind = "partially_slow"
         saddle = f" and {_plural(n_unstable, 'unstable point')}" if n_unstable else ""
         verdict = (
             f"**An approximate line attractor on part of the line only**: {n_stable} stable "
-            f"point{'s' if n_stable != 1 else ''}{saddle}, slow on {100 * slow:.0f}% of "
+            f"point{'s' if n_stable != 1 else ''}{saddle}, slow on {_share(slow)} of "
             "the visited line."
         )
     headline = " ".join(

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
 from dynalyze.attractors.base import AttractorModel
 from dynalyze.attractors.geometry import eigenvector_span, pca
+from dynalyze.baseline import BaselineSpec, check_baseline, resolve_baseline
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.trajectories import TrajectorySource, as_source
@@ -130,6 +131,11 @@ class SimplexAttractor(AttractorModel):
         Variance level of the dimension estimates (0.95 as in the paper).
     max_linearized : int
         Fixed points linearized for the slow-mode count.
+    baseline : {"mean", "zero"} or array_like
+        The input the dynamics are analysed at (:mod:`dynalyze.baseline`): fixed
+        points and slow modes of ``F(h, x_b)``, token pushes ``J_inp (e_w - x_b)``.
+        ``"mean"`` averages the token embeddings of ``baseline_ids`` (default:
+        the analysed documents).
     seed : int
         Seed of the sampling of visited states.
 
@@ -145,10 +151,15 @@ class SimplexAttractor(AttractorModel):
     slow_magnitude: float = attrs.field(default=0.9, validator=attrs_positive)
     variance: float = attrs.field(default=0.95, validator=attrs_positive)
     max_linearized: int = attrs.field(default=200, validator=attrs_positive_int)
+    baseline: BaselineSpec = attrs.field(default="mean", converter=check_baseline)
     seed: int = 0
 
     def fit(
-        self, classifier: RecurrentClassifier, trajectories: xr.Dataset | TrajectorySource
+        self,
+        classifier: RecurrentClassifier,
+        trajectories: xr.Dataset | TrajectorySource,
+        *,
+        baseline_ids: ArrayLike | None = None,
     ) -> xr.Dataset:
         """Measure the attractor's dimension, slow modes and readout geometry.
 
@@ -162,6 +173,9 @@ class SimplexAttractor(AttractorModel):
             An N-class classifier (``classifier.n_outputs >= 3``).
         trajectories : xarray.Dataset or TrajectorySource
             Hidden states of labelled documents.
+        baseline_ids : array_like, optional
+            Documents whose mean token embedding is the baseline input when
+            ``baseline="mean"`` (the training documents; default the analysed ones).
 
         Returns
         -------
@@ -211,6 +225,18 @@ class SimplexAttractor(AttractorModel):
                 f"The trajectories have {source.state_dim} state units but the classifier's "
                 f"system has {classifier.system.state_dim}; they come from different networks."
             )
+        vocabulary = classifier.vocabulary
+        baseline = resolve_baseline(
+            self.baseline,
+            input_dim=classifier.system.input_dim,
+            embedding=classifier.embedding,
+            ids=source.token_ids if baseline_ids is None else np.asarray(baseline_ids),
+            pad_id=int(getattr(vocabulary, "pad_id", 0)),
+            special_ids=tuple(int(i) for i in getattr(vocabulary, "special_ids", (0,))),
+            source="the analysed documents" if baseline_ids is None else "the given documents",
+        )
+        # Every stage sees the network at its baseline: zero input is x_b there.
+        classifier = classifier.at_input(baseline.vector)
         finals, visited, labels = _final_and_visited(source, self.n_initial, self.seed)
         ok: np.ndarray = np.asarray(np.isfinite(finals).all(axis=1))
         if ok.sum() < 3:
@@ -222,7 +248,9 @@ class SimplexAttractor(AttractorModel):
         )
         geometry = _stage_readout_geometry(classifier, slow["slow_basis"], late["basis"])
         reduced = _stage_reduced_model(classifier, source, finals, ok, late["basis"], labels)
-        return _assemble(classifier, n, late, fixed, slow, geometry, reduced, self)
+        return _assemble(
+            classifier, n, late, fixed, slow, geometry, reduced, self, baseline.variables()
+        )
 
     def predict(self, fitted: xr.Dataset, ids: ArrayLike) -> FloatArray:
         """Reduced-model logits ``(n, N)``: the origin plus every token's push, read out.
@@ -362,6 +390,7 @@ def _assemble(
     geometry: dict[str, Any],
     reduced: dict[str, Any],
     model: SimplexAttractor,
+    extra: dict[str, Any],
 ) -> xr.Dataset:
     names = [f"class{c}" for c in range(n)]
     class_names = list(getattr(classifier, "class_names", None) or names)
@@ -391,6 +420,7 @@ def _assemble(
         "network_accuracy": reduced["network_accuracy"],
         "reduced_accuracy": reduced["reduced_accuracy"],
         "reduced_agreement": reduced["agreement"],
+        **extra,
     }
     coords: dict[str, Any] = {
         **state_coords(

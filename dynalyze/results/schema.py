@@ -29,9 +29,11 @@ __all__ = [
 ]
 
 #: Bumped whenever a change to this table would change files on disk.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # 2: no CF ``Conventions`` claim; time constants and growth rates in units "1"
 #    (per step, said in long_name); the fixed-point structure and manifold profile.
+# 3: the baseline input (baseline_*), its zero-input view (line_attractor_view),
+#    neutral-stream drift and fixed-point continuation; marginal modes keep a time constant.
 
 #: Dimension names and what they index.
 DIMENSIONS: Mapping[str, str] = MappingProxyType(
@@ -48,7 +50,7 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "threshold": "an acceptance threshold",
         "trial": "a random draw of a null distribution",
         "stage": "a pipeline stage",
-        "relaxation_step": "a step of the zero-input relaxation from visited states",
+        "relaxation_step": "a step of the relaxation at the baseline input from visited states",
         "sample": "a visited state drawn uniformly at random",
         "cluster": "a distinct fixed point, slow region, continuum or isolated root",
         "manifold_position": "a slice of the manifold axis (its centre coordinate)",
@@ -57,6 +59,8 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "separation": "tokens between a modifier and the valence word it modifies",
         "word_sign": "the sign of a group of valence words",
         "class_b": "a class of an N-class classifier (second index of a class x class table)",
+        "continuation": "a point on a branch of fixed points followed along an input path",
+        "branch": "a branch of fixed points followed along an input path",
     }
 )
 
@@ -72,6 +76,14 @@ STABILITY_FLAGS: Mapping[int, str] = MappingProxyType(
 CLUSTER_KIND_FLAGS: Mapping[int, str] = MappingProxyType(
     {0: "fixed_point", 1: "slow_region", 2: "continuum", 3: "isolated_root"}
 )
+#: Kind of baseline input the dynamics were analysed at (dynalyze.baseline).
+BASELINE_FLAGS: Mapping[int, str] = MappingProxyType({0: "zero", 1: "mean", 2: "explicit"})
+#: How a continued branch ended (dynalyze.fixedpoints.continuation).
+BRANCH_STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
+    {0: "reached_end", 1: "returned", 2: "step_budget", 3: "failed", 4: "left_bounds"}
+)
+#: Which end of the input path a continued branch started from.
+BRANCH_ORIGIN_FLAGS: Mapping[int, str] = MappingProxyType({0: "start", 1: "end"})
 #: A boolean stored as a flag (netCDF has no boolean type).
 FLAG_NO_YES: Mapping[int, str] = MappingProxyType({0: "no", 1: "yes"})
 
@@ -133,6 +145,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "state_in": _V(("state_in",), "flat state index (Jacobian column)", "1", "int64"),
         "input": _V(("input",), "input unit index", "1", "int64"),
         "eigenmode": _V(("eigenmode",), "eigenmode rank by decreasing |eigenvalue|", "1", "int64"),
+        "branch": _V(("branch",), "branch index", "1", "int64"),
         "state_component": _V(
             ("state",), "state component the unit belongs to (e.g. h or c)", "1", "str"
         ),
@@ -276,9 +289,11 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "logit": _V(("example",), "network output logit for the positive class", "1", "float32"),
         # ------------------------------------------------------- line attractor
         "component": _V(("component",), "principal component rank", "1", "int64"),
-        "threshold": _V(("threshold",), "acceptance threshold on ||F(h, 0) - h||^2 / N", "1"),
+        "threshold": _V(("threshold",), "acceptance threshold on ||F(h, x_b) - h||^2 / N", "1"),
         "trial": _V(("trial",), "random draw index", "1", "int64"),
-        "relaxation_step": _V(("relaxation_step",), "steps of zero-input relaxation", "1", "int64"),
+        "relaxation_step": _V(
+            ("relaxation_step",), "steps of relaxation at the baseline input", "1", "int64"
+        ),
         "token": _V(("token",), "vocabulary token", "1", "str"),
         "class": _V(("class",), "class name", "1", "str"),
         "modifier": _V(("modifier",), "modifier word", "1", "str"),
@@ -416,12 +431,14 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "state_mean": _V(("state",), "mean visited state", "1"),
         "accepted_count": _V(
             ("threshold",),
-            "number of candidates with ||F(h, 0) - h||^2 / N below threshold",
+            "number of candidates with ||F(h, x_b) - h||^2 / N below threshold",
             "1",
             "int64",
         ),
         "normalized_speed": _V(
-            ("fixed_point",), "||F(h, 0) - h||^2 / N (the paper's fixed-point criterion)", "1"
+            ("fixed_point",),
+            "||F(h, x_b) - h||^2 / N (the paper's fixed-point criterion, at the baseline input)",
+            "1",
         ),
         "manifold_coordinate": _V(
             ("fixed_point",),
@@ -493,7 +510,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "reduced_logit": _V(("example",), "logit predicted by the reduced line model", "1"),
         "relaxation_speed": _V(
             ("relaxation_step",),
-            "median ||F(h, 0) - h|| relative to its initial value, relaxing from visited states",
+            "median ||F(h, x_b) - h|| relative to its initial value, relaxing from visited states",
             "1",
         ),
         # ------------------------------------------------- line-attractor summary
@@ -640,7 +657,7 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             ("cluster",), "distance from the slowest member to the root (NaN: none)", "1"
         ),
         "cluster_normalized_speed": _V(
-            ("cluster",), "||F(h, 0) - h||^2 / N at the representative", "1"
+            ("cluster",), "||F(h, x_b) - h||^2 / N at the representative", "1"
         ),
         "cluster_eigenvalue": _V(
             ("cluster", "eigenmode"),
@@ -720,14 +737,17 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
             ("manifold_position", "state"), "slowest settled state of the slice", "1"
         ),
         "manifold_normalized_speed": _V(
-            ("manifold_position",), "||F(h, 0) - h||^2 / N at the slice's slowest state", "1"
+            ("manifold_position",), "||F(h, x_b) - h||^2 / N at the slice's slowest state", "1"
         ),
         "manifold_axial_speed": _V(
-            ("manifold_position",), "median zero-input speed along the axis per token", "1"
+            ("manifold_position",),
+            "median speed along the axis per token at the baseline input",
+            "1",
         ),
         "manifold_drift": _V(
             ("manifold_position",),
-            "median zero-input drift along the axis over one median document, as a fraction "
+            "median drift along the axis at the baseline input over one median document, as a "
+            "fraction "
             "of the extent",
             "1",
         ),
@@ -836,6 +856,129 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "valence_share_near_unstable": _V(
             (), "share of the time-weighted token gain read where |lambda_1| > 1", "1"
         ),
+        # ----------------------------------------------------- baseline input
+        "baseline_input": _V(("input",), "baseline input x_b the dynamics are analysed at", "1"),
+        "baseline_kind": _V(
+            (),
+            "what the baseline input is",
+            "1",
+            "int8",
+            BASELINE_FLAGS,
+            "mean: the expected embedding of a token in the given documents (padding "
+            "excluded); zero: x = 0 (the paper's literal choice); explicit: given by the caller",
+        ),
+        "baseline_norm": _V((), "norm of the baseline input ||x_b||", "1"),
+        "baseline_relative_norm": _V(
+            (), "||x_b|| over the median embedding norm of a token occurrence", "1"
+        ),
+        "baseline_n_tokens": _V(
+            (), "token occurrences averaged for the mean baseline (0 otherwise)", "1", "int64"
+        ),
+        "matched_null_informative": _V(
+            (),
+            "whether the matched readout null can reject (its 95th percentile below 0.95)",
+            "1",
+            "int8",
+            FLAG_NO_YES,
+        ),
+        "matched_null_tangent_informative": _V(
+            (),
+            "whether the matched manifold-axis null can reject (95th percentile below 0.95)",
+            "1",
+            "int8",
+            FLAG_NO_YES,
+        ),
+        "matched_null_subspace_informative": _V(
+            (),
+            "whether the matched slow-subspace null can reject (95th percentile below 0.95)",
+            "1",
+            "int8",
+            FLAG_NO_YES,
+        ),
+        "middle_drift_per_document": _V(
+            (),
+            "median drift per document over the slices of the middle half of the line",
+            "1",
+        ),
+        # --------------------------------------------- drift under neutral words
+        "neutral_token": _V(
+            ("token",),
+            "token used in the neutral streams (frequent, smallest one-step readout effect)",
+            "1",
+            "int8",
+            FLAG_NO_YES,
+        ),
+        "neutral_token_effect": _V(
+            ("token",),
+            "median |readout change| of one step with the token instead of x_b, over "
+            "visited states (NaN: not a candidate)",
+            "1",
+        ),
+        "n_neutral_tokens": _V((), "tokens in the neutral streams", "1", "int64"),
+        "manifold_neutral_drift": _V(
+            ("manifold_position",),
+            "median drift along the axis over one median document under random streams of "
+            "neutral tokens, as a fraction of the extent",
+            "1",
+        ),
+        "manifold_zero_drift": _V(
+            ("manifold_position",),
+            "median drift along the axis over one median document at zero input, as a "
+            "fraction of the extent",
+            "1",
+        ),
+        "median_neutral_drift_per_document": _V(
+            (), "time-weighted median drift per document under neutral streams", "1"
+        ),
+        "middle_neutral_drift_per_document": _V(
+            (), "median neutral-stream drift per document over the middle half of the line", "1"
+        ),
+        "neutral_drift_error_baseline": _V(
+            (),
+            "median |neutral-stream drift - drift at the baseline input| over the slices",
+            "1",
+        ),
+        "neutral_drift_error_zero": _V(
+            (), "median |neutral-stream drift - drift at zero input| over the slices", "1"
+        ),
+        # ------------------------------------------------------- continuation
+        "continuation_branch": _V(("continuation",), "branch of the point", "1", "int64"),
+        "continuation_s": _V(
+            ("continuation",), "position s on the input path x(s) = x_0 + s (x_1 - x_0)", "1"
+        ),
+        "continuation_state": _V(
+            ("continuation", "state"), "fixed point of F(h, x(s)) on the branch", "1"
+        ),
+        "continuation_position": _V(
+            ("continuation",), "coordinate of the point along the manifold axis", "1"
+        ),
+        "continuation_top_eigenvalue_magnitude": _V(
+            ("continuation",), "|lambda_1| of the Jacobian at the point", "1"
+        ),
+        "continuation_stability": _V(
+            ("continuation",),
+            "linear stability at the point (stable: every |lambda| < 1)",
+            "1",
+            "int8",
+            STABILITY_FLAGS,
+        ),
+        "continuation_is_fold": _V(
+            ("continuation",),
+            "fold: the branch turns back in s (two roots meet)",
+            "1",
+            "int8",
+            FLAG_NO_YES,
+        ),
+        "branch_start_s": _V(("branch",), "s where the branch starts", "1"),
+        "branch_end_s": _V(("branch",), "s where the branch ends", "1"),
+        "branch_status": _V(("branch",), "how the branch ended", "1", "int8", BRANCH_STATUS_FLAGS),
+        "branch_origin": _V(
+            ("branch",), "end of the path the branch starts from", "1", "int8", BRANCH_ORIGIN_FLAGS
+        ),
+        "branch_n_folds": _V(("branch",), "folds on the branch", "1", "int64"),
+        "n_folds": _V((), "folds on all branches", "1", "int64"),
+        "path_start_input": _V(("input",), "input x_0 at s = 0", "1"),
+        "path_end_input": _V(("input",), "input x_1 at s = 1", "1"),
     }
 )
 
@@ -881,6 +1024,18 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "manifold_coordinate",
             "alignment_r1_tangent",
             "token_projection",
+        ),
+        "line_attractor_view": (
+            "baseline_kind",
+            "cluster_kind",
+            "manifold_drift",
+            "slow_fraction",
+        ),
+        "continuation": (
+            "continuation_s",
+            "continuation_state",
+            "continuation_stability",
+            "branch_status",
         ),
     }
 )

@@ -2,7 +2,9 @@
 
 :func:`exact_integrator` is a linear two-unit classifier with an exact line
 attractor: every analysis of :mod:`dynalyze.attractors` must recover its line,
-its unit eigenvalue and its word valences exactly.
+its unit eigenvalue and its word valences exactly. Its documents meet the
+paper's condition for analysing at zero input: their mean token embedding is
+zero (to rounding), so the baseline input and ``x = 0`` coincide.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from dynalyze.results.build import make_dataset
 from dynalyze.systems.simple_rnn import SimpleRNNSystem
 from dynalyze.vocabulary import Vocabulary
 
-__all__ = ["INTEGRATOR_VALENCES", "exact_integrator"]
+__all__ = ["INTEGRATOR_FAST", "INTEGRATOR_VALENCES", "exact_integrator"]
 
-#: Word valences of :func:`exact_integrator` (its words, in vocabulary order).
-INTEGRATOR_VALENCES = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.5, "film": 0.0}
+#: Word valences of :func:`exact_integrator` (its words, in vocabulary order; they sum to 0).
+INTEGRATOR_VALENCES = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.0, "film": 0.0}
+#: Each word's push along the fast unit ``e_1`` (they sum to 0).
+INTEGRATOR_FAST = {"good": 0.3, "great": -0.3, "bad": 0.3, "awful": -0.3, "film": 0.0}
 
 
 def exact_integrator(
@@ -32,6 +36,11 @@ def exact_integrator(
     ``e_0`` (and a little along the fast ``e_1``); the readout reads ``e_0``.
     Token projections therefore equal :data:`INTEGRATOR_VALENCES` exactly, and
     every point of the ``e_0`` axis is a marginally stable fixed point.
+
+    The documents are a shuffled pool in which the four valenced words occur
+    equally often ("film" fills the rest), so the mean token embedding is zero
+    (the paper's condition) and the analysis at the mean baseline input is the
+    analysis at ``x = 0``.
 
     Parameters
     ----------
@@ -69,7 +78,7 @@ def exact_integrator(
     pad = int(vocab.pad_id)
     embedding = np.zeros((len(tokens), 2))
     for i, token in enumerate(tokens[first:], start=first):
-        embedding[i] = [INTEGRATOR_VALENCES[token], 0.3 * (i % 2)]
+        embedding[i] = [INTEGRATOR_VALENCES[token], INTEGRATOR_FAST[token]]
     system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
     clf = RecurrentClassifier(
         system=system,
@@ -79,9 +88,17 @@ def exact_integrator(
         vocabulary=vocab,
     )
     rng = np.random.default_rng(seed)
-    ids = rng.integers(first, len(tokens), size=(n_documents, max_len)).astype(np.int32)
-    ids[::3, 8:] = pad
-    valid = ids != pad
+    valid = np.ones((n_documents, max_len), dtype=bool)
+    valid[::3, 8:] = False
+    # A balanced pool: each valenced word equally often, "film" (valence 0) the rest.
+    words = [i for i in range(first, len(tokens)) if tokens[i] != "film"]
+    film = tokens.index("film")
+    each = int(valid.sum()) // len(words)
+    pool = np.concatenate(
+        [np.repeat(words, each), np.full(int(valid.sum()) - each * len(words), film)]
+    )
+    ids = np.full((n_documents, max_len), pad, dtype=np.int32)
+    ids[valid] = rng.permutation(pool)
     lengths = valid.sum(axis=1)
     states = np.full((n_documents, max_len, 2), np.nan, dtype=np.float32)
     for row in range(n_documents):
