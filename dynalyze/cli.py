@@ -70,6 +70,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--n-initial", type=int, default=1000, help="fixed-point searches (default 1000)"
     )
     parser.add_argument(
+        "--baseline",
+        choices=("mean", "zero"),
+        default="mean",
+        help="input the dynamics are analysed at: mean (default; the mean token embedding of "
+        "the training documents, the input the network runs at) or zero (the paper's x = 0); "
+        "the other is reported beside it",
+    )
+    parser.add_argument(
         "--max-train",
         type=int,
         default=None,
@@ -225,6 +233,7 @@ def _config(args: argparse.Namespace, **extra: Any) -> Any:
         overwrite=args.overwrite,
         n_analysis=args.n_analysis,
         n_initial=args.n_initial,
+        baseline=args.baseline,
         max_train=args.max_train,
         progress=not args.no_progress,
         **extra,

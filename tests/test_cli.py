@@ -24,6 +24,7 @@ FIGURES = {
     "variance_explained",
     "relaxation",
     "manifold_profile",
+    "continuation",
 }
 
 
@@ -51,15 +52,35 @@ def test_run_writes_every_output(run_dir):
     assert (run_dir / "model" / "model.keras").is_file()
     assert (run_dir / "model" / "vocabulary.txt").is_file()
     assert {p.stem for p in (run_dir / "figures").glob("*.png")} == FIGURES
-    for name in ("fixed_points", "line_attractor", "linearization", "trajectories"):
+    files = {
+        "fixed_points": "fixed_points",
+        "line_attractor": "line_attractor",
+        "linearization": "linearization",
+        "trajectories": "trajectories",
+        "line_attractor_zero": "line_attractor_view",
+        "continuation": "continuation",
+    }
+    for name, kind in files.items():
         ds = dynalyze.load(run_dir / "results" / f"{name}.nc")
-        assert ds.attrs["dynalyze_kind"] == name
+        assert ds.attrs["dynalyze_kind"] == kind
         with xr.open_dataset(run_dir / "results" / f"{name}.nc") as plain:
             assert plain.attrs["dynalyze_kind"]
     record = json.loads((run_dir / "run.json").read_text())
     assert {"data", "training", "fixed points", "figures"} <= set(record["timings_s"])
+    summary = record["summary"]
+    # The analysis is at the mean token embedding of the training documents, x = 0 beside it.
+    assert summary["baseline"] == "mean" and summary["baseline_norm"] > 0
+    assert summary["mechanism_at_zero"] and summary["slow_fraction_at_zero"] is not None
+    fixed = dynalyze.load(run_dir / "results" / "fixed_points.nc")
+    np.testing.assert_allclose(
+        fixed["fixed_point_input"].values[0],
+        dynalyze.load(run_dir / "results" / "line_attractor.nc")["baseline_input"].values,
+    )
     report = (run_dir / "report.md").read_text()
     assert "## The line attractor, number by number" in report
+    assert "## The input the network runs at" in report
+    assert "| | at the baseline input x_b | at x = 0 |" in report
+    assert "Under random streams of neutral tokens" in report
     assert "figures/state_pca.png" in report
     assert not list(run_dir.parent.glob(".run.*"))  # no staging folder left behind
 

@@ -83,7 +83,7 @@ def test_a_saddle_is_named_in_the_headline_the_table_and_the_checks():
 
 def test_a_line_that_is_not_slow_over_a_document_fails_the_slowness_check():
     rows = checks(_summary())
-    slow = _by(rows, "share of the line where zero-input drift")
+    slow = _by(rows, "share of the line where the drift")
     assert slow["ok"] is False and "3%" in slow["ours"] and "175 tokens" in slow["quantity"]
     assert _by(checks(_summary(slow_fraction=0.95)), "share of the line where")["ok"] is True
 
@@ -98,6 +98,61 @@ def test_alignment_is_judged_against_the_matched_null():
     assert readout_r1["ok"] is False and "above chance only" in readout_r1["ours"]
     rows = checks(_summary(stable_median_alignment_readout_r1=0.05))
     assert "not aligned" in _by(rows, "median |cos(readout, r1)|")["ours"]
+
+
+def test_an_uninformative_matched_null_gives_no_verdict_and_says_so():
+    # In a 2-D states' subspace the matched null's 95th percentile is ~1: it cannot reject.
+    rows = checks(
+        _summary(
+            matched_null_alignment_p95=0.997,
+            matched_null_informative=0,
+            stable_median_alignment_readout_r1=0.6,
+        )
+    )
+    row = _by(rows, "median |cos(readout, r1)|")
+    assert "cannot tell" in row["ours"] and "whole state space" in row["ours"]
+    assert "above chance" in row["ours"] and row["ok"] is True
+    low = _by(
+        checks(_summary(matched_null_informative=0, stable_median_alignment_readout_r1=0.05)),
+        "median |cos(readout, r1)|",
+    )
+    assert low["ok"] is False and "not aligned" in low["ours"]
+
+
+def test_the_baseline_section_puts_both_views_side_by_side():
+    from dynalyze.sentiment.report_baseline import baseline_section
+
+    zero = [dict(r, position=r["position"] - 2) for r in SADDLE]
+    summary = _summary(
+        baseline="mean",
+        baseline_norm=0.27,
+        baseline_relative_norm=0.6,
+        baseline_n_tokens=4_000_000,
+        mechanism="approximate_line_attractor",
+        mechanism_at_zero="bistable",
+        slow_fraction=0.85,
+        slow_fraction_at_zero=0.03,
+        fixed_point_structure_at_zero=zero,
+        manifold_visited_low=-4.0,
+        manifold_visited_high=4.0,
+    )
+    text = "\n".join(baseline_section(summary))
+    assert "60% of the median embedding norm" in text and "within 0.008 of zero" in text
+    assert "| mechanism | approximate line attractor | bistable |" in text
+    assert "The verdict depends on the input" in text
+    assert "stable -7.00 (\\|λ₁\\| 0.9999, beyond the visited states)" in text
+    same = "\n".join(
+        baseline_section({**summary, "mechanism_at_zero": "approximate_line_attractor"})
+    )
+    assert "The verdict does not depend on the choice" in same
+    assert "x = 0, the paper's literal choice" in "\n".join(baseline_section({"baseline": "zero"}))
+
+
+def test_marginal_top_modes_keep_their_time_constant_in_the_report():
+    fast = [dict(r, top_eigenvalue_magnitudes=[1.0 + 4e-9, 0.5, 0.4]) for r in SADDLE]
+    stable_marginal = [dict(r, stability="stable") for r in fast]
+    top = _by(checks(_summary(fixed_point_structure=stable_marginal)), "time constant of the top")
+    assert "n/a" not in top["ours"] and top["ok"] is True
 
 
 def test_second_and_third_modes_compare_with_the_papers_100_tokens():

@@ -8,7 +8,7 @@ on machines without a display.
 
 The examples analyse the exact line attractor of
 :func:`dynalyze.testing.toys.exact_integrator` (``h' = diag(1, 0.3) h + x``,
-word valences ``good`` 0.7, ``great`` 1.2, ``bad`` -0.9, ``awful`` -1.5), which
+word valences ``good`` 0.7, ``great`` 1.2, ``bad`` -0.9, ``awful`` -1.0), which
 takes a fraction of a second, and read back what the figures drew.
 """
 
@@ -150,7 +150,11 @@ def _mark_clusters(ax: Any, attractor: xr.Dataset, mean: Any, axes: Any) -> None
 
 
 def manifold_profile(attractor: xr.Dataset) -> Figure:
-    """Zero-input drift per document, token gain and |lambda_1| along the manifold axis.
+    """Drift per document, token gain and |lambda_1| along the manifold axis.
+
+    The top panel shows the drift at the analysis's baseline input, and beside
+    it the drift at zero input (dashed) and under random streams of neutral
+    tokens (dotted) when the dataset has them.
 
     Examples
     --------
@@ -159,7 +163,9 @@ def manifold_profile(attractor: xr.Dataset) -> Figure:
     >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
     >>> fig = manifold_profile(attractor)
     >>> len(fig.axes), fig.axes[0].get_title()
-    (3, 'Zero-input dynamics along the line (document: 12 tokens)')
+    (3, 'Dynamics along the line at the baseline input (document: 12 tokens)')
+    >>> [line.get_label() for line in fig.axes[0].get_lines()][:3]
+    ['at the baseline input', 'at zero input', 'neutral-token streams']
     >>> lam = fig.axes[2].get_lines()[0].get_ydata()  # |lambda_1| in each slice of the line
     >>> round(float(np.nanmin(lam)), 6), round(float(np.nanmax(lam)), 6)
     (1.0, 1.0)
@@ -171,15 +177,42 @@ def manifold_profile(attractor: xr.Dataset) -> Figure:
     x = attractor["manifold_position"].values
     drift = attractor["manifold_drift"].values
     slow = attractor["manifold_is_slow"].values.astype(bool)
-    top.plot(x, drift, color=_POS, marker=".", lw=1)
+    at_zero = int(attractor["baseline_kind"]) == 0 if "baseline_kind" in attractor else True
+    top.plot(
+        x,
+        drift,
+        color=_POS,
+        marker=".",
+        lw=1,
+        label="at zero input" if at_zero else "at the baseline input",
+    )
+    if "manifold_zero_drift" in attractor:
+        top.plot(
+            x,
+            attractor["manifold_zero_drift"].values,
+            color="grey",
+            ls="--",
+            lw=1,
+            label="at zero input",
+        )
+    if "manifold_neutral_drift" in attractor:
+        top.plot(
+            x,
+            attractor["manifold_neutral_drift"].values,
+            color="darkorange",
+            ls=":",
+            lw=1.5,
+            label="neutral-token streams",
+        )
     top.scatter(x[slow], drift[slow], color="seagreen", s=18, zorder=3, label="slow slice")
     tol = float(attractor["drift_tolerance"]) if "drift_tolerance" in attractor else 0.1
-    top.axhline(tol, color="grey", ls="--", lw=1)
+    top.axhline(tol, color="grey", ls="-", lw=0.6)
     top.set_ylabel("drift per document\n(share of the line)")
     length = (
         int(attractor["median_document_length"]) if "median_document_length" in attractor else 0
     )
-    top.set_title(f"Zero-input dynamics along the line (document: {length} tokens)")
+    where = "with zero input" if at_zero else "at the baseline input"
+    top.set_title(f"Dynamics along the line {where} (document: {length} tokens)", fontsize=10)
     gain = attractor["manifold_token_projection_gain"].values
     mid.plot(x, gain, color="darkorange", marker=".", lw=1)
     mid.set_yscale("log")
@@ -204,8 +237,8 @@ def manifold_profile(attractor: xr.Dataset) -> Figure:
             s=50,
             zorder=4,
         )
-    if slow.any():
-        top.legend(fontsize=8)
+    if slow.any() or len(top.get_lines()) > 1:
+        top.legend(fontsize=7)
     return fig
 
 
@@ -294,7 +327,7 @@ def token_projections(attractor: xr.Dataset, *, top: int = 20) -> Figure:
     >>> [label.get_text() for label in ax.get_yticklabels()]
     ['awful', 'bad', 'good', 'great']
     >>> [round(float(bar.get_width()), 6) for bar in ax.patches]
-    [-1.5, -0.9, 0.7, 1.2]
+    [-1.0, -0.9, 0.7, 1.2]
     """
     fig, ax = _figure((5.8, 6.0))
     proj = attractor["token_projection"]
@@ -330,7 +363,7 @@ def projection_vs_bow(attractor: xr.Dataset) -> Figure:
     --------
     >>> from dynalyze import LineAttractor
     >>> from dynalyze.testing.toys import exact_integrator
-    >>> bow = [np.nan, np.nan, 1.0, 2.0, -1.5, -2.5, 0.1]  # one weight per vocabulary id
+    >>> bow = [np.nan, np.nan, 1.4, 2.4, -1.8, -2.0, 0.1]  # one weight per vocabulary id
     >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator(), bow_weights=bow)
     >>> projection_vs_bow(attractor).axes[0].get_title()
     'Projection vs BoW weight (Pearson r = 1.00)'
@@ -392,7 +425,7 @@ def variance_explained(attractor: xr.Dataset, *, components: int = 10) -> Figure
     >>> attractor = LineAttractor(n_initial=60).fit(*exact_integrator())
     >>> ax = variance_explained(attractor, components=2).axes[0]
     >>> {line.get_label(): np.round(line.get_ydata(), 3).tolist() for line in ax.get_lines()}
-    {'trained': [0.996, 1.0], 'fixed points': [1.0, 1.0]}
+    {'trained': [0.98, 1.0], 'fixed points': [1.0, 1.0]}
     """
     fig, ax = _figure()
     k = np.arange(1, components + 1)
@@ -452,9 +485,13 @@ def save_all(
     attractor: xr.Dataset,
     linearization: xr.Dataset | None = None,
     *,
+    continuation: xr.Dataset | None = None,
     dpi: int = 120,
 ) -> dict[str, Path]:
     """Write the standard figures of a line-attractor analysis as PNG files into ``folder``.
+
+    With a ``continuation`` dataset (the roots followed from zero input to the
+    baseline) its figure is written too (``continuation.png``).
 
     Returns
     -------
@@ -488,4 +525,11 @@ def save_all(
             fig.savefig(tmp, dpi=dpi)
         paths[name] = path
         logger.debug("wrote %s", path)
+    if continuation is not None:
+        from dynalyze.plot.continuation import continuation_figure
+
+        path = out / "continuation.png"
+        with atomic_path(path, keep_suffix=True) as tmp:
+            continuation_figure(continuation).savefig(tmp, dpi=dpi)
+        paths["continuation"] = path
     return paths

@@ -168,8 +168,11 @@ def analyze_classes(
         test_logits = clf.logits(vocab.encode(data.test_texts, max_len, keep=keep))
         accuracy = float(np.mean(np.argmax(test_logits, axis=1) == data.test_labels))
     with stages("simplex attractor"):
-        analysis = SimplexAttractor(n_initial=cfg.n_initial, seed=cfg.seed)
-        simplex = analysis.fit(clf, trajectories)
+        analysis = SimplexAttractor(
+            n_initial=cfg.n_initial, seed=cfg.seed, baseline=getattr(cfg, "baseline", "mean")
+        )
+        train_ids = vocab.encode(data.train_texts, max_len, keep=keep)
+        simplex = analysis.fit(clf, trajectories, baseline_ids=train_ids)
         simplex = simplex.assign_coords(
             {"class": list(data.class_names), "class_b": list(data.class_names)}
         )
@@ -189,8 +192,11 @@ def analyze_classes(
             "simplex_cosine",
             "reduced_agreement",
             "reduced_accuracy",
+            "baseline_norm",
+            "baseline_relative_norm",
         )
     }
+    summary["baseline"] = "zero" if int(simplex["baseline_kind"]) == 0 else "mean"
     summary.update(
         dataset=recipe.dataset,
         arch=recipe.arch,

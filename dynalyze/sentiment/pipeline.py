@@ -78,6 +78,11 @@ class RunConfig:
         whole test split; memory stays bounded, states are streamed).
     n_initial : int
         Fixed-point searches.
+    baseline : {"mean", "zero"}
+        The input the dynamics are analysed at: ``"mean"``, the mean token
+        embedding of the training documents (the input the network runs at), or
+        ``"zero"``, the paper's literal ``x = 0`` (:mod:`dynalyze.baseline`). The
+        other one is reported beside it.
     base_recipe : Recipe, optional
         A whole training recipe (weight decay, dropout, schedule, ...) to start
         from instead of the dataset's default; the options above still override
@@ -114,6 +119,7 @@ class RunConfig:
     window: int | None = attrs.field(default=None)
     n_analysis: int | None = attrs.field(default=1000, validator=attrs_optional_positive_int)
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
+    baseline: str = attrs.field(default="mean")
     base_recipe: Recipe | None = None
     analysis: Any = None
     seed: int = 0
@@ -128,6 +134,14 @@ class RunConfig:
         ):
             raise ConfigurationError(
                 f"window must be an integer >= 0 (0: whole documents); got {value!r}."
+            )
+
+    @baseline.validator
+    def _check_baseline(self, _attribute: Any, value: str) -> None:
+        if value not in ("mean", "zero"):
+            raise ConfigurationError(
+                f"baseline must be 'mean' (the mean token embedding of the training "
+                f"documents) or 'zero' (x = 0); got {value!r}."
             )
 
     @arch.validator
@@ -501,7 +515,7 @@ def _analyze(
         test_logits = clf.logits(test_ids)
         network_test_accuracy = float(np.mean((test_logits > 0) == (data.test_labels == 1)))
     analysis = cfg.analysis or LineAttractor(
-        n_initial=cfg.n_initial, seed=cfg.seed, progress=cfg.progress
+        n_initial=cfg.n_initial, seed=cfg.seed, progress=cfg.progress, baseline=cfg.baseline
     )
     true_valence = None
     if data.true_valences is not None:
@@ -516,6 +530,9 @@ def _analyze(
     }
     if true_valence is not None:
         evidence["true_valence"] = true_valence
+    # The baseline input is the mean token embedding of the documents the network was
+    # trained on (padding excluded, [UNK] included): the input it runs at.
+    evidence["baseline_ids"] = vocab.encode(data.train_texts, max_len, keep=keep)
     start = time.perf_counter()
     result = analysis.analyze(clf, stream, **evidence)  # keyword arguments, named above
     stages.timings.update({k: v for k, v in result.timings.items()})
@@ -537,15 +554,33 @@ def _analyze(
         save(saved_trajectories, results / "trajectories.nc")
         if linearization is not None:
             save(_spread_subset(linearization, attractor), results / "linearization.nc")
+        if result.zero_view is not None:
+            save(result.zero_view, results / "line_attractor_zero.nc")
+        if result.continuation is not None:
+            save(result.continuation, results / "continuation.nc")
     with stages("modifier words"):
-        modifiers = _modifier_words(clf, attractor, data, bow, test_logits, recipe, cfg)
+        at_baseline = clf.at_input(attractor["baseline_input"].values)
+        modifiers = _modifier_words(at_baseline, attractor, data, bow, test_logits, recipe, cfg)
     with stages("figures"):
-        figures = save_all(staging / "figures", attractor, linearization)
+        figures = save_all(
+            staging / "figures",
+            attractor,
+            linearization,
+            continuation=result.continuation,
+        )
         if modifiers is not None:
             figures["modifiers"] = _save_figure(
                 staging / "figures" / "modifiers.png", modifier_strength(modifiers)
             )
-    summary = _summary(attractor, bow, training, network_test_accuracy, recipe)
+    summary = _summary(
+        attractor,
+        bow,
+        training,
+        network_test_accuracy,
+        recipe,
+        result.zero_view,
+        result.continuation,
+    )
     if modifiers is not None:
         save(modifiers, staging / "results" / "modifiers.nc")
         summary.update(_modifier_summary(modifiers))
@@ -695,22 +730,82 @@ def _spread_subset(linearization: xr.Dataset, attractor: xr.Dataset) -> xr.Datas
     return linearization.isel(fixed_point=np.sort(pick))
 
 
+#: Scalars of the zero-input view copied into the summary with the suffix ``_at_zero``.
+ZERO_VIEW_NAMES = (
+    "n_accepted",
+    "n_fixed_point_clusters",
+    "n_stable_clusters",
+    "n_unstable_clusters",
+    "n_marginal_clusters",
+    "n_slow_regions",
+    "n_continua",
+    "n_isolated_roots",
+    "slow_fraction",
+    "slow_fraction_visited",
+    "median_drift_per_document",
+    "middle_drift_per_document",
+    "max_drift_per_document",
+    "tokens_to_cross",
+    "median_slow_subspace_dim",
+    "median_alignment_readout_slow",
+    "median_alignment_tangent_slow",
+    "stable_median_alignment_r1_tangent",
+    "stable_median_alignment_readout_r1",
+    "fixed_point_pc1_variance",
+    "manifold_coverage",
+)
+
+
+def _scalar(ds: xr.Dataset, name: str) -> Any:
+    if name not in ds:
+        return None
+    item = ds[name].values.item()
+    return None if isinstance(item, float) and np.isnan(item) else item
+
+
+def _zero_view_summary(zero_view: xr.Dataset | None) -> dict[str, Any]:
+    """The zero-input view's structure, slowness, alignments and verdict (``*_at_zero``)."""
+    from dynalyze.attractors.mechanism import mechanism, structure_rows
+
+    if zero_view is None:
+        return {}
+    out: dict[str, Any] = {f"{name}_at_zero": _scalar(zero_view, name) for name in ZERO_VIEW_NAMES}
+    verdict = mechanism(zero_view)
+    out["fixed_point_structure_at_zero"] = structure_rows(zero_view)
+    out["mechanism_at_zero"] = verdict.kind
+    out["headline_at_zero"] = verdict.headline
+    return out
+
+
 def _summary(
     attractor: xr.Dataset,
     bow: Any,
     training: dict[str, Any],
     test_accuracy: float,
     recipe: Recipe,
+    zero_view: xr.Dataset | None = None,
+    continuation: xr.Dataset | None = None,
 ) -> dict[str, Any]:
     def value(name: str) -> Any:
-        if name not in attractor:
-            return None
-        item = attractor[name].values.item()
-        return None if isinstance(item, float) and np.isnan(item) else item
+        return _scalar(attractor, name)
 
     from dynalyze.attractors.mechanism import mechanism, structure_rows
+    from dynalyze.baseline import BASELINE_KINDS
+    from dynalyze.fixedpoints.continuation import branch_rows
 
     names = [
+        "baseline_norm",
+        "baseline_relative_norm",
+        "baseline_n_tokens",
+        "middle_drift_per_document",
+        "n_neutral_tokens",
+        "median_neutral_drift_per_document",
+        "middle_neutral_drift_per_document",
+        "neutral_drift_error_baseline",
+        "neutral_drift_error_zero",
+        "matched_null_informative",
+        "matched_null_tangent_informative",
+        "matched_null_subspace_informative",
         "n_candidates",
         "n_accepted",
         "n_fixed_point_clusters",
@@ -775,10 +870,17 @@ def _summary(
         "reduced_logit_pearson_r",
     ]
     out: dict[str, Any] = {name: value(name) for name in names}
+    kind = value("baseline_kind")
+    out["baseline"] = BASELINE_KINDS.get(int(kind), "zero") if kind is not None else "zero"
+    out["baseline_kind"] = kind
     out["fixed_point_structure"] = structure_rows(attractor)
     verdict = mechanism(attractor)
     out["mechanism"] = verdict.kind
     out["headline"] = verdict.headline
+    out.update(_zero_view_summary(zero_view))
+    if continuation is not None:
+        out["n_folds"] = int(continuation["n_folds"])
+        out["continuation_branches"] = branch_rows(continuation)
     out.update(
         dataset=recipe.dataset,
         arch=recipe.arch,

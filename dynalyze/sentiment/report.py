@@ -18,6 +18,8 @@ import numpy as np
 import xarray as xr
 
 from dynalyze._atomic import atomic_path
+from dynalyze.linearization import MARGINAL_TOL
+from dynalyze.sentiment.report_baseline import baseline_section
 
 __all__ = [
     "PAPER_ACCURACY",
@@ -66,18 +68,48 @@ def _cell(text: str) -> str:
 
 
 def _tau(magnitude: float | None) -> float | None:
-    """Time constant (tokens) of a decaying mode of magnitude ``|lambda| < 1``."""
-    if magnitude is None or not 0 < magnitude < 1:
+    """Time constant ``|1 / ln|lambda||`` (tokens) of a decaying or marginal mode.
+
+    Modes within the marginal band (``|lambda| <= 1 + 1e-3``) keep their time
+    constant, as the paper reports them; growing modes have none.
+    """
+    if magnitude is None or not 0 < magnitude <= 1 + MARGINAL_TOL:
         return None
-    return -1.0 / math.log(magnitude)
+    if magnitude == 1:
+        return math.inf
+    return abs(1.0 / math.log(magnitude))
 
 
 def _alignment_row(
-    label: str, value: Any, matched: Any, isotropic: Any, k95: Any, paper: str
+    label: str,
+    value: Any,
+    matched: Any,
+    isotropic: Any,
+    k95: Any,
+    paper: str,
+    informative: Any = 1,
 ) -> dict[str, Any]:
-    """An alignment judged against the matched null, with the isotropic one beside it."""
-    if value is None or matched is None or isotropic is None:
+    """An alignment judged against the matched null, with the isotropic one beside it.
+
+    A matched null that cannot reject (its 95th percentile above 0.95: inside a 1- or
+    2-D subspace nearly every random direction is aligned) gives no verdict; the
+    row is then judged against the isotropic null and says so.
+    """
+    if value is None or isotropic is None:
         return _row(label, _num(value, 3), paper, None, "")
+    if matched is None or not informative:
+        note = (
+            f"the matched null (random directions inside the {_num(k95)}-D subspace holding "
+            f"95% of the states' variance, 95th pct {_num(matched, 2)}) cannot tell, since "
+            "nearly every direction there is aligned; judged against random directions in "
+            "the whole state space"
+            if matched is not None
+            else "judged against random directions in the whole state space"
+        )
+        ok = bool(value > isotropic)
+        word = "above chance" if ok else "not aligned"
+        ours = f"{_num(value, 3)} ({word}; isotropic null 95th pct {_num(isotropic, 2)})"
+        return _row(label, f"{ours}; {note}", paper, ok if ok else False, note)
     if value > matched:
         word, ok, why = "aligned", True, ""
     elif value > isotropic:
@@ -155,7 +187,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     accepted, candidates = get("n_accepted"), get("n_candidates")
     rows.append(
         _row(
-            "approximate fixed points with ||F(h,0) - h||^2 / N < 1e-8",
+            "approximate fixed points with ||F(h, x_b) - h||^2 / N < 1e-8",
             f"{_num(accepted)} of {_num(candidates)} searches (each stops at the criterion; "
             "see the distinct clusters below)",
             "~500 (target here: at least 100)",
@@ -244,13 +276,13 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     tol = get("drift_tolerance") or 0.1
     rows.append(
         _row(
-            f"share of the line where zero-input drift over a median document ({_num(length)} "
+            f"share of the line where the drift over a median document ({_num(length)} "
             f"tokens) is below {100 * tol:.0f}% of the line (and a mode keeps evidence)",
             f"{_pct(slow, 0)} (median drift {_pct(drift, 0)}, worst {_pct(worst, 0)})",
             "the whole line (the criterion q/N < 1e-8 allows ~0.001 per token)",
             at_least(slow, 0.8),
             "between its fixed points the line is not slow on the time scale of a document: "
-            "zero-input dynamics moves states along it",
+            "the dynamics at this input move states along it",
         )
     )
     stable_rows = [r for r in structure if r["stability"] == "stable"]
@@ -290,6 +322,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             null_p95,
             k95,
             "aligned",
+            s.get("matched_null_tangent_informative", 1),
         )
     )
     rows.append(
@@ -300,6 +333,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             null_p95,
             k95,
             "aligned",
+            s.get("matched_null_informative", 1),
         )
     )
     rows.append(
@@ -310,6 +344,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             get("null_subspace_alignment_p95"),
             k95,
             "the readout lies in the integrating subspace",
+            s.get("matched_null_subspace_informative", 1),
         )
     )
     agreement = get("bow_sign_agreement")
@@ -451,6 +486,21 @@ def render_report(
     for key in ("n_analysis", "n_initial", "seed"):
         if hasattr(config, key):
             lines.append(f"| {key} | {getattr(config, key)} |")
+    if s.get("baseline") is not None:
+        norm = s.get("baseline_norm")
+        relative = s.get("baseline_relative_norm")
+        size = (
+            f" (norm {float(norm):.3g}"
+            + (
+                f", {100 * float(relative):.0f}% of a median token's"
+                if relative is not None
+                else ""
+            )
+            + "; the paper's: < 0.008)"
+            if norm is not None
+            else ""
+        )
+        lines.append(f"| baseline input | {s['baseline']}{size} |")
     if s.get("epochs_run") is not None:
         lines.append(f"| epochs run (best) | {s.get('epochs_run')} ({s.get('best_epoch')}) |")
     lines += ["", "## Accuracy (paper Table 1)", ""]
@@ -491,6 +541,7 @@ def render_report(
             if paper_ds == "IMDB"
             else []
         )
+    lines += baseline_section(s)
     lines += _structure_section(s)
     lines += _profile_section(s)
     lines += [
@@ -526,8 +577,9 @@ def render_report(
     lines += [
         "## How to read this report",
         "",
-        "- *Fixed points* are states h with F(h, 0) = h: where the network would stay if it "
-        "read no more words. The paper accepts approximate ones, ||F(h,0) - h||²/N < 1e-8.",
+        "- *Fixed points* are states h with F(h, x_b) = h: where the network would stay if it "
+        "kept reading its average input x_b (the baseline input, below). The paper accepts "
+        "approximate ones, ||F(h, x) - h||²/N < 1e-8.",
         "- *Clusters*: accepted points closer than 5% of the line's extent are one cluster; "
         "Newton's method from its members finds the exact root it surrounds (or none: a *slow "
         "region*). Stability is judged at that root: *stable* when every |λ| < 1, *unstable* "
@@ -535,7 +587,13 @@ def render_report(
         "- *λ₁* is the largest eigenvalue of the Jacobian at a fixed point; |λ₁| ≈ 1 means one "
         "direction neither grows nor decays: the network can hold evidence there indefinitely. "
         "A decaying mode's time constant τ = -1/ln|λ| counts tokens; growing modes have none.",
-        "- *Drift*: states relaxed onto the line are run with zero input for one median-length "
+        "- *Baseline input* x_b: the mean embedding of a token in the training documents, the "
+        "input the network receives on average. The paper analysed its networks at x = 0 "
+        "because their mean embedding was within 8e-3 of zero; ours need not be, so fixed "
+        "points, Jacobians and drift are of F(h, x_b), token projections use "
+        "J_inp (e(word) - x_b), and the same rows at x = 0 are shown beside them.",
+        "- *Drift*: states relaxed onto the line are run at the baseline input for one "
+        "median-length "
         "document; the distance they move along the line, as a share of its extent, says "
         "whether the line holds evidence over a document there.",
         "- *r₁ / l₁* are the top right / left eigenvectors. r₁ is the direction of the line; "
@@ -787,6 +845,29 @@ def modifier_section(s: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _profile_caption(s: Mapping[str, Any]) -> str:
+    """The manifold-profile caption, naming the drifts the figure shows and their medians."""
+    where = "at zero input" if (s.get("baseline") or "zero") == "zero" else "at the baseline input"
+    text = (
+        f"Along the manifold axis: drift {where} over one median document as a share of the "
+        "line (top, solid"
+    )
+    drift = s.get("median_drift_per_document")
+    if drift is not None:
+        text += f"; median {100 * float(drift):.0f}%"
+    text += ")"
+    zero = s.get("median_drift_per_document_at_zero")
+    if zero is not None:
+        text += f", at zero input (dashed; median {100 * float(zero):.0f}%)"
+    neutral = s.get("median_neutral_drift_per_document")
+    if neutral is not None:
+        text += f", under random neutral-token streams (dotted; median {100 * float(neutral):.0f}%)"
+    return text + (
+        "; the thin line is the tolerance. Token gain (middle) and |λ₁| at the slowest state of "
+        "each slice (bottom), with the fixed points marked."
+    )
+
+
 def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[str, str]:
     """Figure captions generated from the run's numbers (never fixed claims).
 
@@ -794,7 +875,7 @@ def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[
     --------
     >>> caps = figure_captions({"n_accepted": 10, "fixed_point_structure": []}, None)
     >>> caps["relaxation"]
-    'Median zero-input speed relative to its start, relaxing from visited states.'
+    'Median speed relative to its start, relaxing from visited states at the baseline input.'
     """
     rows = s.get("fixed_point_structure") or []
     n_stable = sum(r["stability"] == "stable" for r in rows if r["kind"] != "isolated_root")
@@ -821,13 +902,9 @@ def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[
         "projection_vs_bow": "Token input projections against bag-of-words weights.",
         "linearization_error": "One-step error of the linearization around the nearest fixed "
         "point along real trajectories.",
-        "relaxation": "Median zero-input speed relative to its start, relaxing from visited "
-        "states.",
-        "manifold_profile": (
-            "Along the manifold axis: zero-input drift over one median document as a share of "
-            "the line (top; dashed: tolerance), token gain (middle) and |λ₁| at the slowest "
-            "state of each slice (bottom), with the fixed points marked."
-        ),
+        "relaxation": "Median speed relative to its start, relaxing from visited states at the "
+        "baseline input.",
+        "manifold_profile": _profile_caption(s),
     }
     if (
         attractor is not None
@@ -847,9 +924,18 @@ def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[
         speed = attractor["relaxation_speed"].values
         if speed.size > 1 and np.isfinite(speed[-1]):
             caps["relaxation"] = (
-                f"Median zero-input speed relative to its start, relaxing from visited states: "
+                f"Median speed relative to its start, relaxing from visited states at the "
+                f"baseline input: "
                 f"{speed[-1]:.2g} of it after {speed.size - 1} steps."
             )
+    if s.get("continuation_branches"):
+        n_folds = int(s.get("n_folds") or 0)
+        caps["continuation"] = (
+            f"Each root followed from x = 0 (s = 0) to the baseline input x_b (s = 1): its "
+            f"position along the line (top) and |λ₁| (bottom); {len(s['continuation_branches'])} "
+            f"branches, {n_folds} fold{'s' if n_folds != 1 else ''} (crosses); solid: stable, "
+            "dashed: unstable."
+        )
     mods = s.get("modifiers") or {}
     if mods:
         parts = [f"{name} {m['strength'][0]:.2f}" for name, m in mods.items()]

@@ -23,7 +23,7 @@ from dynalyze.errors import OutputError
 from dynalyze.sweep.engine import RUN_FILE, JobOutcome
 from dynalyze.sweep.grid import Job, SweepGrid
 
-__all__ = ["JOB_STATUS", "METRICS", "SWEEP_FILE", "collect", "write_sweep"]
+__all__ = ["JOB_STATUS", "METRICS", "SWEEP_FILE", "TEXT_FIELDS", "collect", "write_sweep"]
 
 SWEEP_FILE = "sweep.nc"
 
@@ -54,6 +54,30 @@ METRICS: dict[str, str] = {
     "reduced_agreement": "agreement of the reduced model with the network",
     "linearization_error_median": "median relative one-step linearization error",
     "median_document_length": "median document length (tokens)",
+    "baseline_norm": "norm of the baseline input the dynamics are analysed at",
+    "baseline_relative_norm": "baseline norm over the median token embedding norm",
+    "middle_drift_per_document": "median drift per document, middle half of the line",
+    "median_neutral_drift_per_document": "median drift per document under neutral-token streams",
+    "stable_median_alignment_readout_r1": "median |cos| readout vs r1 at the stable roots",
+    "stable_median_alignment_r1_tangent": "median |cos| r1 vs manifold axis at the stable roots",
+    "matched_null_alignment_p95": "95th percentile of |cos| of random directions in the states' "
+    "95% subspace",
+    "n_stable_clusters_at_zero": "stable distinct fixed points at zero input",
+    "n_unstable_clusters_at_zero": "unstable distinct fixed points at zero input",
+    "slow_fraction_at_zero": "fraction of the line slow over a document at zero input",
+    "median_drift_per_document_at_zero": "median drift over a document at zero input",
+    "stable_median_alignment_readout_r1_at_zero": "median |cos| readout vs r1 at the stable "
+    "roots, zero input",
+    "n_folds": "folds met following the roots from zero input to the baseline",
+}
+
+#: Text fields of each job's summary.
+TEXT_FIELDS = {
+    "error": "one-line error of a failed job",
+    "job_path": "job folder relative to the sweep folder",
+    "mechanism": "mechanism verdict of the job's analysis (at its baseline input)",
+    "mechanism_at_zero": "mechanism verdict at zero input",
+    "baseline": "the baseline input the job was analysed at (mean or zero)",
 }
 
 
@@ -104,7 +128,7 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
     shape = tuple(len(coords[d]) for d in dims)
     numbers = {name: np.full(shape, np.nan) for name in METRICS}
     status = np.full(shape, 2, dtype=np.int8)
-    text = {name: np.full(shape, "", dtype=object) for name in ("error", "job_path", "mechanism")}
+    text = {name: np.full(shape, "", dtype=object) for name in TEXT_FIELDS}
     seconds = np.full(shape, np.nan)
     rss = np.full(shape, np.nan)
     by_key = {o.key: o for o in outcomes}
@@ -129,7 +153,8 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
         if summary is not None:
             for name in METRICS:
                 numbers[name][index] = _number(summary.get(name))
-            text["mechanism"][index] = str(summary.get("mechanism", ""))
+            for name in ("mechanism", "mechanism_at_zero", "baseline"):
+                text[name][index] = str(summary.get(name) or "")
         if outcome is not None and outcome.status == "done":
             seconds[index] = outcome.seconds
             rss[index] = outcome.peak_rss_mb
@@ -147,11 +172,7 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
             "flag_meanings": " ".join(JOB_STATUS.values()),
         },
     )
-    for name, long_name in (
-        ("error", "one-line error of a failed job"),
-        ("job_path", "job folder relative to the sweep folder"),
-        ("mechanism", "mechanism verdict of the job's analysis"),
-    ):
+    for name, long_name in TEXT_FIELDS.items():
         variables[name] = (dims, text[name].astype(str), {"long_name": long_name})
     variables["seconds"] = (
         dims,

@@ -132,18 +132,20 @@ def _network_rows(sweep: xr.Dataset) -> list[str]:
     head = ["architecture", "dataset", "seed", *extra]
     cols = [
         ("test acc %", "test_accuracy", 100, 1),
+        ("‖x_b‖ / token", "baseline_relative_norm", 1, 2),
         ("stable", "n_stable_clusters", 1, 0),
         ("unstable", "n_unstable_clusters", 1, 0),
         ("slow fraction", "slow_fraction", 1, 2),
         ("drift / doc", "median_drift_per_document", 1, 3),
         ("tokens to cross", "tokens_to_cross", 1, 0),
         ("slow dim", "median_slow_subspace_dim", 1, 1),
-        ("cos(readout, r1)", "median_alignment_readout_r1", 1, 2),
-        ("null p95", "null_alignment_p95", 1, 2),
+        ("cos(readout, r1)", "stable_median_alignment_readout_r1", 1, 2),
+        ("matched null p95", "matched_null_alignment_p95", 1, 2),
+        ("slow fraction at x = 0", "slow_fraction_at_zero", 1, 2),
     ]
     lines = [
-        "| " + " | ".join([*head, *(c[0] for c in cols), "mechanism"]) + " |",
-        "|---" * (len(head) + len(cols) + 1) + "|",
+        "| " + " | ".join([*head, *(c[0] for c in cols), "mechanism", "mechanism at x = 0"]) + " |",
+        "|---" * (len(head) + len(cols) + 2) + "|",
     ]
     stacked = sweep.stack(job=dims)
     for j in range(stacked.sizes["job"]):
@@ -152,11 +154,14 @@ def _network_rows(sweep: xr.Dataset) -> list[str]:
         status = int(row["status"])
         if status != 0:
             what = "failed: " + str(row["error"].values) if status == 1 else "not run"
-            lines.append("| " + " | ".join(key) + f" | {what} |" + " |" * len(cols))
+            lines.append("| " + " | ".join(key) + f" | {what} |" + " |" * (len(cols) + 1))
             continue
-        cells = [_fmt(float(row[v]) * s, d) for _, v, s, d in cols]
-        mech = str(row["mechanism"].values).replace("_", " ")
-        lines.append("| " + " | ".join([*key, *cells, mech]) + " |")
+        cells = [_fmt(float(row[v]) * s, d) if v in row else "n/a" for _, v, s, d in cols]
+        mechs = [
+            str(row[name].values).replace("_", " ") if name in row else ""
+            for name in ("mechanism", "mechanism_at_zero")
+        ]
+        lines.append("| " + " | ".join([*key, *cells, *mechs]) + " |")
     return lines
 
 
@@ -212,10 +217,13 @@ def render_universality(
     lines += [
         "## The mechanism of every network",
         "",
-        "Structure first: distinct stable and unstable fixed points, then how slow the line "
-        "is (share of the line slow over a document, drift over one document relative to "
-        "the line), the slow-subspace dimension, and the readout's alignment with the top "
-        "mode beside its random-direction null.",
+        "Every network is analysed at its own baseline input x_b (the mean token embedding "
+        "of its training documents; its norm relative to a median token's is the second "
+        "column) and at x = 0 beside it. Structure first: distinct stable and unstable fixed "
+        "points, then how slow the line is (share of the line slow over a document, drift "
+        "over one document relative to the line), the slow-subspace dimension, and the "
+        "readout's alignment with the top mode at the stable points beside its null of "
+        "random directions inside the states' 95%-variance subspace.",
         "",
         *_network_rows(sweep),
         "",
