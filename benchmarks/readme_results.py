@@ -44,24 +44,94 @@ def _pct(v: Any, digits: int = 1) -> str:
 
 
 def _tau(magnitude: float) -> str:
-    return "∞" if magnitude >= 1 else f"{-1.0 / math.log(magnitude):,.0f}"
+    if magnitude == 1:
+        return "∞"
+    if magnitude > 1 + 1e-3:
+        return "grows"
+    return f"{abs(1.0 / math.log(magnitude)):,.0f}"
+
+
+def _structure(rows: list[dict[str, Any]] | None) -> str:
+    rows = [r for r in rows or [] if r["kind"] != "isolated_root"]
+    if len(rows) > 5:
+        stable = sum(r["stability"] == "stable" for r in rows)
+        return f"{len(rows)} clusters ({stable} stable)"
+    return (
+        "; ".join(
+            f"{r['stability']} at {r['position']:+.2f} "
+            f"(\\|λ₁\\| {r['top_eigenvalue_magnitudes'][0]:.4f})"
+            for r in rows
+        )
+        or "none"
+    )
+
+
+def _num(v: Any, digits: int = 2) -> str:
+    return "n/a" if v is None else f"{float(v):.{digits}f}"
+
+
+def _rows(s: dict[str, Any]) -> list[str]:
+    """The table: ours at x_b, ours at x = 0, the paper."""
+    stable = [r for r in s.get("fixed_point_structure") or [] if r["stability"] == "stable"]
+    taus = ", ".join(_tau(r["top_eigenvalue_magnitudes"][0]) for r in stable) or "n/a"
+    taus2 = ", ".join(_tau(r["top_eigenvalue_magnitudes"][1]) for r in stable) or "n/a"
+    z = {k[: -len("_at_zero")]: v for k, v in s.items() if k.endswith("_at_zero")}
+    relative = s.get("baseline_relative_norm")
+    return [
+        "| | ours, at the baseline input x_b | ours, at x = 0 | paper |",
+        "|---|---|---|---|",
+        f"| test accuracy (GRU / bag of words) | {_pct(s['test_accuracy'])} / "
+        f"{_pct(s['bow_test_accuracy'])} | (same network) | 86.9% / 88.5% |",
+        f"| norm of the input analysed at (share of a median token's) | "
+        f"{_num(s.get('baseline_norm'), 3)} ({_pct(relative, 0)}) | 0 | mean embedding "
+        "< 0.008 |",
+        f"| visited-state variance in the top 3 PCs (untrained network) | "
+        f"{_pct(s['state_top3_variance'])} ({_pct(s['untrained_state_top3_variance'])}) | "
+        "(same states) | ~90% |",
+        f"| accepted approximate fixed points (‖F(h,x) - h‖²/N < 1e-8) | {s['n_accepted']:,} in "
+        f"{s['n_fixed_point_clusters']} clusters | {z.get('n_accepted', 0):,} in "
+        f"{z.get('n_fixed_point_clusters')} clusters | ~500 on a 1-D curve |",
+        f"| distinct fixed points along the line (PC1 of visited states) | "
+        f"{_structure(s.get('fixed_point_structure'))} | "
+        f"{_structure(s.get('fixed_point_structure_at_zero'))} | a line of marginally stable "
+        "fixed points |",
+        f"| share of the line slow over a median review ({s['median_document_length']} tokens; "
+        f"drift < 10% of the line) | {_pct(s['slow_fraction'], 0)} | "
+        f"{_pct(z.get('slow_fraction'), 0)} | the whole line |",
+        f"| median drift over a review, middle half of the line | "
+        f"{_pct(s.get('middle_drift_per_document'), 0)} (neutral-word streams: "
+        f"{_pct(s.get('middle_neutral_drift_per_document'), 0)}) | "
+        f"{_pct(z.get('middle_drift_per_document'), 0)} | ~0 |",
+        f"| time constants of the top / second mode at the stable points (tokens) | {taus} / "
+        f"{taus2} | | hundreds to thousands / ~100 |",
+        f"| \\|cos(readout, r₁)\\| at the stable points (matched null: 95th percentile "
+        f"{_num(s.get('matched_null_alignment_p95'))}) | "
+        f"{_num(s.get('stable_median_alignment_readout_r1'))} | "
+        f"{_num(z.get('stable_median_alignment_readout_r1'))} | aligned |",
+        f"| \\|cos(r₁, line axis)\\| at the stable points | "
+        f"{_num(s.get('stable_median_alignment_r1_tangent'))} | "
+        f"{_num(z.get('stable_median_alignment_r1_tangent'))} | aligned |",
+        f"| token projections vs bag-of-words weights: sign agreement on the top-100 ± words | "
+        f"{_pct(s['bow_sign_agreement'], 0)} | | match |",
+        f"| one-step linearization error | {_pct(s['linearization_error_median'])} | | ~10% |",
+        f"| reduced line model vs network accuracy | {_pct(s['reduced_accuracy'])} vs "
+        f"{_pct(s['network_accuracy'])} | | linear model ~3% worse |",
+        f"| mechanism | {str(s['mechanism']).replace('_', ' ')} | "
+        f"{str(z.get('mechanism', 'n/a')).replace('_', ' ')} | line attractor |",
+    ]
 
 
 def render(record: dict[str, Any]) -> str:
     """The Markdown block (between the markers) for a record."""
     s = record["summary"]
-    rows = [r for r in s.get("fixed_point_structure") or [] if r["kind"] != "isolated_root"]
-    structure = "; ".join(
-        f"{r['stability']} at {r['position']:+.2f} "
-        f"(\\|λ₁\\| {r['top_eigenvalue_magnitudes'][0]:.4f})"
-        for r in rows
-    )
-    stable = [r for r in rows if r["stability"] == "stable"]
-    taus = ", ".join(_tau(r["top_eigenvalue_magnitudes"][0]) for r in stable) or "n/a"
-    taus2 = ", ".join(_tau(r["top_eigenvalue_magnitudes"][1]) for r in stable) or "n/a"
     from types import SimpleNamespace
 
     from dynalyze.cli import _summary_line
+    from dynalyze.sentiment.report_baseline import (
+        baseline_sentence,
+        continuation_sentence,
+        neutral_sentence,
+    )
 
     done = _summary_line(
         SimpleNamespace(summary=s, out="./dynalyze-output"), 60 * record["minutes"]
@@ -76,37 +146,19 @@ def render(record: dict[str, Any]) -> str:
         "",
         f"What the default run found (seed 0, {record['minutes']} min on this "
         f"{record['machine']['cpus']}-core machine; `report.md` has every number with the "
-        "paper's beside it). The report's headline:",
+        "paper's beside it). " + baseline_sentence(s) + " The report's headline, at that input:",
         "",
         "> " + s["headline"],
         "",
-        "| | ours | paper |",
-        "|---|---|---|",
-        f"| test accuracy (GRU / bag of words) | {_pct(s['test_accuracy'])} / "
-        f"{_pct(s['bow_test_accuracy'])} | 86.9% / 88.5% |",
-        f"| visited-state variance in the top 3 PCs (untrained network) | "
-        f"{_pct(s['state_top3_variance'])} ({_pct(s['untrained_state_top3_variance'])}) | ~90% |",
-        f"| accepted approximate fixed points (‖F(h,0) - h‖²/N < 1e-8) | {s['n_accepted']:,} of "
-        f"{s['n_candidates']:,}, in {s['n_fixed_point_clusters']} distinct clusters | ~500 on a "
-        "1-D curve |",
-        f"| distinct fixed points along the line (PC1 of visited states) | {structure} | a line of "
-        "marginally stable fixed points |",
-        f"| share of the line slow over a median review ({s['median_document_length']} tokens; "
-        f"drift < 10% of the line) | {_pct(s['slow_fraction'], 0)} (median drift "
-        f"{_pct(s['median_drift_per_document'], 0)}, worst {_pct(s['max_drift_per_document'], 0)})"
-        " | the whole line |",
-        f"| time constants of the top / second mode at the stable points (tokens) | {taus} / "
-        f"{taus2} | hundreds to thousands / ~100 |",
-        f"| \\|cos(readout, r₁)\\| at the stable points (matched null: 95th percentile) | "
-        f"{s['stable_median_alignment_readout_r1']:.3f} "
-        f"({s['matched_null_alignment_p95']:.2f}) | aligned |",
-        f"| token projections vs bag-of-words weights: sign agreement on the top-100 ± words | "
-        f"{_pct(s['bow_sign_agreement'], 0)} | match |",
-        f"| share of the token gain read where the line is unstable | "
-        f"{_pct(s['valence_share_near_unstable'], 0)} | (read along the line) |",
-        f"| one-step linearization error | {_pct(s['linearization_error_median'])} | ~10% |",
-        f"| reduced line model vs network accuracy | {_pct(s['reduced_accuracy'])} vs "
-        f"{_pct(s['network_accuracy'])} | linear model ~3% worse |",
+        "At x = 0, the paper's literal choice, the same network reads:",
+        "",
+        "> " + str(s.get("headline_at_zero", "n/a")),
+        "",
+        *_rows(s),
+        "",
+        neutral_sentence(s),
+        "",
+        continuation_sentence(s),
         "",
         "Generated by `python benchmarks/readme_results.py OUT` from that run's `run.json` "
         "(recorded in `docs/default_run.json`).",

@@ -71,7 +71,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--baseline",
-        choices=("mean", "zero"),
         default="mean",
         help="input the dynamics are analysed at: mean (default; the mean token embedding of "
         "the training documents, the input the network runs at) or zero (the paper's x = 0); "
@@ -245,15 +244,20 @@ def _summary_line(result: Any, seconds: float) -> str:
     acc = s.get("test_accuracy")
     clusters = s.get("n_fixed_point_clusters")
     slow = s.get("slow_fraction")
+    where = {"mean": "at the mean-embedding baseline: ", "zero": "at x = 0: "}.get(
+        str(s.get("baseline")), ""
+    )
+    zero = s.get("mechanism_at_zero")
     parts = [
         f"{s.get('arch')} on {s.get('dataset')}",
         f"test accuracy {100 * acc:.1f}%" if acc is not None else "",
-        f"{s.get('n_accepted')} approximate fixed points in {clusters} clusters "
+        f"{where}{s.get('n_accepted')} approximate fixed points in {clusters} clusters "
         f"({s.get('n_stable_clusters')} stable, {s.get('n_unstable_clusters')} unstable)"
         if clusters is not None
-        else f"{s.get('n_accepted')} approximate fixed points",
+        else f"{where}{s.get('n_accepted')} approximate fixed points",
         f"slow over a document on {100 * slow:.0f}% of the line" if slow is not None else "",
         str(s.get("mechanism", "")).replace("_", " "),
+        f"at x = 0: {str(zero).replace('_', ' ')}" if zero else "",
     ]
     described = ", ".join(p for p in parts if p)
     model = ", model/" if (Path(result.out) / "model").exists() else ""

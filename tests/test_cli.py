@@ -133,6 +133,7 @@ def test_existing_output_needs_overwrite_and_stays_untouched(run_dir, capsys):
         (["run", "--dataset", "nope"], "Unknown dataset 'nope'"),
         (["run", "--arch", "transformer", "--dataset", "synthetic"], "Unknown architecture"),
         (["run", "--dataset", "synthetic", "--units", "0"], "units"),
+        (["run", "--dataset", "synthetic", "--baseline", "median"], "baseline must be 'mean'"),
     ],
 )
 def test_bad_options_give_one_line(args, match, tmp_path, capsys):
@@ -283,3 +284,37 @@ def test_the_cli_leaves_the_library_logger_as_it_found_it(caplog):
     with caplog.at_level(logging.INFO, logger="dynalyze"):
         logging.getLogger("dynalyze.attractors").info("reaches the application")
     assert "reaches the application" in caplog.text
+
+
+def test_the_readmes_own_model_example_runs(run_dir, tmp_path, monkeypatch):
+    """The README's "Use it on your own model" block, on the model this module trained."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("## Use it on your own model") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n\n")]
+    code = code.replace('"dynalyze-output/model"', repr(str(run_dir / "model")))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"my_keras_model": keras.saving.load_model(run_dir / "model" / "model.keras")}
+    exec(compile(code, "README.md", "exec"), namespace)
+    lin, path, x_b = namespace["lin"], namespace["path"], namespace["x_b"]
+    np.testing.assert_allclose(lin["fixed_point_input"].values[0], x_b)
+    assert path.attrs["dynalyze_kind"] == "continuation"
+    assert (tmp_path / "linearization.nc").is_file()
+
+
+def test_a_baseline_of_the_wrong_width_is_refused_before_anything_is_written(run_dir, tmp_path):
+    from dynalyze.attractors import LineAttractor
+    from dynalyze.errors import ConfigurationError
+    from dynalyze.sentiment.pipeline import RunConfig, analyze_model
+
+    out = tmp_path / "bad"
+    config = RunConfig(
+        dataset="synthetic",
+        out=str(out),
+        n_analysis=20,
+        n_initial=20,
+        progress=False,
+        analysis=LineAttractor(n_initial=20, baseline=[0.5]),
+    )
+    with pytest.raises(ConfigurationError, match="baseline input must have"):
+        analyze_model(run_dir / "model", config)
+    assert not out.exists() and not list(tmp_path.glob(".bad*"))

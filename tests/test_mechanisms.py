@@ -226,3 +226,66 @@ def test_mechanism_from_a_summary_with_a_saddle_names_it():
     assert slow.kind == "approximate_line_attractor"
     assert "saddle" in slow.headline  # the structure sentence still names it
     assert isinstance(xr.Dataset(), xr.Dataset)
+
+
+def _summary_row(kind, stability, position, lam, unstable=0):
+    return {
+        "kind": kind,
+        "size": 10,
+        "position": position,
+        "position_low": position - 0.1,
+        "position_high": position + 0.1,
+        "stability": stability,
+        "n_unstable_modes": unstable,
+        "top_eigenvalue_magnitudes": [lam],
+    }
+
+
+def test_a_switch_is_named_before_its_time_constants():
+    """Two stable ends and a saddle make a switch even when the ends forget within ~70 tokens
+    (the seed-0 IMDB UGRNN); the headline then says how long each end keeps evidence."""
+    tau = 70.0
+    rows = [
+        _summary_row("fixed_point", "stable", -4.0, np.exp(-1 / tau)),
+        _summary_row("fixed_point", "saddle", 0.5, 1.069, unstable=1),
+        _summary_row("fixed_point", "stable", 4.0, np.exp(-1 / tau)),
+    ]
+    summary = {
+        "slow_fraction": 0.0,
+        "median_slow_subspace_dim": 0.0,
+        "median_drift_per_document": 0.4,
+        "median_document_length": 175,
+        "fixed_point_structure": rows,
+    }
+    verdict = mechanism(summary)
+    assert verdict.kind == "bistable", verdict.headline
+    assert "switch" in verdict.headline and "time constants of 70, 70 tokens" in verdict.headline
+    # Without the saddle the same numbers describe a network that forgets.
+    assert mechanism({**summary, "fixed_point_structure": rows[:1]}).kind == "leaky_integrator"
+
+
+def test_a_line_slow_nowhere_is_never_called_an_attractor_and_many_clusters_are_summarised():
+    """A GRU-256 with 15 stable slow regions and 5 marginal ones, all beyond the visited
+    states, slow on 0% of the line: the headline counts them instead of listing them."""
+    rows = [_summary_row("slow_region", "stable", 5.0 + 0.3 * i, 0.999) for i in range(15)]
+    rows += [_summary_row("fixed_point", "marginal", 10.0 + 0.3 * i, 1.0005) for i in range(5)]
+    summary = {
+        "slow_fraction": 0.0,
+        "median_slow_subspace_dim": 1.0,
+        "median_drift_per_document": 0.5,
+        "median_document_length": 500,
+        "manifold_visited_low": -4.0,
+        "manifold_visited_high": 4.0,
+        "fixed_point_structure": rows,
+    }
+    verdict = mechanism(summary)
+    assert verdict.kind == "drifting", verdict.headline
+    assert "attractor on part" not in verdict.headline
+    assert "Not a line attractor" in verdict.headline
+    assert "20 distinct clusters (15 stable, 0 unstable, 5 marginal)" in verdict.headline
+    assert "15 stable slow regions without an exact root" in verdict.headline
+    assert "5 marginal fixed points" in verdict.headline
+    assert "all beyond the visited states" in verdict.headline
+    assert verdict.headline.count(" at +") == 0  # not listed one by one
+    partial = mechanism({**summary, "slow_fraction": 0.3})
+    assert partial.kind == "partially_slow" and "30%" in partial.headline

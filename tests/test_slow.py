@@ -1,11 +1,13 @@
 """Slow end-to-end runs on real data (`tox -e slow`; deselected by the default test command).
 
 The default IMDB run checks the main job's promises (test accuracy of at least
-85%, the report's structure) and, for IMDB and every architecture on Rotten
-Tomatoes, that the fixed-point structure the report states survives an
-independent check: MINPACK root finding (scipy ``hybr``) from visited states on
-Keras's own cell run in float64, and eigenvalues of a finite-difference Jacobian
-of that cell.
+85%, the report's structure, the analysis under 90 s) and, for IMDB and every
+architecture on Rotten Tomatoes, that the fixed-point structure the report
+states survives an independent check at both inputs (the baseline x_b, recomputed
+here in plain NumPy from the training split, and x = 0): MINPACK root finding
+(scipy ``hybr``) from visited states on Keras's own cell run in float64,
+eigenvalues of a finite-difference Jacobian of that cell, and the top mode's
+alignments with the readout and the line.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ def _run(out: Path, *args: str) -> Path:
     return out
 
 
-def _keras_step64(clf: RecurrentClassifier):
-    """F(h, 0) from a float64 copy of the model's own Keras cell (not dynalyze's system)."""
+def _keras_step64(clf: RecurrentClassifier, x_input: np.ndarray | None = None):
+    """F(h, x) at a constant input (default 0) from a float64 copy of the model's own
+    Keras cell (not dynalyze's system)."""
     layer = next(layer for layer in clf.model.layers if hasattr(layer, "cell"))
     cell = layer.cell
     copy = type(cell).from_config({**cell.get_config(), "dtype": "float64"})
@@ -45,7 +48,7 @@ def _keras_step64(clf: RecurrentClassifier):
         h = np.atleast_2d(h)
         parts = np.split(h, np.cumsum(sizes)[:-1], axis=1)
         states = parts if len(parts) > 1 else parts[0]
-        x = np.zeros((h.shape[0], input_dim))
+        x = np.zeros((h.shape[0], input_dim)) if x_input is None else np.tile(x_input, (len(h), 1))
         _, new = copy(x, states if isinstance(states, list) else [states], training=False)
         new = new if isinstance(new, (list, tuple)) else [new]
         return np.concatenate([keras.ops.convert_to_numpy(s) for s in new], axis=1)
@@ -53,18 +56,50 @@ def _keras_step64(clf: RecurrentClassifier):
     return step
 
 
-def _fd_eigenvalues(step, h: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def _fd_jacobian(step, h: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     d = h.size
     probes = np.concatenate([h + eps * np.eye(d), h - eps * np.eye(d)])
     images = step(probes)
-    jac = ((images[:d] - images[d:]) / (2 * eps)).T
-    return np.sort(np.abs(np.linalg.eigvals(jac)))[::-1]
+    return ((images[:d] - images[d:]) / (2 * eps)).T
 
 
-def _check_structure_independently(out: Path) -> None:
-    ds = dynalyze.load(out / "results" / "line_attractor.nc")
+def _fd_eigenvalues(step, h: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    return np.sort(np.abs(np.linalg.eigvals(_fd_jacobian(step, h, eps))))[::-1]
+
+
+def _top_right_vector(jac: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eig(jac)
+    r1 = vectors[:, np.argmax(np.abs(values))]
+    r1 = r1.real if np.linalg.norm(r1.real) >= np.linalg.norm(r1.imag) else r1.imag
+    return r1 / np.linalg.norm(r1)
+
+
+def _independent_baseline(out: Path, clf: RecurrentClassifier) -> np.ndarray:
+    """x_b recomputed in plain NumPy: the mean embedding over the training split's tokens."""
+    from dynalyze.sentiment.datasets import load_dataset
+
+    record = json.loads((out / "run.json").read_text())
+    recipe = record["recipe"]
+    data = load_dataset(
+        record["config"]["dataset"], seed=record["config"]["seed"], max_train=recipe["max_train"]
+    )
+    ids = clf.vocabulary.encode(data.train_texts, recipe["max_len"], keep=recipe["keep"])
+    table = clf.model.get_layer("embedding").get_weights()[0].astype(np.float64)
+    return table[ids[ids != 0]].mean(axis=0)
+
+
+def _check_structure_independently(out: Path, view: str = "line_attractor") -> None:
+    """Roots (MINPACK), |lambda_1| (finite differences) and alignments (NumPy eig) at the
+    view's input, from Keras's own cell in float64."""
+    ds = dynalyze.load(out / "results" / f"{view}.nc")
     clf = RecurrentClassifier.load(out / "model")
-    step = _keras_step64(clf)
+    x_input = None
+    if int(ds["baseline_kind"]) != 0:
+        x_input = _independent_baseline(out, clf)
+        np.testing.assert_allclose(ds["baseline_input"].values, x_input, atol=1e-6)
+    step = _keras_step64(clf, x_input)
+    readout = clf.readout_weight
+    axis = ds["manifold_axis"].values
     rows = structure_rows(ds)
     states = ds["cluster_state"].values
     visited = ds["sampled_state"].values.astype(np.float64)
@@ -74,16 +109,28 @@ def _check_structure_independently(out: Path) -> None:
     def residual(h: np.ndarray) -> np.ndarray:
         return step(h)[0] - h
 
-    for row, h in zip(rows, states, strict=True):
+    for i, (row, h) in enumerate(zip(rows, states, strict=True)):
         if row["kind"] == "slow_region":
             continue
-        # Our exact root is a root of Keras's own step ...
+        # Our exact root is a root of Keras's own step at the input ...
         assert np.linalg.norm(residual(h)) < 1e-6 * max(1.0, np.linalg.norm(h)), row
-        # ... with the same leading eigenvalue and stability by FixedPointFinder's rule.
-        lam = _fd_eigenvalues(step, h)
+        # ... with the same leading eigenvalue and stability by FixedPointFinder's rule ...
+        jac = _fd_jacobian(step, h)
+        lam = np.sort(np.abs(np.linalg.eigvals(jac)))[::-1]
         assert lam[0] == pytest.approx(row["top_eigenvalue_magnitudes"][0], abs=1e-4), row
         if abs(lam[0] - 1.0) > 1e-4:
             assert (lam[0] < 1.0) == (row["stability"] == "stable"), (row, lam[:3])
+        # ... and the same alignments of its top mode (when that mode is well separated).
+        if lam[0] - lam[1] > 1e-3:
+            r1 = _top_right_vector(jac)
+            cos_w = abs(r1 @ readout) / np.linalg.norm(readout)
+            cos_axis = abs(r1 @ axis) / np.linalg.norm(axis)
+            assert cos_w == pytest.approx(
+                float(ds["cluster_alignment_readout_r1"].values[i]), abs=0.02
+            ), row
+            assert cos_axis == pytest.approx(
+                float(ds["cluster_alignment_r1_axis"].values[i]), abs=0.02
+            ), row
         # MINPACK from the visited states nearest to it finds it too.
         nearest = np.argsort(np.linalg.norm(visited - h, axis=1))[:8]
         found = [
@@ -120,7 +167,15 @@ def test_default_run_on_imdb(tmp_path):
     if summary["n_unstable_clusters"]:
         assert "saddle" in headline or "unstable" in headline
         assert "| **saddle** |" in report or "| **unstable** |" in report
+    # Analysed at the mean token embedding of the training documents, x = 0 beside it; the
+    # analysis stays under 90 s (training and the bag of words aside).
+    assert summary["baseline"] == "mean" and "## The input the network runs at" in report
+    analysis = sum(
+        v for k, v in record["timings_s"].items() if k not in ("training", "data", "bag of words")
+    )
+    assert analysis <= 90, record["timings_s"]
     _check_structure_independently(out)
+    _check_structure_independently(out, "line_attractor_zero")
 
 
 @pytest.mark.parametrize("arch", ["gru", "lstm", "simple", "ugrnn"])
@@ -128,14 +183,16 @@ def test_rotten_tomatoes_every_architecture(tmp_path, arch):
     out = _run(tmp_path / arch, "--dataset", "rotten_tomatoes", "--arch", arch)
     for name in ("fixed_points", "line_attractor", "trajectories"):
         assert dynalyze.load(out / "results" / f"{name}.nc").attrs["dynalyze_kind"] == name
-    # The nine line-attractor figures, plus the modifier-word figure (Rotten Tomatoes has
-    # "not", "very"...: the analysis runs and writes a labelled dataset).
+    # The nine line-attractor figures, the continuation from x = 0 to the baseline, and the
+    # modifier-word figure (Rotten Tomatoes has "not", "very"...: the analysis runs and
+    # writes a labelled dataset).
     assert dynalyze.load(out / "results" / "modifiers.nc").attrs["dynalyze_kind"] == "modifiers"
-    assert len(list((out / "figures").glob("*.png"))) == 10
+    assert len(list((out / "figures").glob("*.png"))) == 11
     report = (out / "report.md").read_text()
     assert "## The line attractor, number by number" in report
     assert "## Modifier words" in report
     _check_structure_independently(out)
+    _check_structure_independently(out, "line_attractor_zero")
 
 
 def test_same_seed_same_summary(tmp_path):

@@ -525,7 +525,8 @@ def _vector(value: ArrayLike, dim: int, name: str) -> FloatArray:
         raise InputShapeError(
             f"{name} must be one input vector of length {dim}; got {array.shape[0]} values."
         )
-    return as_batch(array, dim, name)[0]
+    out: FloatArray = as_batch(array, dim, name)[0]
+    return out
 
 
 def _roots(value: ArrayLike, dim: int, name: str) -> FloatArray:

@@ -609,7 +609,9 @@ def render_report(
         "",
         "- `model/`: the trained Keras model (`model.keras`) and its `vocabulary.txt`.",
         "- `results/line_attractor.nc`: every number above, labelled (open with "
-        "`dynalyze.load` or `xarray.open_dataset`).",
+        "`dynalyze.load` or `xarray.open_dataset`); `results/line_attractor_zero.nc`: the same "
+        "structure, profile and alignments at x = 0; `results/continuation.nc`: every root "
+        "followed from x = 0 to the baseline input.",
         "- `results/fixed_points.nc`: every fixed-point search with its status; "
         "`results/linearization.nc`: Jacobians and eigendecompositions at fixed points spread "
         "along the manifold; `results/trajectories.nc`: hidden states of the first test "

@@ -199,8 +199,8 @@ def neutral_sentence(s: Mapping[str, Any]) -> str:
     >>> neutral_sentence({"n_neutral_tokens": 800, "median_neutral_drift_per_document": 0.12,
     ...     "middle_neutral_drift_per_document": 0.1, "median_drift_per_document": 0.15,
     ...     "neutral_drift_error_baseline": 0.05, "neutral_drift_error_zero": 0.3,
-    ...     "median_document_length": 172, "token_count_floor": 20}).split(": ")[0]
-    'Under random streams of neutral tokens (800 tokens'
+    ...     "median_document_length": 172, "token_count_floor": 20})[:64]
+    'Under random streams of neutral tokens (the 800 tokens, among th'
     """
     n = _get(s, "n_neutral_tokens")
     drift = _get(s, "median_neutral_drift_per_document")
@@ -208,8 +208,8 @@ def neutral_sentence(s: Mapping[str, Any]) -> str:
         return ""
     err_b, err_0 = _get(s, "neutral_drift_error_baseline"), _get(s, "neutral_drift_error_zero")
     text = (
-        f"Under random streams of neutral tokens ({n} tokens: the 10% of the tokens seen at "
-        f"least {s.get('token_count_floor', 20)} times whose one-step readout effect "
+        f"Under random streams of neutral tokens (the {n} tokens, among those seen at least "
+        f"{s.get('token_count_floor', 20)} times, whose one-step readout effect "
         "|w·(F(h, e_w) - F(h, x_b))| is smallest, drawn by frequency): a state on the line "
         f"moves a median {_pct(drift)} of the line over a median document "
         f"({s.get('median_document_length')} tokens; middle half of the line: "
