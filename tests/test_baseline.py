@@ -186,6 +186,36 @@ def test_input_shifted_system_is_the_original_at_the_offset():
         InputShiftedSystem(gru, [1.0])
 
 
+def _driven(system, emb, ids):
+    """A 2-unit classifier reading e_0, and its trajectories on ``ids`` (stepped in NumPy)."""
+    clf = RecurrentClassifier(
+        system=system,
+        embedding=emb,
+        readout_weight=np.array([1.0, 0.0]),
+        readout_bias=0.0,
+        vocabulary=Vocabulary(TOKENS),
+    )
+    n, length = ids.shape
+    states = np.zeros((n, length, 2), dtype=np.float32)
+    h = np.zeros((n, 2))
+    for t in range(length):
+        h = system.step(h, emb[ids[:, t]])
+        states[:, t] = h
+    logit = clf.readout(h)
+    traj = make_dataset(
+        "trajectories",
+        {
+            "hidden_state": states,
+            "token_id": ids,
+            "valid": np.ones(ids.shape, dtype=np.int8),
+            "length": np.full(n, length),
+            "logit": logit,
+            "label": (logit > 0).astype(np.int8),
+        },
+    )
+    return clf, traj
+
+
 def _bistable(scale: float, offset: float):
     """h0' = tanh(1.05 h0 + x0) beside a fast tanh unit; words push h0 by scale * valence."""
     valences = {
@@ -203,33 +233,8 @@ def _bistable(scale: float, offset: float):
         emb[i] = [scale * valences[token] + offset, 0.3 * (i % 2)]
     emb[1] = [offset, 0.0]
     system = SimpleRNNSystem(np.eye(2), np.diag([1.05, 0.3]), np.zeros(2))
-    clf = RecurrentClassifier(
-        system=system,
-        embedding=emb,
-        readout_weight=np.array([1.0, 0.0]),
-        readout_bias=0.0,
-        vocabulary=Vocabulary(TOKENS),
-    )
-    rng = np.random.default_rng(3)
-    ids = rng.integers(1, len(TOKENS), size=(80, 40)).astype(np.int32)
-    states = np.zeros((80, 40, 2), dtype=np.float32)
-    h = np.zeros((80, 2))
-    for t in range(40):
-        h = system.step(h, emb[ids[:, t]])
-        states[:, t] = h
-    logit = clf.readout(h)
-    traj = make_dataset(
-        "trajectories",
-        {
-            "hidden_state": states,
-            "token_id": ids,
-            "valid": np.ones(ids.shape, dtype=np.int8),
-            "length": np.full(80, 40),
-            "logit": logit,
-            "label": (logit > 0).astype(np.int8),
-        },
-    )
-    return clf, traj
+    ids = np.random.default_rng(3).integers(1, len(TOKENS), size=(80, 40)).astype(np.int32)
+    return _driven(system, emb, ids)
 
 
 def test_structure_at_the_baseline_and_the_fold_on_the_way_from_zero():
@@ -298,31 +303,8 @@ def test_an_exact_integrator_whose_average_word_carries_evidence():
     for i, token in enumerate(TOKENS[2:], start=2):
         emb[i] = [0.2 * valences[token], 0.1]
     system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
-    clf = RecurrentClassifier(
-        system=system,
-        embedding=emb,
-        readout_weight=np.array([1.0, 0.0]),
-        readout_bias=0.0,
-        vocabulary=Vocabulary(TOKENS),
-    )
-    rng = np.random.default_rng(0)
-    ids = rng.integers(2, len(TOKENS), size=(60, 30)).astype(np.int32)
-    states = np.zeros((60, 30, 2), dtype=np.float32)
-    h = np.zeros((60, 2))
-    for t in range(30):
-        h = system.step(h, emb[ids[:, t]])
-        states[:, t] = h
-    traj = make_dataset(
-        "trajectories",
-        {
-            "hidden_state": states,
-            "token_id": ids,
-            "valid": np.ones(ids.shape, dtype=np.int8),
-            "length": np.full(60, 30),
-            "logit": h[:, 0],
-            "label": (h[:, 0] > 0).astype(np.int8),
-        },
-    )
+    ids = np.random.default_rng(0).integers(2, len(TOKENS), size=(60, 30)).astype(np.int32)
+    clf, traj = _driven(system, emb, ids)
     x_b = clf.baseline_input(ids)
     comparison = BaselineComparison(neutral_share=0.01, neutral_min=1)
     result = LineAttractor(

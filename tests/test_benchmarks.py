@@ -176,3 +176,29 @@ def test_performance_blocks_are_generated_from_the_recorded_benchmarks():
     assert {"Fixed points, 1 thread(s)", "Fixed points, 2 thread(s)"} <= set(tables)
     finders = {row["finder"] for row in tables["Fixed points, 1 thread(s)"]}
     assert {"FixedPointFinder tuned, lr 0.05", "FixedPointFinder defaults, lr 1.0"} <= finders
+
+
+def test_study_blocks_are_generated_from_the_recorded_studies():
+    """README.md's recipe and architecture paragraphs and docs/architectures.md come from
+    the recorded studies (docs/recipes.json, docs/architectures.json), never typed in."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import architectures
+        import recipes
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    readme = (BENCHMARKS.parent / "README.md").read_text()
+    record = json.loads(architectures.RECORD.read_text())
+    assert architectures.current_block(readme) == architectures.readme_block(record)
+    assert architectures.PAGE.read_text() == architectures.page(record)
+    assert len(record["jobs"]) == 16  # 4 architectures x 2 datasets x 2 seeds
+    assert {j["mechanism_at_zero"] for j in record["jobs"]} != {None}
+    rows = json.loads((BENCHMARKS.parent / "docs" / "recipes.json").read_text())["rows"]
+    start = readme.index(recipes.START)
+    assert readme[start : readme.index(recipes.END) + len(recipes.END)] == recipes.readme_block(
+        rows
+    )
+    chosen, _ = recipes.choose(rows)
+    assert (
+        f"**Chosen recipe: {chosen}.**" in (BENCHMARKS.parent / "docs" / "recipes.md").read_text()
+    )
