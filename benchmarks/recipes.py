@@ -63,7 +63,7 @@ COLUMNS = [
     ("clusters at x_b (stable / unstable)", "clusters", None),
     ("slow share at x_b", "slow_fraction", "{:.0%}"),
     ("drift / document at x_b, middle half", "middle_drift_per_document", "{:.0%}"),
-    ("neutral-stream drift / document", "median_neutral_drift_per_document", "{:.0%}"),
+    ("neutral-stream drift / document (whole line)", "median_neutral_drift_per_document", "{:.0%}"),
     ("\\|cos(readout, r₁)\\| at x_b", "stable_median_alignment_readout_r1", "{:.2f}"),
     ("mechanism at x_b", "mechanism", "{}"),
     ("clusters at x = 0 (stable / unstable)", "clusters_at_zero", None),
@@ -71,11 +71,14 @@ COLUMNS = [
     ("mechanism at x = 0", "mechanism_at_zero", "{}"),
     ("'not' strength (95%)", "not_strength", "{}"),
     ("strongest intensifier (95%)", "intensifier_strength", "{}"),
+    ("epochs run", "epochs_run", "{}"),
     ("training s", "training_seconds", "{:.0f}"),
 ]
 
-#: Test accuracy a recipe may lose against the best one and still be chosen.
+#: Test accuracy a recipe may fall short of the paper's GRU on IMDB (86.86%) and still be
+#: chosen: a network that reproduces the paper must also classify as well as its GRU.
 ACCURACY_SLACK = 0.01
+PAPER_GRU_IMDB = 0.8686
 #: Slow share by which another recipe must beat the default to replace it.
 SLOW_MARGIN = 0.05
 
@@ -145,7 +148,11 @@ def run_variant(
         "epochs_run": (training.get("training") or {}).get("epochs_run"),
         "clusters": _clusters(summary.get("fixed_point_structure")),
         "clusters_at_zero": _clusters(summary.get("fixed_point_structure_at_zero")),
-        **{k: summary.get(k) for _, k, fmt in COLUMNS if fmt and k != "training_seconds"},
+        **{
+            k: summary.get(k)
+            for _, k, fmt in COLUMNS
+            if fmt and k not in ("training_seconds", "epochs_run")
+        },
         **_modifier_cells(summary),
         "structure": summary.get("fixed_point_structure"),
         "structure_at_zero": summary.get("fixed_point_structure_at_zero"),
@@ -160,41 +167,43 @@ def _clusters(rows: list[dict[str, Any]] | None) -> str:
     return f"{len(clusters)} ({stable} / {unstable})"
 
 
-def choose(rows: list[dict[str, Any]]) -> tuple[str, str]:
+def choose(rows: list[dict[str, Any]], reference: float | None = PAPER_GRU_IMDB) -> tuple[str, str]:
     """The recipe that reproduces the paper best at the baseline input, and why.
 
     The paper's mechanism is a line that holds evidence over a document: among
-    the recipes within ACCURACY_SLACK of the best test accuracy, the one whose
-    line is slow over the largest share at the baseline (ties: smaller middle
-    drift); the default stays unless another beats its slow share by SLOW_MARGIN.
+    the recipes whose test accuracy is at most ACCURACY_SLACK below the paper's
+    GRU on IMDB (``reference``; without one, the best recipe's), the one whose
+    line is slow over the largest share at the baseline input (ties: the higher
+    accuracy); the default stays unless another beats its slow share by
+    SLOW_MARGIN.
     """
     usable = [r for r in rows if r.get("test_accuracy") is not None]
     if not usable:
         return "default", "no recipe finished"
-    best_acc = max(r["test_accuracy"] for r in usable)
-    eligible = [r for r in usable if r["test_accuracy"] >= best_acc - ACCURACY_SLACK]
+    bar = reference if reference is not None else max(r["test_accuracy"] for r in usable)
+    floor = bar - ACCURACY_SLACK
+    eligible = [r for r in usable if r["test_accuracy"] >= floor] or usable
 
     def key(r: dict[str, Any]) -> tuple[float, float]:
-        return (r.get("slow_fraction") or 0.0, -(r.get("middle_drift_per_document") or 1.0))
+        return (r.get("slow_fraction") or 0.0, r["test_accuracy"])
 
     winner = max(eligible, key=key)
-    default = next((r for r in usable if r["name"] == "default"), None)
+    what = "the paper's GRU" if reference is not None else "the best recipe"
     why = (
-        f"among the recipes within {100 * ACCURACY_SLACK:.0f} point of the best test accuracy "
-        f"({best_acc:.2%}), {winner['name']} has the line slow over the largest share at the "
-        f"baseline input ({(winner.get('slow_fraction') or 0):.0%}, mechanism "
+        f"among the recipes with a test accuracy of at least {floor:.2%} ({what}'s "
+        f"{bar:.2%} less {100 * ACCURACY_SLACK:.0f} point), {winner['name']} has its line "
+        f"slow over the largest share at the baseline input "
+        f"({(winner.get('slow_fraction') or 0):.0%}; mechanism "
         f"{str(winner.get('mechanism')).replace('_', ' ')})"
     )
+    default = next((r for r in eligible if r["name"] == "default"), None)
     if default is not None and winner["name"] != "default":
         gain = (winner.get("slow_fraction") or 0) - (default.get("slow_fraction") or 0)
-        if gain < SLOW_MARGIN or default not in eligible:
-            reason = (
-                "the default is not within the accuracy band"
-                if default not in eligible
-                else f"it beats the default by less than {100 * SLOW_MARGIN:.0f} points"
+        if gain < SLOW_MARGIN:
+            return "default", (
+                f"{why}, but it beats the default's {(default.get('slow_fraction') or 0):.0%} "
+                f"by less than {100 * SLOW_MARGIN:.0f} points, so the default stays"
             )
-            if default in eligible:
-                return "default", f"{why}, but {reason}, so the default stays"
     return winner["name"], why
 
 
@@ -216,8 +225,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _reference(rows: list[dict[str, Any]]) -> float | None:
+    """The paper's GRU accuracy for IMDB rows; none for the quick synthetic variants."""
+    return None if any(r["name"] == "units8" for r in rows) else PAPER_GRU_IMDB
+
+
 def _write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
-    chosen, why = choose(rows)
+    chosen, why = choose(rows, _reference(rows))
     text = (
         "# Training recipes at the input the network runs at (IMDB GRU, seed 0)\n\n"
         "Generated by `python benchmarks/recipes.py --train --json docs/recipes.json "
@@ -248,7 +262,7 @@ START, END = "<!-- recipes:start -->", "<!-- recipes:end -->"
 
 def readme_block(rows: list[dict[str, Any]]) -> str:
     """README.md's paragraph on the recipe study, generated from its rows."""
-    chosen, why = choose(rows)
+    chosen, why = choose(rows, _reference(rows))
     tally: dict[str, list[str]] = {}
     for r in rows:
         tally.setdefault(str(r.get("mechanism")).replace("_", " "), []).append(r["name"])
@@ -269,14 +283,18 @@ def readme_block(rows: list[dict[str, Any]]) -> str:
             f"({(best.get('slow_fraction') or 0):.0%} of the line at x_b, "
             f"{(best.get('slow_fraction_at_zero') or 0):.0%} at x = 0)."
         )
-    text += f" The default recipe is **{chosen}**: {why}."
+    text += (
+        f" The default recipe stays: {why}."
+        if chosen == "default"
+        else f" The chosen recipe is **{chosen}**: {why}."
+    )
     if nots:
         text += (
             " Modifier words: 'not' flips the next word's effect in "
             + (", ".join(flips) if flips else "none of them")
-            + " (its strength right after it ranges "
+            + " (the next word's strength right after it: "
             + ", ".join(f"{r['name']} {r['not_strength'].split(' ')[0]}" for r in nots)
-            + ")."
+            + "; below 0 would be a flip)."
         )
     return "\n".join(
         [

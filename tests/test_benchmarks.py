@@ -198,7 +198,7 @@ def test_study_blocks_are_generated_from_the_recorded_studies():
     assert readme[start : readme.index(recipes.END) + len(recipes.END)] == recipes.readme_block(
         rows
     )
-    chosen, _ = recipes.choose(rows)
+    chosen, _ = recipes.choose(rows, recipes._reference(rows))
     assert (
         f"**Chosen recipe: {chosen}.**" in (BENCHMARKS.parent / "docs" / "recipes.md").read_text()
     )
