@@ -292,6 +292,7 @@ def test_the_readmes_own_model_example_runs(run_dir, tmp_path, monkeypatch):
     section = text[text.index("## Use it on your own model") :]
     code = section[section.index("```python") + len("```python") : section.index("```\n\n")]
     code = code.replace('"dynalyze-output/model"', repr(str(run_dir / "model")))
+    code = code.replace('load_dataset("imdb")', 'load_dataset("synthetic")')
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"my_keras_model": keras.saving.load_model(run_dir / "model" / "model.keras")}
     exec(compile(code, "README.md", "exec"), namespace)
