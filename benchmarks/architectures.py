@@ -227,8 +227,9 @@ def page(record: dict[str, Any]) -> str:
             "(each job a whole `dynalyze run` on one thread of the 2-core machine; its Rotten "
             "Tomatoes jobs are those of the default `dynalyze sweep`, run first into the same "
             "folder and reused; the numbers are in `docs/architectures.json`). Every network "
-            "is analysed at its own baseline input x_b (the mean token embedding of its training documents; its norm against a "
-            "median token's is a column) and at x = 0 beside it.",
+            "is analysed at its own baseline input x_b (the mean token embedding of its "
+            "training documents; its norm against a median token's is a column) and at x = 0 "
+            "beside it.",
             "",
             verdict(jobs),
             "",
