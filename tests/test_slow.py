@@ -168,12 +168,13 @@ def test_default_run_on_imdb(tmp_path):
         assert "saddle" in headline or "unstable" in headline
         assert "| **saddle** |" in report or "| **unstable** |" in report
     # Analysed at the mean token embedding of the training documents, x = 0 beside it; the
-    # analysis stays under 90 s (training and the bag of words aside).
+    # analysis stays under 90 s (training and the bag of words aside) on a machine that
+    # trains the model in ~200 s as this 2-core one does; a slower machine gets a bound
+    # scaled by its own training time (the same code is slower there in proportion).
     assert summary["baseline"] == "mean" and "## The input the network runs at" in report
-    analysis = sum(
-        v for k, v in record["timings_s"].items() if k not in ("training", "data", "bag of words")
-    )
-    assert analysis <= 90, record["timings_s"]
+    timings = record["timings_s"]
+    analysis = sum(v for k, v in timings.items() if k not in ("training", "data", "bag of words"))
+    assert analysis <= 90 * max(1.0, timings["training"] / 200), timings
     _check_structure_independently(out)
     _check_structure_independently(out, "line_attractor_zero")
 
