@@ -319,3 +319,37 @@ def test_a_baseline_of_the_wrong_width_is_refused_before_anything_is_written(run
     with pytest.raises(ConfigurationError, match="baseline input must have"):
         analyze_model(run_dir / "model", config)
     assert not out.exists() and not list(tmp_path.glob(".bad*"))
+
+
+def _missing(root: Path, model: Path) -> Path:
+    return root / "missing"
+
+
+def _empty(root: Path, model: Path) -> Path:
+    (root / "empty").mkdir()
+    return root / "empty"
+
+
+def _no_vocabulary(root: Path, model: Path) -> Path:
+    (root / "novocab").mkdir()
+    (root / "novocab" / "model.keras").write_bytes(model.read_bytes())
+    return root / "novocab"
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (_missing, "does not exist"),
+        (_empty, "holds no .keras"),
+        (_no_vocabulary, "No vocabulary found"),
+    ],
+)
+def test_analyze_refusals_name_the_real_cause(run_dir, tmp_path, capsys, make, match):
+    """A model that cannot be loaded is not a write error: the line says what is missing."""
+    folder = make(tmp_path, run_dir / "model" / "model.keras")
+    out = str(tmp_path / "o")
+    status = main(["analyze", str(folder), "--dataset", "synthetic", "--out", out, "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1, err
+    assert match in err[0] and "Cannot write" not in err[0] and ".." not in err[0]
+    assert not (tmp_path / "o").exists()

@@ -36,7 +36,13 @@ from dynalyze._validation import (
     attrs_positive_int,
 )
 from dynalyze._version import __version__
-from dynalyze.errors import ConfigurationError, OutputError, OutputExistsError
+from dynalyze.errors import (
+    ConfigurationError,
+    DataError,
+    DynalyzeError,
+    OutputError,
+    OutputExistsError,
+)
 from dynalyze.sentiment.defaults import Recipe, default_recipe
 
 __all__ = ["RunConfig", "RunResult", "analyze_model", "architecture_of", "run_pipeline"]
@@ -230,8 +236,14 @@ def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Pat
     try:
         with atomic_folder(target) as staging:
             yield staging
+    except DynalyzeError:
+        raise  # already says what happened (e.g. a model that cannot be loaded)
     except OSError as exc:
-        raise OutputError(f"Cannot write to {target.parent}: {exc.strerror or exc}.") from None
+        reason = exc.strerror or str(exc)
+        where = Path(exc.filename).resolve() if exc.filename else None
+        if where is None or where == target.parent or target.parent in where.parents:
+            raise OutputError(f"Cannot write to {target.parent}: {reason}.") from None
+        raise DataError(f"Cannot read {where}: {reason}.") from None
 
 
 def _vader_lexicon() -> dict[str, float]:
