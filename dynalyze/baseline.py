@@ -37,6 +37,7 @@ __all__ = [
     "PAPER_MEAN_EMBEDDING_NORM",
     "BaselineInput",
     "check_baseline",
+    "classifier_baseline",
     "mean_embedding",
     "resolve_baseline",
 ]
@@ -208,18 +209,6 @@ class BaselineInput:
             "baseline_n_tokens": int(self.n_tokens),
         }
 
-    def describe(self) -> dict[str, Any]:
-        """Plain numbers for summaries and JSON."""
-        return {
-            "baseline": self.kind,
-            "baseline_source": self.source,
-            "baseline_norm": self.norm,
-            "baseline_relative_norm": self.relative_norm,
-            "median_token_norm": self.median_token_norm,
-            "baseline_n_tokens": int(self.n_tokens),
-            "baseline_meets_paper_condition": self.meets_paper_condition,
-        }
-
 
 def resolve_baseline(
     spec: Any,
@@ -294,3 +283,30 @@ def resolve_baseline(
             f"got {vector.shape[0]}. Pass one value per input unit, 'mean' or 'zero'."
         )
     return BaselineInput("explicit", vector, "given by the caller", 0, typical)
+
+
+def classifier_baseline(
+    spec: Any, classifier: Any, ids: ArrayLike, *, given: bool
+) -> BaselineInput:
+    """:func:`resolve_baseline` for a classifier (its embedding and vocabulary conventions).
+
+    ``ids`` are the documents averaged for ``"mean"``; ``given`` says whether the
+    caller chose them (recorded as the source) or they are the analysed ones.
+
+    Examples
+    --------
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> clf, traj = exact_integrator()
+    >>> classifier_baseline("mean", clf, traj["token_id"].values, given=False).source
+    'the analysed documents'
+    """
+    vocabulary = classifier.vocabulary
+    return resolve_baseline(
+        spec,
+        input_dim=classifier.system.input_dim,
+        embedding=getattr(classifier, "embedding", None),
+        ids=np.asarray(ids),
+        pad_id=int(getattr(vocabulary, "pad_id", 0)),
+        special_ids=tuple(int(i) for i in getattr(vocabulary, "special_ids", (0,))),
+        source="the given documents" if given else "the analysed documents",
+    )

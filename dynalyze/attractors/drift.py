@@ -38,13 +38,6 @@ from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["NeutralTokens", "neutral_drift", "neutral_tokens"]
 
-#: The rule, stated in results and reports.
-NEUTRAL_RULE = (
-    "the {share:.0%} of the tokens seen at least {min_count} times with the smallest "
-    "one-step readout effect |w . (F(h, e_w) - F(h, x_b))| (median over {n_states} visited "
-    "states), drawn in proportion to their frequency"
-)
-
 
 @attrs.frozen
 class NeutralTokens:
@@ -58,12 +51,10 @@ class NeutralTokens:
         Probability of each in a stream (proportional to its count).
     effect : ndarray, shape (vocab,)
         One-step readout effect of every candidate token (NaN elsewhere).
-    rule : str
-        The selection rule in words.
 
     Examples
     --------
-    >>> tokens = NeutralTokens(np.array([3, 5]), np.array([0.75, 0.25]), np.zeros(6), "rule")
+    >>> tokens = NeutralTokens(np.array([3, 5]), np.array([0.75, 0.25]), np.zeros(6))
     >>> tokens.ids.tolist(), float(tokens.probability.sum())
     ([3, 5], 1.0)
     """
@@ -71,7 +62,6 @@ class NeutralTokens:
     ids: NDArray[np.int64]
     probability: FloatArray
     effect: FloatArray
-    rule: str
 
 
 def neutral_tokens(
@@ -151,8 +141,7 @@ def neutral_tokens(
     keep = max(min(min_tokens, ids.size), int(np.ceil(share * ids.size)))
     chosen = ids[np.argsort(effect[ids], kind="stable")[:keep]]
     probability = count[chosen] / count[chosen].sum()
-    rule = NEUTRAL_RULE.format(share=share, min_count=min_count, n_states=h.shape[0])
-    return NeutralTokens(chosen.astype(np.int64), probability, effect, rule)
+    return NeutralTokens(chosen.astype(np.int64), probability, effect)
 
 
 def neutral_drift(
@@ -199,7 +188,7 @@ def neutral_drift(
     >>> axis = manifold_axis(visited)
     >>> profile = manifold_profile(system, visited, axis, readout=[1.0, 0.0], doc_length=20,
     ...                            n_bins=4, settle_steps=0)
-    >>> tokens = NeutralTokens(np.array([0]), np.array([1.0]), np.zeros(1), "")
+    >>> tokens = NeutralTokens(np.array([0]), np.array([1.0]), np.zeros(1))
     >>> neutral_drift(system, profile, axis, [[0.0, 1.0]], tokens).round(12).tolist()
     [0.0, 0.0, 0.0, 0.0]
     """

@@ -58,7 +58,7 @@ from dynalyze.attractors.views import (
     median,
     middle_half,
 )
-from dynalyze.baseline import BaselineInput, BaselineSpec, check_baseline, resolve_baseline
+from dynalyze.baseline import BaselineInput, BaselineSpec, check_baseline, classifier_baseline
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.fixedpoints import (
     FixedPointFinder,
@@ -382,18 +382,8 @@ class LineAttractor(AttractorModel):
             An explicit vector of the wrong width, or ``"mean"`` for a classifier
             without an embedding.
         """
-        source = as_source(trajectories)
-        ids = source.token_ids if baseline_ids is None else np.asarray(baseline_ids)
-        vocabulary = classifier.vocabulary
-        return resolve_baseline(
-            self.baseline,
-            input_dim=classifier.system.input_dim,
-            embedding=getattr(classifier, "embedding", None),
-            ids=ids,
-            pad_id=int(getattr(vocabulary, "pad_id", 0)),
-            special_ids=tuple(int(i) for i in getattr(vocabulary, "special_ids", (0,))),
-            source="the analysed documents" if baseline_ids is None else "the given documents",
-        )
+        ids = as_source(trajectories).token_ids if baseline_ids is None else baseline_ids
+        return classifier_baseline(self.baseline, classifier, ids, given=baseline_ids is not None)
 
     def find_fixed_points(
         self,

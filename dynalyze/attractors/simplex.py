@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
 from dynalyze.attractors.base import AttractorModel
 from dynalyze.attractors.geometry import eigenvector_span, pca
-from dynalyze.baseline import BaselineSpec, check_baseline, resolve_baseline
+from dynalyze.baseline import BaselineSpec, check_baseline, classifier_baseline
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.trajectories import TrajectorySource, as_source
@@ -225,15 +225,9 @@ class SimplexAttractor(AttractorModel):
                 f"The trajectories have {source.state_dim} state units but the classifier's "
                 f"system has {classifier.system.state_dim}; they come from different networks."
             )
-        vocabulary = classifier.vocabulary
-        baseline = resolve_baseline(
-            self.baseline,
-            input_dim=classifier.system.input_dim,
-            embedding=classifier.embedding,
-            ids=source.token_ids if baseline_ids is None else np.asarray(baseline_ids),
-            pad_id=int(getattr(vocabulary, "pad_id", 0)),
-            special_ids=tuple(int(i) for i in getattr(vocabulary, "special_ids", (0,))),
-            source="the analysed documents" if baseline_ids is None else "the given documents",
+        ids = source.token_ids if baseline_ids is None else baseline_ids
+        baseline = classifier_baseline(
+            self.baseline, classifier, ids, given=baseline_ids is not None
         )
         # Every stage sees the network at its baseline: zero input is x_b there.
         classifier = classifier.at_input(baseline.vector)

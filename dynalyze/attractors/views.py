@@ -24,7 +24,7 @@ variables, named as in the ``line_attractor`` schema, so the same readers
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import attrs
@@ -225,7 +225,7 @@ def dynamics_view(
     >>> [row["stability"] for row in view.structure.describe()]
     ['stable', 'saddle', 'stable']
     """
-    timer: Clock = clock if clock is not None else _no_clock
+    timer: Clock = clock if clock is not None else (lambda _name: nullcontext())
     suffix = f" ({label})" if label else ""
     shifted = at_input(system, baseline.vector)
     if fixed_points is None:
@@ -265,18 +265,6 @@ def dynamics_view(
         )
     variables.update(_stage_profile(profile, axis))
     return DynamicsView(baseline, shifted, fixed_points, accepted, structure, profile, variables)
-
-
-class _NoClock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-
-def _no_clock(_name: str) -> AbstractContextManager[None]:
-    return _NoClock()
 
 
 def accepted_candidates(fixed_points: xr.Dataset, criterion: float) -> xr.Dataset:

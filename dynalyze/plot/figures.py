@@ -149,6 +149,17 @@ def _mark_clusters(ax: Any, attractor: xr.Dataset, mean: Any, axes: Any) -> None
         seen.add(label)
 
 
+#: Drifts drawn beside the analysis's own: variable, line style, legend label.
+_DRIFT_OVERLAYS = (
+    ("manifold_zero_drift", {"color": "grey", "ls": "--", "lw": 1.0}, "at zero input"),
+    (
+        "manifold_neutral_drift",
+        {"color": "darkorange", "ls": ":", "lw": 1.5},
+        "neutral-token streams",
+    ),
+)
+
+
 def manifold_profile(attractor: xr.Dataset) -> Figure:
     """Drift per document, token gain and |lambda_1| along the manifold axis.
 
@@ -186,24 +197,9 @@ def manifold_profile(attractor: xr.Dataset) -> Figure:
         lw=1,
         label="at zero input" if at_zero else "at the baseline input",
     )
-    if "manifold_zero_drift" in attractor:
-        top.plot(
-            x,
-            attractor["manifold_zero_drift"].values,
-            color="grey",
-            ls="--",
-            lw=1,
-            label="at zero input",
-        )
-    if "manifold_neutral_drift" in attractor:
-        top.plot(
-            x,
-            attractor["manifold_neutral_drift"].values,
-            color="darkorange",
-            ls=":",
-            lw=1.5,
-            label="neutral-token streams",
-        )
+    for name, style, label in _DRIFT_OVERLAYS:
+        if name in attractor:
+            top.plot(x, attractor[name].values, **style, label=label)
     top.scatter(x[slow], drift[slow], color="seagreen", s=18, zorder=3, label="slow slice")
     tol = float(attractor["drift_tolerance"]) if "drift_tolerance" in attractor else 0.1
     top.axhline(tol, color="grey", ls="-", lw=0.6)
