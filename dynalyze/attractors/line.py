@@ -401,7 +401,16 @@ class LineAttractor(AttractorModel):
         self,
         classifier: RecurrentClassifier,
         trajectories: xr.Dataset | TrajectorySource,
-        **evidence: Any,
+        *,
+        fixed_points: xr.Dataset | None = None,
+        linearization: xr.Dataset | None = None,
+        untrained_states: Any = None,
+        bow_weights: ArrayLike | None = None,
+        vader: Mapping[str, float] | None = None,
+        true_valence: ArrayLike | None = None,
+        calibration_ids: ArrayLike | None = None,
+        calibration_labels: ArrayLike | None = None,
+        baseline_ids: ArrayLike | None = None,
     ) -> xr.Dataset:
         """Fit the line-attractor description (see :meth:`analyze` for the arguments).
 
@@ -410,7 +419,19 @@ class LineAttractor(AttractorModel):
         xarray.Dataset
             A ``line_attractor`` dataset.
         """
-        return self.analyze(classifier, trajectories, **evidence).attractor
+        return self.analyze(
+            classifier,
+            trajectories,
+            fixed_points=fixed_points,
+            linearization=linearization,
+            untrained_states=untrained_states,
+            bow_weights=bow_weights,
+            vader=vader,
+            true_valence=true_valence,
+            calibration_ids=calibration_ids,
+            calibration_labels=calibration_labels,
+            baseline_ids=baseline_ids,
+        ).attractor
 
     def analyze(
         self,
