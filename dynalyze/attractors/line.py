@@ -567,7 +567,10 @@ class LineAttractor(AttractorModel):
         )
         starts = sample_initial_states(first.sample, self.n_relaxation, seed=self.seed + 1)
         variables["relaxation_speed"] = _relaxation(shifted.system, starts, self.relaxation_steps)
-        return self._assemble(classifier, source, view, variables, linearization, zero, axis, clock)
+        continuation = self._continuation(classifier, view, zero, axis, clock)
+        return self._assemble(
+            classifier, source, view, variables, linearization, zero, continuation, clock
+        )
 
     # ------------------------------------------------------ pipeline stages
     def _check(
@@ -800,7 +803,7 @@ class LineAttractor(AttractorModel):
         variables: dict[str, Any],
         linearization: xr.Dataset | None,
         zero: DynamicsView | None,
-        axis: ManifoldAxis,
+        continuation: xr.Dataset | None,
         clock: Stopwatch,
     ) -> LineAttractorResult:
         system = classifier.system
@@ -830,7 +833,6 @@ class LineAttractor(AttractorModel):
             nulls = {k: variables[k] for k in _NULL_NAMES if k in variables}
             zero_view = attrs.evolve(zero, variables={**zero.variables, **nulls})
             zero_ds = zero_view.dataset(state, provenance)
-        continuation = self._continuation(classifier, view, zero, axis, clock)
         total = time.perf_counter() - clock.start
         clock.timings["attractor fit (the rest)"] = round(total - sum(clock.timings.values()), 3)
         return LineAttractorResult(
