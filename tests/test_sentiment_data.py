@@ -295,8 +295,15 @@ def test_document_matrix_binary() -> None:
 
 keras = pytest.importorskip("keras")
 
+import dynalyze  # noqa: E402
 from dynalyze.keras import load_model, save_model  # noqa: E402
-from dynalyze.sentiment.models import ARCHITECTURES, build_model, register_architecture  # noqa: E402
+from dynalyze.sentiment.models import (  # noqa: E402
+    ARCHITECTURES,
+    architecture_of,
+    build_model,
+    register_architecture,
+    untrained_copy,
+)
 from dynalyze.sentiment.training import (  # noqa: E402
     evaluate_accuracy,
     predict_logits,
@@ -330,12 +337,55 @@ def test_build_model_errors_and_registry() -> None:
     def gru_v1(units: int, *, seed: int, name: str) -> keras.layers.Layer:
         return keras.layers.GRU(units, name=name, reset_after=False)
 
-    register_architecture("gru_v1_test", gru_v1)
+    register_architecture("gru_v1_test", gru_v1, system="gru")
     try:
         model = build_model("gru_v1_test", 10, units=3, embedding_dim=2)
         assert model.get_layer("rnn").reset_after is False
+        # The built-in architecture naming a system comes first.
+        assert architecture_of(dynalyze.wrap(model)) == "gru"
     finally:
         del ARCHITECTURES["gru_v1_test"]
+    with pytest.raises(ConfigurationError, match="system"):
+        register_architecture("gru_v2_test", gru_v1, system="")
+
+
+def test_one_architecture_registry() -> None:
+    """Recipe/CLI names, the systems their layers become, and back (``"simple"``)."""
+    from dynalyze.keras import architectures
+
+    assert ARCHITECTURES is architectures.ARCHITECTURES  # the re-export is the table
+    assert build_model is architectures.build_model
+    assert [(name, entry.system) for name, entry in ARCHITECTURES.items()] == [
+        ("simple", "simple_rnn"),
+        ("gru", "gru"),
+        ("lstm", "lstm"),
+        ("ugrnn", "ugrnn"),
+    ]
+    systems = dynalyze.list_systems()
+    for arch, entry in ARCHITECTURES.items():
+        system = dynalyze.wrap(build_model(arch, 10, units=3, embedding_dim=2, seed=0))
+        assert type(system) is systems[entry.system]
+        assert architecture_of(system) == arch
+    keras_system = dynalyze.wrap(build_model("gru", 10, units=3, embedding_dim=2), system="keras")
+    assert architecture_of(keras_system) == "keras"  # unknown: its registry name
+
+    class Nameless:
+        name = ""
+
+    assert architecture_of(Nameless()) == "Nameless"
+
+
+def test_untrained_copy_is_the_architecture_before_training() -> None:
+    model = build_model("lstm", 10, units=3, embedding_dim=2, seed=4)
+    initial = model.get_weights()
+    model.set_weights([w - 0.5 for w in initial])  # stands in for training
+    copy = untrained_copy(model, seed=5)
+    assert copy is not model and copy.name == model.name
+    assert [type(layer).__name__ for layer in copy.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
+    for got, want in zip(copy.get_weights(), initial, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.fixture(scope="module")
@@ -450,13 +500,13 @@ def test_model_without_embedding_is_refused(tmp_path: Path) -> None:
 
 def test_random_windows_are_slices_of_each_document() -> None:
     """``window=W``: each drawn document is W consecutive tokens of it (whole if shorter)."""
-    from dynalyze.sentiment.training import _windows
+    from dynalyze.keras._batches import windows
 
     lengths = np.array([3, 12, 40])
     ids = np.zeros((3, 40), dtype=np.int32)
     for row, n in enumerate(lengths):
         ids[row, :n] = 100 * (row + 1) + np.arange(n)  # distinct, increasing tokens
-    cut = _windows(ids, 10, np.random.default_rng(0))
+    cut = windows(ids, 10, np.random.default_rng(0))
     starts = {1: set(), 2: set()}
     for _ in range(300):
         out = cut(np.array([0, 1, 2]))
@@ -469,8 +519,8 @@ def test_random_windows_are_slices_of_each_document() -> None:
             np.testing.assert_array_equal(window, ids[row, start : start + 10])
             starts[row].add(start)
     assert starts[1] == set(range(3)) and starts[2] == set(range(31))  # every start occurs
-    again = _windows(ids, 10, np.random.default_rng(0))(np.array([0, 1, 2]))
-    first = _windows(ids, 10, np.random.default_rng(0))(np.array([0, 1, 2]))
+    again = windows(ids, 10, np.random.default_rng(0))(np.array([0, 1, 2]))
+    first = windows(ids, 10, np.random.default_rng(0))(np.array([0, 1, 2]))
     np.testing.assert_array_equal(again, first)  # seeded
 
 

@@ -4,6 +4,11 @@
   or cell as a :class:`~dynalyze.systems.RecurrentSystem`;
 - :class:`KerasCellSystem`: any Keras cell, differentiated by the one TensorFlow
   autodiff implementation (:mod:`dynalyze.keras.autodiff`);
+- :mod:`dynalyze.keras.architectures`: the architecture registry
+  (``"gru"``, ``"lstm"``, ``"simple"``, ``"ugrnn"``), :func:`build_model`,
+  :func:`untrained_copy` and :func:`architecture_of`;
+- :mod:`dynalyze.keras.training`: the ``tf.data`` training loop
+  (:func:`train_model`, :func:`evaluate_accuracy`, :func:`predict_logits`);
 - :mod:`dynalyze.keras.model`: a trained classifier taken apart, and its
   compiled forward passes (used by :class:`~dynalyze.RecurrentClassifier`);
 - :func:`save_model` / :func:`load_model`: a model folder with its vocabulary;
@@ -11,9 +16,9 @@
 - :func:`check_keras_cell`, :func:`keras_reference_step`: conformance of a
   wrapped cell against Keras itself.
 
-No other part of dynalyze imports ``keras`` or ``tensorflow`` (the sentiment
-application builds and trains its models with Keras directly). Importing this
-package imports neither: TensorFlow is loaded when a function first needs it.
+No other part of dynalyze imports ``keras`` or ``tensorflow``: the sentiment
+application builds and trains its models through this package. Importing this package imports
+neither: TensorFlow is loaded when a function first needs it.
 
 Examples
 --------
@@ -28,18 +33,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from dynalyze.keras.architectures import (
+    architecture_of,
+    build_model,
+    register_architecture,
+    untrained_copy,
+)
 from dynalyze.keras.cell_system import KerasCellSystem
 from dynalyze.keras.io import load_model, save_model
 from dynalyze.keras.registry import list_systems, wrap
+from dynalyze.keras.training import evaluate_accuracy, predict_logits, train_model
 
 __all__ = [
     "KerasCellSystem",
     "UGRNNCell",
+    "architecture_of",
+    "build_model",
     "check_keras_cell",
+    "evaluate_accuracy",
     "keras_reference_step",
     "list_systems",
     "load_model",
+    "predict_logits",
+    "register_architecture",
     "save_model",
+    "train_model",
+    "untrained_copy",
     "wrap",
 ]
 

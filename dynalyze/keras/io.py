@@ -58,7 +58,7 @@ def embedding_input_dim(model: keras.Model) -> int:
 
     Examples
     --------
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> embedding_input_dim(build_model("simple", 12, units=2, embedding_dim=3))
     12
     """
@@ -90,7 +90,7 @@ def check_vocabulary(model: keras.Model, vocab: Vocabulary, where: str = "") -> 
 
     Examples
     --------
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> model = build_model("gru", 3, units=2, embedding_dim=2)
     >>> check_vocabulary(model, Vocabulary(["", "[UNK]", "a"]))  # sizes agree: no error
     >>> check_vocabulary(model, Vocabulary(["", "[UNK]", "a", "b"]))  # doctest: +ELLIPSIS
@@ -134,7 +134,7 @@ def save_model(model: keras.Model, vocab: Vocabulary, folder: str | os.PathLike[
     Examples
     --------
     >>> import tempfile
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
     >>> model = build_model("gru", len(vocab), units=4, embedding_dim=3, seed=0)
     >>> folder = save_model(model, vocab, tempfile.mkdtemp())
@@ -227,7 +227,7 @@ def load_model(
     Examples
     --------
     >>> import tempfile
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> vocab = Vocabulary(["", "[UNK]", "good", "bad"])
     >>> folder = save_model(build_model("lstm", 4, units=3, embedding_dim=2), vocab,
     ...                     tempfile.mkdtemp())

@@ -1,7 +1,10 @@
 """Sentiment classification: datasets, vocabulary, models, training, BoW baseline.
 
-Importing this package does not import TensorFlow; :mod:`dynalyze.sentiment.models`
-and :mod:`dynalyze.sentiment.training` import Keras inside their functions.
+Importing this package does not import TensorFlow. The application uses Keras
+only through :mod:`dynalyze.keras`: :mod:`dynalyze.sentiment.models` and
+:mod:`dynalyze.sentiment.training` re-export its model factory
+(:mod:`dynalyze.keras.architectures`) and training loop
+(:mod:`dynalyze.keras.training`).
 """
 
 from __future__ import annotations

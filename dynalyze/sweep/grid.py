@@ -90,7 +90,7 @@ def _non_empty(_instance: Any, attribute: Any, value: tuple[Any, ...]) -> None:
 
 def _architectures(_instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
     _non_empty(_instance, attribute, value)
-    from dynalyze.sentiment.models import ARCHITECTURES
+    from dynalyze.keras.architectures import ARCHITECTURES
 
     unknown = [arch for arch in value if arch not in ARCHITECTURES]
     if unknown:
