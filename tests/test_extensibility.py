@@ -23,7 +23,8 @@ keras = pytest.importorskip("keras")
 
 import dynalyze  # noqa: E402
 from dynalyze.errors import DynalyzePluginWarning, UnsupportedModelError  # noqa: E402
-from dynalyze.keras import KerasCellSystem, UGRNNCell, registry  # noqa: E402
+from dynalyze.keras import KerasCellSystem, UGRNNCell, list_adapters, registry  # noqa: E402
+from dynalyze.keras.adapters import CellAdapter  # noqa: E402
 from dynalyze.systems import (  # noqa: E402
     GRUSystem,
     RecurrentSystem,
@@ -160,12 +161,13 @@ def test_ugrnn_system_validates_weights() -> None:
         UGRNNSystem(np.zeros((2, 4)), np.zeros((2, 4)), np.zeros(3))
     with pytest.raises(NonFiniteError):
         UGRNNSystem(np.full((1, 4), np.nan), np.zeros((2, 4)))
+    adapter = list_adapters()["ugrnn"]
     with pytest.raises(UnsupportedModelError, match="UGRNNCell"):
-        UGRNNSystem.from_keras(keras.layers.GRUCell(2))
+        adapter.from_keras(keras.layers.GRUCell(2))
     unbuilt = UGRNNCell(2)
-    assert not UGRNNSystem.can_wrap(unbuilt)
+    assert not adapter.can_wrap(unbuilt)
     with pytest.raises(UnsupportedModelError, match="not built"):
-        UGRNNSystem.from_keras(unbuilt)
+        adapter.from_keras(unbuilt)
 
 
 class HalvedUGRNNCell(UGRNNCell):
@@ -179,7 +181,7 @@ class HalvedUGRNNCell(UGRNNCell):
 def test_ugrnn_subclass_with_other_math_falls_back_to_autodiff() -> None:
     cell = HalvedUGRNNCell(3)
     cell.build((None, 2))
-    assert not UGRNNSystem.can_wrap(cell)
+    assert not list_adapters()["ugrnn"].can_wrap(cell)
     system = dynalyze.wrap(cell)
     assert isinstance(system, KerasCellSystem)
     h, x = np.full((1, 3), 0.5), np.ones((1, 2))
@@ -470,7 +472,109 @@ def test_broken_plugin_does_not_break_import_in_a_fresh_interpreter(tmp_path: Pa
     assert "broken = broken_plugin_module:System" in message and "not installed" in message
 
 
-def test_plugin_is_used_by_wrap_and_by_name(
+#: An installed plugin written against the earlier API: the system class is the entry
+#: point and builds itself with can_wrap/from_keras, using the old activation helper.
+LEGACY_PLUGIN = """
+import numpy as np
+from dynalyze import RecurrentSystem
+from dynalyze.systems.activations import get_activation, keras_activation_name
+
+
+class LegacySystem(RecurrentSystem):
+    name = "legacy"
+
+    def __init__(self, kernel, recurrent_kernel, activation="tanh"):
+        self.kernel = np.array(kernel, dtype=float)
+        self.recurrent_kernel = np.array(recurrent_kernel, dtype=float)
+        self.activation = get_activation(activation)
+
+    @classmethod
+    def can_wrap(cls, obj):
+        cell = getattr(obj, "cell", obj)
+        return type(cell).__name__ == "LegacyCell" and cell.built
+
+    @classmethod
+    def from_keras(cls, obj):
+        cell = getattr(obj, "cell", obj)
+        return cls(
+            cell.kernel.numpy(), cell.recurrent_kernel.numpy(),
+            keras_activation_name(cell.activation),
+        )
+
+    @property
+    def state_dim(self):
+        return self.recurrent_kernel.shape[0]
+
+    @property
+    def input_dim(self):
+        return self.kernel.shape[0]
+
+    def _step(self, h, x):
+        return self.activation(x @ self.kernel + h @ self.recurrent_kernel)
+"""
+
+
+def test_an_installed_old_style_plugin_still_works(tmp_path: Path) -> None:
+    """A real distribution registering a system class with can_wrap/from_keras classmethods."""
+    dist = tmp_path / "legacy_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: legacy-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[dynalyze.systems]\nlegacy = legacy_plugin_module:LegacySystem\n"
+    )
+    (tmp_path / "legacy_plugin_module.py").write_text(LEGACY_PLUGIN)
+    code = textwrap.dedent(
+        """
+        import json, warnings
+        import keras, numpy as np
+        import dynalyze
+
+        class LegacyCell(keras.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.units = self.state_size = self.output_size = units
+                self.activation = keras.activations.tanh
+
+            def build(self, input_shape):
+                self.kernel = self.add_weight(shape=(input_shape[-1], self.units))
+                self.recurrent_kernel = self.add_weight(shape=(self.units, self.units))
+
+            def call(self, inputs, states):
+                h = self.activation(inputs @ self.kernel + states[0] @ self.recurrent_kernel)
+                return h, [h]
+
+        cell = LegacyCell(3)
+        cell.build((None, 2))
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            system = dynalyze.wrap(cell)
+            forced = dynalyze.wrap(cell, system="legacy")
+        h, x = np.full((1, 3), 0.2), np.ones((1, 2))
+        want = np.tanh(x @ cell.kernel.numpy() + h @ cell.recurrent_kernel.numpy())
+        print(json.dumps({
+            "systems": list(dynalyze.list_systems()),
+            "classes": [type(system).__name__, type(forced).__name__],
+            "jacobian_method": system.jacobian_method,
+            "step_error": float(np.max(np.abs(system.step(h, x) - want))),
+            "warnings": sorted({w.category.__name__ for w in record}),
+        }))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["systems"] == ["simple_rnn", "gru", "lstm", "ugrnn", "legacy", "keras"]
+    assert out["classes"] == ["LegacySystem", "LegacySystem"]
+    assert out["jacobian_method"] == "finite-difference"
+    assert out["step_error"] < 1e-6
+    assert "DeprecationWarning" in out["warnings"]  # keras_activation_name, renamed
+    assert "DynalyzePluginWarning" not in out["warnings"]
+
+
+def test_old_style_plugin_with_classmethods_is_used_by_wrap_and_by_name(
     monkeypatch: pytest.MonkeyPatch, fresh_registry: Any
 ) -> None:
     _fake_entry_points(monkeypatch, [("oscillator", f"{__name__}:OscillatorSystem")])
@@ -482,8 +586,86 @@ def test_plugin_is_used_by_wrap_and_by_name(
     assert isinstance(dynalyze.wrap(cell, system="oscillator"), OscillatorSystem)
 
 
+def test_plugin_adapter_is_used_by_wrap_and_by_name(
+    monkeypatch: pytest.MonkeyPatch, fresh_registry: Any
+) -> None:
+    """The current recipe: a pure system plus a CellAdapter registered as the entry point."""
+    _fake_entry_points(monkeypatch, [("pure_oscillator", f"{__name__}:OSCILLATOR_ADAPTER")])
+    systems = dynalyze.list_systems()
+    assert list(systems) == ["simple_rnn", "gru", "lstm", "ugrnn", "pure_oscillator", "keras"]
+    assert systems["pure_oscillator"] is PureOscillatorSystem
+    cell = CoupledOscillatorCell(2)
+    layer = keras.layers.RNN(cell)
+    layer.build((None, None, 1))
+    for obj in (cell, layer):
+        system = dynalyze.wrap(obj)
+        assert isinstance(system, PureOscillatorSystem)
+        assert (system.state_dim, system.input_dim) == (4, 1)
+    assert isinstance(dynalyze.wrap(cell, system="pure_oscillator"), PureOscillatorSystem)
+    assert isinstance(dynalyze.wrap(cell, system="keras"), KerasCellSystem)
+    # An unbuilt cell or a subclass with other math is not claimed.
+    assert not OSCILLATOR_ADAPTER.can_wrap(CoupledOscillatorCell(2))
+    other = StifferOscillatorCell(2)
+    other.build((None, 1))
+    assert isinstance(dynalyze.wrap(other), KerasCellSystem)
+    with pytest.raises(UnsupportedModelError, match="CoupledOscillatorCell"):
+        OSCILLATOR_ADAPTER.from_keras(other)
+
+
+def test_plugin_system_without_an_adapter_is_listed_but_wraps_nothing(
+    monkeypatch: pytest.MonkeyPatch, fresh_registry: Any
+) -> None:
+    _fake_entry_points(monkeypatch, [("pure_oscillator", f"{__name__}:PureOscillatorSystem")])
+    assert dynalyze.list_systems()["pure_oscillator"] is PureOscillatorSystem
+    cell = CoupledOscillatorCell(2)
+    cell.build((None, 1))
+    assert isinstance(dynalyze.wrap(cell), KerasCellSystem)
+    with pytest.raises(UnsupportedModelError, match=r"system='pure_oscillator'.*cannot wrap"):
+        dynalyze.wrap(cell, system="pure_oscillator")
+
+
+class PureOscillatorSystem(RecurrentSystem):
+    """A plugin system in the current style: built from arrays, no Keras knowledge."""
+
+    name = "pure_oscillator"
+
+    def __init__(self, units: int, input_dim: int) -> None:
+        self.units, self._input_dim = units, input_dim
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.units
+
+    @property
+    def input_dim(self) -> int:
+        return self._input_dim
+
+    def _step(self, h: Any, x: Any) -> Any:
+        return 0.5 * h
+
+
+class StifferOscillatorCell(CoupledOscillatorCell):
+    """Overrides call: other math than the adapter's system."""
+
+    def call(self, inputs: Any, states: Any) -> Any:
+        out, new = super().call(inputs, states)
+        return 2.0 * out, [2.0 * s for s in new]
+
+
+#: The plugin's adapter: the cell class by path (the adapter's module imports no Keras).
+OSCILLATOR_ADAPTER = CellAdapter(
+    PureOscillatorSystem,
+    f"{__name__}:CoupledOscillatorCell",
+    lambda cell: PureOscillatorSystem(cell.units, int(cell.kernel.shape[0])),
+)
+
+
 class OscillatorSystem(RecurrentSystem):
-    """A (deliberately trivial) plugin that claims CoupledOscillatorCell."""
+    """A (deliberately trivial) plugin that claims CoupledOscillatorCell.
+
+    The earlier recipe, still supported: ``can_wrap``/``from_keras`` classmethods
+    on the system class registered as the entry point.
+    """
 
     name = "oscillator"
 

@@ -73,6 +73,39 @@ def test_the_rule_catches_a_keras_import(tmp_path: Path) -> None:
     assert "tensorflow" in names and "keras" in names
 
 
+def _imports_of(modules: dict[str, Path], package: str, forbidden: str) -> list[str]:
+    """Imports of ``forbidden`` (or anything in it) by modules of ``package``, at any depth."""
+    return [
+        f"{module}:{line} imports {name}"
+        for module, path in modules.items()
+        if _inside(module, package)
+        for line, name in _imports(module, path)
+        if _inside(name, forbidden)
+    ]
+
+
+def test_systems_never_import_the_keras_package() -> None:
+    """Systems are NumPy maps; building them from Keras objects is the Keras package's job."""
+    assert _imports_of(_modules(), "dynalyze.systems", "dynalyze.keras") == []
+
+
+def test_the_rule_catches_an_import_of_the_keras_package(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from dynalyze import keras\n"
+        "def jacobians():\n"
+        "    from dynalyze.keras.autodiff import tape_functions\n"
+        "    import dynalyze.keras.registry\n"
+    )
+    modules = {"dynalyze.systems.bad": bad, "dynalyze.attractors.fine": bad}
+    assert _imports_of(modules, "dynalyze.systems", "dynalyze.keras") == [
+        "dynalyze.systems.bad:1 imports dynalyze.keras",
+        "dynalyze.systems.bad:3 imports dynalyze.keras.autodiff",
+        "dynalyze.systems.bad:3 imports dynalyze.keras.autodiff.tape_functions",
+        "dynalyze.systems.bad:4 imports dynalyze.keras.registry",
+    ]
+
+
 def _private_imports(modules: dict[str, Path]) -> list[str]:
     offenders = []
     for module, path in modules.items():

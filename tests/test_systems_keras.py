@@ -25,7 +25,13 @@ from dynalyze.errors import (  # noqa: E402
     NonFiniteError,
     UnsupportedModelError,
 )
-from dynalyze.keras import KerasCellSystem, list_systems, registry, wrap  # noqa: E402
+from dynalyze.keras import (  # noqa: E402
+    KerasCellSystem,
+    list_adapters,
+    list_systems,
+    registry,
+    wrap,
+)
 from dynalyze.systems import (  # noqa: E402
     GRUSystem,
     LSTMSystem,
@@ -392,10 +398,59 @@ def test_overridden_or_unsupported_keras_cells_fall_back_to_autodiff() -> None:
 
     gelu = keras.layers.GRUCell(3, activation="gelu")
     gelu.build((None, 2))
-    assert not GRUSystem.can_wrap(gelu)
+    assert not list_adapters()["gru"].can_wrap(gelu)
+    assert list_adapters()["keras"].can_wrap(gelu)
     assert isinstance(wrap(gelu), KerasCellSystem)
     with pytest.raises(UnsupportedModelError, match=r"cannot wrap.*'keras'"):
         wrap(gelu, system="gru")
+
+
+def test_a_system_without_analytic_jacobians_uses_finite_differences_not_tensorflow() -> None:
+    """The tape lives in KerasCellSystem alone: a RecurrentSystem's fallback is NumPy."""
+
+    class TanhOnly(RecurrentSystem):
+        name = "tanh_only"
+
+        @property
+        def state_dim(self) -> int:
+            return 2
+
+        @property
+        def input_dim(self) -> int:
+            return 1
+
+        def _step(self, h: Any, x: Any) -> Any:
+            return np.tanh(h + x)
+
+        def _step_tensor(self, h: Any, x: Any) -> Any:  # no longer differentiated
+            raise AssertionError("RecurrentSystem must not call _step_tensor")
+
+    system = TanhOnly()
+    assert system.jacobian_method == "finite-difference"
+    h, x = np.array([[0.1, -0.3]]), np.array([[0.2]])
+    jh, jx = system.jacobians(h, x)
+    np.testing.assert_allclose(jh[0], np.diag(1 - np.tanh(h + x)[0] ** 2), rtol=1e-7)
+    np.testing.assert_allclose(jx[0, :, 0], 1 - np.tanh(h + x)[0] ** 2, rtol=1e-7)
+    assert not any(hasattr(RecurrentSystem, n) for n in ("can_wrap", "from_keras", "_step_tensor"))
+
+
+def test_the_adapter_table_builds_every_builtin_system() -> None:
+    from dynalyze.keras.adapters import BUILTIN_ADAPTERS
+
+    adapters = list_adapters()
+    assert [a.name for a in BUILTIN_ADAPTERS] == list(adapters)[:4]
+    assert all(adapters[a.name] is a for a in BUILTIN_ADAPTERS)
+    assert {name: a.system for name, a in adapters.items()} == list_systems()
+    for cls in (GRUSystem, LSTMSystem, SimpleRNNSystem):
+        assert not any(hasattr(cls, n) for n in ("can_wrap", "from_keras"))
+
+
+def test_keras_activation_name_is_a_deprecated_alias() -> None:
+    from dynalyze.systems.activations import activation_name, keras_activation_name
+
+    with pytest.warns(DeprecationWarning, match="activation_name"):
+        assert keras_activation_name(keras.activations.tanh) == "tanh"
+    assert activation_name(keras.activations.hard_sigmoid) == "hard_sigmoid"
 
 
 def test_autodiff_chunking_gives_the_same_jacobians(

@@ -10,12 +10,13 @@ analysis, twice:
    linearization, saving and the conformance check all work;
 2. with an **analytic system**: a small :class:`dynalyze.RecurrentSystem`
    subclass with hand-derived NumPy Jacobians (exact, and faster than autodiff),
-   checked against the Keras cell and against autodiff with
-   :mod:`dynalyze.testing`.
+   built from weight arrays, plus a :class:`dynalyze.keras.CellAdapter` that
+   says how to read those arrays from the Keras cell; checked against the Keras
+   cell and against autodiff with :mod:`dynalyze.testing`.
 
-The last section shows how to ship the system as a plugin package that
-``dynalyze.wrap`` discovers through an entry point; the complete, tested
-package is ``tutorials/extension_example``.
+The last section shows how to ship the system and its adapter as a plugin
+package that ``dynalyze.wrap`` discovers through an entry point; the complete,
+tested package is ``tutorials/extension_example``.
 
 Run it with ``python tutorials/add_your_own_architecture.py [output folder]``.
 dynalyze's test suite runs it (``tests/test_tutorials.py``), so it cannot go
@@ -35,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 import dynalyze
+from dynalyze.keras import CellAdapter
 from dynalyze.results import decode_flags
 from dynalyze.systems.activations import get_activation
 from dynalyze.testing import check_keras_cell, check_system, keras_reference_step
@@ -178,9 +180,10 @@ def part1_no_dynalyze_code(model: keras.Model, out: Path) -> xr.Dataset:
 #
 # A RecurrentSystem needs ``state_dim``, ``input_dim`` and ``_step``; analytic
 # ``_jacobians`` (or ``_jacobian_state`` + ``_jacobian_input``) make it exact
-# and fast. ``can_wrap``/``from_keras`` let ``dynalyze.wrap`` build it from the
-# Keras cell once it is registered. dynalyze validates inputs in the public
-# methods, so the hooks receive float64 arrays h (n, state_dim), x (n, input_dim).
+# and fast. It is a NumPy map built from weight arrays and knows nothing about
+# Keras; a CellAdapter (below) lets ``dynalyze.wrap`` build it from the Keras
+# cell once it is registered. dynalyze validates inputs in the public methods,
+# so the hooks receive float64 arrays h (n, state_dim), x (n, input_dim).
 
 
 class MGUSystem(dynalyze.RecurrentSystem):
@@ -196,18 +199,6 @@ class MGUSystem(dynalyze.RecurrentSystem):
         self._uf_t, self._uh_t = self.recurrent_kernel[:, :u].T, self.recurrent_kernel[:, u:].T
         self._wf_t, self._wh_t = self.kernel[:, :u].T, self.kernel[:, u:].T
         self._sigmoid = get_activation("sigmoid")  # overflow-safe float64 sigmoid
-
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        # A plugin module should not import Keras: check the class through
-        # sys.modules (see tutorials/extension_example). Here the class is at hand.
-        cell = getattr(obj, "cell", obj)
-        return isinstance(cell, MGUCell) and cell.built
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> MGUSystem:
-        cell = getattr(obj, "cell", obj)
-        return cls(*(np.asarray(w) for w in cell.get_weights()))
 
     @property
     def state_dim(self) -> int:
@@ -241,10 +232,21 @@ class MGUSystem(dynalyze.RecurrentSystem):
         return jac_h, jac_x
 
 
+# The adapter: which Keras cell the system mirrors and how to read its weights.
+# It claims only built, unmodified MGUCells (a subclass overriding ``call`` is
+# left to autodiff). A plugin's adapter module names the cell class by path,
+# "my_package.cell:MGUCell", so that it need not import Keras; here the class
+# is at hand.
+MGU_ADAPTER = CellAdapter(
+    MGUSystem, MGUCell, lambda cell: MGUSystem(*(np.asarray(w) for w in cell.get_weights()))
+)
+
+
 def part2_analytic_system(model: keras.Model, autodiff_fps: xr.Dataset) -> None:
     print("\n== Part 2: an analytic RecurrentSystem subclass ==")
     layer = model.get_layer("mgu")
-    system = MGUSystem.from_keras(layer)
+    assert MGU_ADAPTER.can_wrap(layer)
+    system = MGU_ADAPTER.from_keras(layer)
     autodiff = dynalyze.wrap(layer, system="keras")  # the generic system, by name
 
     # Conformance: step against the Keras cell itself, Jacobians against
@@ -275,12 +277,14 @@ def part2_analytic_system(model: keras.Model, autodiff_fps: xr.Dataset) -> None:
 # ---------------------------------------------------------------------------
 # Part 3: ship it as a plugin
 # ---------------------------------------------------------------------------
-# Put the cell and the system in a package (the system module must not import
-# Keras) and register the system under the entry-point group
-# "dynalyze.systems" in its pyproject.toml:
+# Put the cell, the system and its adapter in a package (the system and adapter
+# modules must not import Keras: the adapter names the cell class by path,
+# CellAdapter(MGUSystem, "my_package.cell:MGUCell", mgu_from_cell)) and
+# register the adapter under the entry-point group "dynalyze.systems" in its
+# pyproject.toml:
 #
 #     [project.entry-points."dynalyze.systems"]
-#     mgu = "my_package.system:MGUSystem"
+#     mgu = "my_package.adapter:MGU_ADAPTER"
 #
 # Once the package is installed, ``dynalyze.list_systems()`` lists "mgu",
 # ``dynalyze.wrap(model)`` builds an MGUSystem for models with an MGUCell

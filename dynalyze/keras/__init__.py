@@ -1,7 +1,9 @@
 """Everything in dynalyze that talks to Keras and TensorFlow.
 
-- :func:`wrap` and the registry (:func:`list_systems`): a Keras model, RNN layer
-  or cell as a :class:`~dynalyze.systems.RecurrentSystem`;
+- :func:`wrap` and the registry (:func:`list_systems`, :func:`list_adapters`):
+  a Keras model, RNN layer or cell as a :class:`~dynalyze.systems.RecurrentSystem`;
+- :mod:`dynalyze.keras.adapters`: the one table saying how each system is built
+  from its Keras cell (:class:`CellAdapter`; plugins add theirs);
 - :class:`KerasCellSystem`: any Keras cell, differentiated by the one TensorFlow
   autodiff implementation (:mod:`dynalyze.keras.autodiff`);
 - :mod:`dynalyze.keras.architectures`: the architecture registry
@@ -17,7 +19,8 @@
   wrapped cell against Keras itself.
 
 No other part of dynalyze imports ``keras`` or ``tensorflow``: the sentiment
-application builds and trains its models through this package. Importing this package imports
+application builds and trains its models through this package, and
+:mod:`dynalyze.systems` never imports it. Importing this package imports
 neither: TensorFlow is loaded when a function first needs it.
 
 Examples
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dynalyze.keras.adapters import CellAdapter
 from dynalyze.keras.architectures import (
     architecture_of,
     build_model,
@@ -41,10 +45,11 @@ from dynalyze.keras.architectures import (
 )
 from dynalyze.keras.cell_system import KerasCellSystem
 from dynalyze.keras.io import load_model, save_model
-from dynalyze.keras.registry import list_systems, wrap
+from dynalyze.keras.registry import list_adapters, list_systems, wrap
 from dynalyze.keras.training import evaluate_accuracy, predict_logits, train_model
 
 __all__ = [
+    "CellAdapter",
     "KerasCellSystem",
     "UGRNNCell",
     "architecture_of",
@@ -52,6 +57,7 @@ __all__ = [
     "check_keras_cell",
     "evaluate_accuracy",
     "keras_reference_step",
+    "list_adapters",
     "list_systems",
     "load_model",
     "predict_logits",

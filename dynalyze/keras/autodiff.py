@@ -3,9 +3,9 @@
 :class:`TapeFunctions` compiles, for one TensorFlow step function
 ``F(h, x)``, the step itself, its Jacobians (``tf.GradientTape.batch_jacobian``)
 and its vector-Jacobian product, each traced once with ``tf.function``.
-:class:`~dynalyze.keras.KerasCellSystem` and every
-:class:`~dynalyze.systems.RecurrentSystem` that implements ``_step_tensor``
-use it through :func:`tape_functions`.
+:class:`~dynalyze.keras.KerasCellSystem` (the one system with autodiff
+Jacobians: every Keras cell without an analytic system) uses it through
+:func:`tape_functions`. :mod:`dynalyze.systems` never imports this module.
 
 TensorFlow is imported only when a function is first compiled, so
 ``import dynalyze`` stays light.
@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from dynalyze._validation import FloatArray
 from dynalyze.systems.finite_differences import chunks
-
-if TYPE_CHECKING:
-    from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["TapeFunctions", "import_tensorflow", "tape_functions"]
 
@@ -31,6 +28,12 @@ __all__ = ["TapeFunctions", "import_tensorflow", "tape_functions"]
 JacobianKind = Literal["both", "state", "input"]
 
 _CACHE: weakref.WeakKeyDictionary[Any, TapeFunctions] = weakref.WeakKeyDictionary()
+
+
+class _StepsTensors(Protocol):
+    """An object with ``_step_tensor(h, x)``: ``F`` on float64 TensorFlow tensors."""
+
+    def _step_tensor(self, h: Any, x: Any) -> Any: ...
 
 
 def import_tensorflow() -> Any:
@@ -147,7 +150,7 @@ class TapeFunctions:
         return np.asarray(out, dtype=np.float64)
 
 
-def tape_functions(system: RecurrentSystem) -> TapeFunctions:
+def tape_functions(system: _StepsTensors) -> TapeFunctions:
     """The (cached) :class:`TapeFunctions` of ``system._step_tensor``.
 
     The cache holds the system weakly, and the compiled functions call it
@@ -156,12 +159,12 @@ def tape_functions(system: RecurrentSystem) -> TapeFunctions:
     Examples
     --------
     >>> import numpy as np
-    >>> from dynalyze.systems import SimpleRNNSystem
-    >>> class Tanh(SimpleRNNSystem):
+    >>> class Tanh:
+    ...     recurrent_kernel, kernel = 0.5 * np.eye(2), np.eye(2)
     ...     def _step_tensor(self, h, x):
     ...         tf = import_tensorflow()
     ...         return tf.tanh(h @ self.recurrent_kernel + x @ self.kernel)
-    >>> system = Tanh(np.eye(2), 0.5 * np.eye(2))
+    >>> system = Tanh()
     >>> tape_functions(system) is tape_functions(system)
     True
     >>> np.allclose(tape_functions(system).jacobians("state", np.zeros((1, 2)),

@@ -4,7 +4,10 @@
 works for every Keras cell with vector states, including a user's own cell
 class (a ``keras.layers.Layer`` with ``state_size`` and
 ``call(inputs, states)``). It steps a float64 clone of the cell and
-differentiates it with ``tf.GradientTape.batch_jacobian``.
+differentiates it with ``tf.GradientTape.batch_jacobian``
+(:mod:`dynalyze.keras.autodiff`). This is the only system with autodiff
+Jacobians: :class:`~dynalyze.systems.RecurrentSystem` itself knows only analytic
+Jacobians and finite differences.
 
 TensorFlow is imported only when such a system is built (which requires a
 Keras cell, so TensorFlow is loaded by then anyway).
@@ -260,6 +263,7 @@ class KerasCellSystem(RecurrentSystem):
 
     # ------------------------------------------------------- the step map
     def _step_tensor(self, h: Any, x: Any) -> Any:
+        """``F(h, x)`` on float64 tensors: what :func:`tape_functions` differentiates."""
         return self._call(self.cell, h, x)
 
     # ---------------------------------------------------------------- math

@@ -22,7 +22,7 @@ from dynalyze._validation import FloatArray
 from dynalyze.errors import UnsupportedModelError, VocabularyMismatchError
 from dynalyze.keras import _introspect
 from dynalyze.keras.registry import wrap
-from dynalyze.systems.activations import keras_activation_name
+from dynalyze.systems.activations import activation_name
 from dynalyze.systems.base import RecurrentSystem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,7 +60,7 @@ class ClassifierParts:
 
     Examples
     --------
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> from dynalyze.vocabulary import Vocabulary
     >>> parts = take_apart(build_model("lstm", 4, units=3, embedding_dim=2),
     ...                    Vocabulary(["", "[UNK]", "a", "b"]))
@@ -107,7 +107,7 @@ def take_apart(
 
     Examples
     --------
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> from dynalyze.vocabulary import Vocabulary
     >>> parts = take_apart(build_model("gru", 4, units=3, embedding_dim=2),
     ...                    Vocabulary(["", "[UNK]", "a", "b"]))
@@ -190,7 +190,7 @@ def _readout(model: Any, rnn: Any, layers: list[Any]) -> tuple[FloatArray, Any, 
         kind = type(sub).__name__
         if kind == "Dense":
             kernel = np.asarray(sub.kernel.numpy(), dtype=np.float64)
-            activation = keras_activation_name(sub.activation)
+            activation = activation_name(sub.activation)
             if activation not in READOUT_ACTIVATIONS:
                 raise UnsupportedModelError(
                     f"The readout {sub.name!r} has activation {activation!r}; expected a "
@@ -229,7 +229,7 @@ def logit_function(
     Examples
     --------
     >>> import numpy as np
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> fn = logit_function(build_model("gru", 4, units=3, embedding_dim=2),
     ...                     readout_activation="linear")
     >>> fn(np.array([[2, 3, 0]], dtype=np.int32)).shape
@@ -268,7 +268,7 @@ def state_function(
     Examples
     --------
     >>> import numpy as np
-    >>> from dynalyze.sentiment.models import build_model
+    >>> from dynalyze.keras.architectures import build_model
     >>> from dynalyze.vocabulary import Vocabulary
     >>> parts = take_apart(build_model("lstm", 4, units=3, embedding_dim=2),
     ...                    Vocabulary(["", "[UNK]", "a", "b"]))

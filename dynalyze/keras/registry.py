@@ -1,21 +1,25 @@
 """Registry of recurrent systems and :func:`wrap`, the one entry point for Keras objects.
 
-Systems are consulted in this order: the built-in analytic systems
+Systems are consulted through their adapters (:mod:`dynalyze.keras.adapters`)
+in this order: the built-in analytic systems
 (:class:`~dynalyze.systems.SimpleRNNSystem`, :class:`~dynalyze.systems.GRUSystem`,
-:class:`~dynalyze.systems.LSTMSystem`, :class:`~dynalyze.systems.UGRNNSystem`),
-then plugin systems, then the generic autodiff fallback
-:class:`~dynalyze.keras.KerasCellSystem`. The first whose ``can_wrap``
-accepts the object builds it with ``from_keras``.
+:class:`~dynalyze.systems.LSTMSystem`, :class:`~dynalyze.systems.UGRNNSystem`;
+the table :data:`~dynalyze.keras.adapters.BUILTIN_ADAPTERS`), then plugin
+systems, then the generic autodiff fallback
+:class:`~dynalyze.keras.KerasCellSystem`. The first adapter whose ``can_wrap``
+accepts the object builds the system with ``from_keras``.
 
-Plugins register a :class:`~dynalyze.systems.RecurrentSystem` subclass under
-the entry-point group ``dynalyze.systems``, e.g. in ``pyproject.toml``::
+Plugins register a :class:`~dynalyze.keras.adapters.CellAdapter` under the
+entry-point group ``dynalyze.systems``, e.g. in ``pyproject.toml``::
 
     [project.entry-points."dynalyze.systems"]
-    leaky = "my_package.system:LeakyRNNSystem"
+    leaky = "my_package.adapter:ADAPTER"
 
-Plugins are discovered lazily, the first time :func:`list_systems` or
-:func:`wrap` needs them, so ``import dynalyze`` never imports plugin code. A
-plugin that fails to load is skipped with a
+A :class:`~dynalyze.systems.RecurrentSystem` subclass with ``can_wrap`` and
+``from_keras`` classmethods may be registered instead (the earlier recipe,
+still supported). Plugins are discovered lazily, the first time
+:func:`list_systems` or :func:`wrap` needs them, so ``import dynalyze`` never
+imports plugin code. A plugin that fails to load is skipped with a
 :class:`~dynalyze.errors.DynalyzePluginWarning`; if two systems share a name,
 the first one (built-ins first) wins and the clash warns. The tutorial
 ``tutorials/add_your_own_architecture.py`` and the example package in
@@ -32,42 +36,42 @@ from typing import Any
 
 from dynalyze.errors import ConfigurationError, DynalyzePluginWarning, UnsupportedModelError
 from dynalyze.keras import _introspect
+from dynalyze.keras.adapters import BUILTIN_ADAPTERS, Adapter, ClassmethodAdapter
 from dynalyze.keras.cell_system import KerasCellSystem
 from dynalyze.systems.base import RecurrentSystem
-from dynalyze.systems.gru import GRUSystem
-from dynalyze.systems.lstm import LSTMSystem
-from dynalyze.systems.simple_rnn import SimpleRNNSystem
-from dynalyze.systems.ugrnn import UGRNNSystem
 
-__all__ = ["ENTRY_POINT_GROUP", "HOW_TO_ADD", "DynalyzePluginWarning", "list_systems", "wrap"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "HOW_TO_ADD",
+    "DynalyzePluginWarning",
+    "list_adapters",
+    "list_systems",
+    "wrap",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Entry-point group under which plugin packages register RecurrentSystem classes.
+#: Entry-point group under which plugin packages register adapters (or system classes).
 ENTRY_POINT_GROUP = "dynalyze.systems"
 
-#: Built-in analytic systems, consulted first.
-_ANALYTIC: tuple[type[RecurrentSystem], ...] = (
-    SimpleRNNSystem,
-    GRUSystem,
-    LSTMSystem,
-    UGRNNSystem,
-)
-
 #: Built-in generic fallback, consulted last.
-_FALLBACK: type[RecurrentSystem] = KerasCellSystem
+_FALLBACK: Adapter = ClassmethodAdapter(KerasCellSystem)
 
-_plugins: dict[str, type[RecurrentSystem]] | None = None
+#: Adapters of dynalyze itself: their errors propagate, a plugin's only warn.
+_BUILTIN: tuple[Adapter, ...] = (*BUILTIN_ADAPTERS, _FALLBACK)
+
+_plugins: dict[str, Adapter] | None = None
 
 
 #: How to make a new kind of object wrappable (appended to "no system can wrap" errors).
 HOW_TO_ADD = (
     "To analyse a new architecture, subclass dynalyze.RecurrentSystem (implement "
-    "state_dim, input_dim, _step and ideally analytic Jacobians, plus can_wrap and "
-    "from_keras) and register it under the entry-point group 'dynalyze.systems' in your "
-    "package's pyproject.toml; see tutorials/add_your_own_architecture.py. A Keras RNN "
-    "cell with state_size and call(inputs, states) needs no code at all: it is wrapped "
-    "with autodiff Jacobians."
+    "state_dim, input_dim, _step and ideally analytic Jacobians, from weight arrays), "
+    "describe how to build it from your Keras cell with a "
+    "dynalyze.keras.adapters.CellAdapter and register the adapter under the entry-point "
+    "group 'dynalyze.systems' in your package's pyproject.toml; see "
+    "tutorials/add_your_own_architecture.py. A Keras RNN cell with state_size and "
+    "call(inputs, states) needs no code at all: it is wrapped with autodiff Jacobians."
 )
 
 
@@ -75,64 +79,70 @@ def _entry_points() -> list[Any]:
     return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
-def _load_plugins() -> dict[str, type[RecurrentSystem]]:
-    taken = {cls.name for cls in (*_ANALYTIC, _FALLBACK)}
-    plugins: dict[str, type[RecurrentSystem]] = {}
+def _as_adapter(loaded: Any) -> Adapter | None:
+    """An entry point's object as an adapter: a CellAdapter-like object or a system class."""
+    if isinstance(loaded, type):
+        return ClassmethodAdapter(loaded) if issubclass(loaded, RecurrentSystem) else None
+    system = getattr(loaded, "system", None)
+    if isinstance(loaded, Adapter) and isinstance(system, type):
+        return loaded if issubclass(system, RecurrentSystem) else None
+    return None
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, DynalyzePluginWarning, stacklevel=4)
+
+
+def _load_plugins() -> dict[str, Adapter]:
+    taken = {adapter.name: adapter for adapter in _BUILTIN}
+    plugins: dict[str, Adapter] = {}
     try:
         entry_points = _entry_points()
     except Exception as exc:  # a broken distribution must not break dynalyze
-        warnings.warn(
+        _warn(
             f"Could not list the {ENTRY_POINT_GROUP!r} entry points ({exc}); "
-            "plugin systems are unavailable.",
-            DynalyzePluginWarning,
-            stacklevel=3,
+            "plugin systems are unavailable."
         )
         return plugins
     for entry_point in entry_points:
         label = f"{entry_point.name} = {getattr(entry_point, 'value', '?')}"
         try:
-            cls = entry_point.load()
+            loaded = entry_point.load()
         except Exception as exc:
-            warnings.warn(
+            _warn(
                 f"Skipping dynalyze plugin system {label!r}: importing it failed with "
-                f"{type(exc).__name__}: {exc}. Fix or uninstall the package that provides it.",
-                DynalyzePluginWarning,
-                stacklevel=3,
+                f"{type(exc).__name__}: {exc}. Fix or uninstall the package that provides it."
             )
             continue
-        if not (isinstance(cls, type) and issubclass(cls, RecurrentSystem)):
-            warnings.warn(
-                f"Skipping dynalyze plugin {label!r}: expected a RecurrentSystem subclass, "
-                f"got {cls!r}.",
-                DynalyzePluginWarning,
-                stacklevel=3,
+        adapter = _as_adapter(loaded)
+        if adapter is None:
+            _warn(
+                f"Skipping dynalyze plugin {label!r}: expected a RecurrentSystem subclass or "
+                f"a dynalyze.keras.adapters.CellAdapter, got {loaded!r}."
             )
             continue
-        name = cls.name or entry_point.name
+        name = adapter.name or entry_point.name
         if not isinstance(name, str) or not name:
-            warnings.warn(
-                f"Skipping dynalyze plugin {label!r}: its `name` must be a non-empty string; "
-                f"got {name!r}.",
-                DynalyzePluginWarning,
-                stacklevel=3,
+            _warn(
+                f"Skipping dynalyze plugin {label!r}: its system's `name` must be a non-empty "
+                f"string; got {name!r}."
             )
             continue
-        if name in taken or name in plugins:
-            first = plugins.get(name) or next(c for c in (*_ANALYTIC, _FALLBACK) if c.name == name)
-            warnings.warn(
-                f"Two systems are named {name!r}: {first.__module__}.{first.__qualname__} "
-                f"and {cls.__module__}.{cls.__qualname__} (plugin {label!r}). Keeping the "
-                "first; give the plugin class a unique `name`.",
-                DynalyzePluginWarning,
-                stacklevel=3,
+        first = plugins.get(name) or taken.get(name)
+        if first is not None:
+            a, b = first.system, adapter.system
+            _warn(
+                f"Two systems are named {name!r}: {a.__module__}.{a.__qualname__} "
+                f"and {b.__module__}.{b.__qualname__} (plugin {label!r}). Keeping the "
+                "first; give the plugin's system class a unique `name`."
             )
             continue
-        plugins[name] = cls
+        plugins[name] = adapter
         logger.debug("Loaded plugin system %r from %s", name, label)
     return plugins
 
 
-def _plugin_systems() -> dict[str, type[RecurrentSystem]]:
+def _plugin_adapters() -> dict[str, Adapter]:
     global _plugins
     if _plugins is None:
         _plugins = _load_plugins()
@@ -143,6 +153,31 @@ def _reset_plugins() -> None:
     """Forget discovered plugins, so the next call discovers them again (for tests)."""
     global _plugins
     _plugins = None
+
+
+def list_adapters() -> dict[str, Adapter]:
+    """Installed adapters by system name, in the order :func:`wrap` consults them.
+
+    Returns
+    -------
+    dict
+        ``name -> adapter``: the built-in table
+        (:data:`~dynalyze.keras.adapters.BUILTIN_ADAPTERS`), plugins, and the
+        generic ``"keras"`` autodiff system last.
+
+    Examples
+    --------
+    >>> import keras
+    >>> cell = keras.layers.GRUCell(2, activation="gelu")
+    >>> cell.build((None, 1))
+    >>> adapters = list_adapters()
+    >>> adapters["gru"].can_wrap(cell), adapters["keras"].can_wrap(cell)
+    (False, True)
+    """
+    adapters: dict[str, Adapter] = {adapter.name: adapter for adapter in BUILTIN_ADAPTERS}
+    adapters.update(_plugin_adapters())
+    adapters[_FALLBACK.name] = _FALLBACK
+    return adapters
 
 
 def list_systems() -> dict[str, type[RecurrentSystem]]:
@@ -163,20 +198,18 @@ def list_systems() -> dict[str, type[RecurrentSystem]]:
     >>> list(systems)[-1]
     'keras'
     """
-    systems: dict[str, type[RecurrentSystem]] = {cls.name: cls for cls in _ANALYTIC}
-    systems.update(_plugin_systems())
-    systems[_FALLBACK.name] = _FALLBACK
-    return systems
+    return {name: adapter.system for name, adapter in list_adapters().items()}
 
 
-def _can_wrap(cls: type[RecurrentSystem], obj: object) -> bool:
+def _can_wrap(adapter: Adapter, obj: object) -> bool:
     try:
-        return bool(cls.can_wrap(obj))
+        return bool(adapter.can_wrap(obj))
     except Exception as exc:
-        if cls in _ANALYTIC or cls is _FALLBACK:
+        if any(adapter is builtin for builtin in _BUILTIN):
             raise
+        cls = adapter.system
         warnings.warn(
-            f"Plugin system {cls.name!r} ({cls.__module__}.{cls.__qualname__}) raised "
+            f"Plugin system {adapter.name!r} ({cls.__module__}.{cls.__qualname__}) raised "
             f"{type(exc).__name__} in can_wrap: {exc}. Skipping it.",
             DynalyzePluginWarning,
             stacklevel=3,
@@ -184,7 +217,7 @@ def _can_wrap(cls: type[RecurrentSystem], obj: object) -> bool:
         return False
 
 
-def _lookup(system: str, systems: dict[str, type[RecurrentSystem]]) -> type[RecurrentSystem]:
+def _lookup(system: str, systems: dict[str, Adapter]) -> Adapter:
     if not isinstance(system, str) or system not in systems:
         raise ConfigurationError(
             f"Unknown system={system!r}; installed systems are {sorted(systems)}. "
@@ -241,20 +274,20 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
     >>> dynalyze.wrap(model, system="keras").jacobian_method
     'autodiff'
     """
-    systems = list_systems()
-    forced = None if system is None else _lookup(system, systems)
+    adapters = list_adapters()
+    forced = None if system is None else _lookup(system, adapters)
     if _introspect.is_keras_layer(obj):
         try:
             target = _introspect.resolve(obj, layer=layer)
         except UnsupportedModelError as exc:
             # A plugin may handle Keras layers that are not keras.layers.RNN.
-            plugin = _first_plugin(obj, forced, systems)
+            plugin = _first_plugin(obj, forced, adapters)
             if plugin is not None:
                 return plugin.from_keras(obj)
             if str(exc).startswith(_introspect._EXPECTED):
                 # Not recurrent at all: say what is installed and how to add a system.
                 raise UnsupportedModelError(
-                    f"{exc} Installed systems: {sorted(systems)}. {HOW_TO_ADD}"
+                    f"{exc} Installed systems: {sorted(adapters)}. {HOW_TO_ADD}"
                 ) from None
             raise
         cell = _introspect.cell_of(target)
@@ -270,33 +303,30 @@ def wrap(obj: Any, *, layer: str | None = None, system: str | None = None) -> Re
         target = obj
     if forced is not None:
         if not _can_wrap(forced, target):
-            able = [name for name, cls in systems.items() if _can_wrap(cls, target)]
+            able = [name for name, adapter in adapters.items() if _can_wrap(adapter, target)]
             raise UnsupportedModelError(
-                f"system={system!r} ({forced.__name__}) cannot wrap "
+                f"system={system!r} ({forced.system.__name__}) cannot wrap "
                 f"{_introspect.describe_object(target)}. Systems that can: {able}; pass one of "
                 "them or system=None to choose automatically."
             )
         return forced.from_keras(target)
-    for cls in systems.values():
-        if _can_wrap(cls, target):
-            return cls.from_keras(target)
+    for adapter in adapters.values():
+        if _can_wrap(adapter, target):
+            return adapter.from_keras(target)
     raise UnsupportedModelError(
         "Expected a Keras recurrent layer (GRU, LSTM, SimpleRNN or keras.layers.RNN(cell)), "
         f"an RNN cell, or a model holding one; got {_introspect.describe_object(target)}, which "
-        f"no installed system can wrap. Installed systems: {sorted(systems)}. Pass a "
+        f"no installed system can wrap. Installed systems: {sorted(adapters)}. Pass a "
         f"recurrent layer or cell, or install a plugin system for this kind of object. "
         f"{HOW_TO_ADD}"
     )
 
 
 def _first_plugin(
-    obj: object,
-    forced: type[RecurrentSystem] | None,
-    systems: dict[str, type[RecurrentSystem]],
-) -> type[RecurrentSystem] | None:
-    builtin = {*_ANALYTIC, _FALLBACK}
-    candidates = [forced] if forced is not None else list(systems.values())
-    for cls in candidates:
-        if cls not in builtin and _can_wrap(cls, obj):
-            return cls
+    obj: object, forced: Adapter | None, adapters: dict[str, Adapter]
+) -> Adapter | None:
+    candidates = [forced] if forced is not None else list(adapters.values())
+    for adapter in candidates:
+        if not any(adapter is builtin for builtin in _BUILTIN) and _can_wrap(adapter, obj):
+            return adapter
     return None

@@ -1,8 +1,10 @@
 """Recurrent systems: the abstraction and the analytic built-in systems.
 
-Nothing here imports TensorFlow or Keras. Wrapping Keras objects
-(:func:`dynalyze.wrap`, the registry, the generic autodiff
-:class:`~dynalyze.keras.KerasCellSystem`) lives in :mod:`dynalyze.keras`.
+Pure NumPy maps built from weight arrays: nothing here imports TensorFlow,
+Keras or :mod:`dynalyze.keras`. Building a system from a Keras object
+(:func:`dynalyze.wrap`, the adapter table of :mod:`dynalyze.keras.adapters`,
+the generic autodiff :class:`~dynalyze.keras.KerasCellSystem`) lives in
+:mod:`dynalyze.keras`.
 """
 
 from dynalyze.systems.base import RecurrentSystem, StateComponent, StateLayout

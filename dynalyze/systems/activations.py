@@ -2,11 +2,12 @@
 
 Built-in systems support the activations listed in :data:`ACTIVATIONS`; a
 Keras cell using any other activation is wrapped by the generic autodiff system
-instead.
+of :mod:`dynalyze.keras` instead.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +18,13 @@ from scipy.special import expit
 from dynalyze._validation import FloatArray
 from dynalyze.errors import UnsupportedModelError
 
-__all__ = ["ACTIVATIONS", "Activation", "get_activation", "keras_activation_name"]
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "activation_name",
+    "get_activation",
+    "keras_activation_name",
+]
 
 
 class Activation:
@@ -114,13 +121,17 @@ def get_activation(name: str | None) -> Activation:
         ) from None
 
 
-def keras_activation_name(activation: Any) -> str:
-    """Keras name of an activation function object (e.g. ``keras.activations.tanh``).
+def activation_name(activation: Any) -> str:
+    """Name of an activation given as None (linear), a name, or a function object.
+
+    A function object is named by its ``__name__`` (Keras's activations are
+    plain functions such as ``keras.activations.tanh``), so the name can be
+    passed to :func:`get_activation`.
 
     Examples
     --------
     >>> import math
-    >>> keras_activation_name(None), keras_activation_name("relu"), keras_activation_name(math.tanh)
+    >>> activation_name(None), activation_name("relu"), activation_name(math.tanh)
     ('linear', 'relu', 'tanh')
     """
     if activation is None:
@@ -129,3 +140,23 @@ def keras_activation_name(activation: Any) -> str:
         return activation
     name = getattr(activation, "__name__", None) or type(activation).__name__
     return str(name)
+
+
+def keras_activation_name(activation: Any) -> str:
+    """Deprecated alias of :func:`activation_name` (kept for one release).
+
+    Examples
+    --------
+    >>> import math, warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     keras_activation_name(math.tanh)
+    'tanh'
+    """
+    warnings.warn(
+        "dynalyze.systems.activations.keras_activation_name is deprecated; use "
+        "activation_name (same module) instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return activation_name(activation)

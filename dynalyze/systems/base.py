@@ -6,10 +6,10 @@ so that results can say which state unit belongs to which component.
 
 Subclasses implement :meth:`RecurrentSystem._step` (and ideally analytic
 :meth:`RecurrentSystem._jacobian_state` / :meth:`RecurrentSystem._jacobian_input`).
-Without analytic Jacobians a subclass still works: if it implements
-:meth:`RecurrentSystem._step_tensor` with TensorFlow operations the base class
-differentiates it with autodiff, otherwise it falls back to central finite
-differences.
+Without analytic Jacobians a subclass still works: the base class falls back to
+central finite differences. Systems are built from arrays; how a Keras cell
+becomes a system (and TensorFlow autodiff for any cell) lives in
+:mod:`dynalyze.keras`, which this package never imports.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dynalyze._validation import FloatArray, as_batch
-from dynalyze.errors import ConfigurationError, UnsupportedModelError
+from dynalyze.errors import ConfigurationError
 
 __all__ = ["RecurrentSystem", "StateComponent", "StateLayout"]
 
@@ -150,9 +150,10 @@ class RecurrentSystem(abc.ABC):
 
     Subclasses must implement :attr:`state_dim`, :attr:`input_dim` and
     :meth:`_step`. They should implement analytic :meth:`_jacobian_state` and
-    :meth:`_jacobian_input`; otherwise the base class differentiates
-    :meth:`_step_tensor` (TensorFlow autodiff) when available, or uses central
-    finite differences.
+    :meth:`_jacobian_input` (or :meth:`_jacobians`); otherwise the base class
+    uses central finite differences. A system is built from arrays; to build it
+    from a Keras cell, describe the cell in a
+    :class:`dynalyze.keras.adapters.CellAdapter`.
 
     Examples
     --------
@@ -210,33 +211,18 @@ class RecurrentSystem(abc.ABC):
 
     @property
     def jacobian_method(self) -> str:
-        """How Jacobians are computed: ``"analytic"``, ``"autodiff"`` or ``"finite-difference"``."""
+        """How Jacobians are computed: ``"analytic"`` or ``"finite-difference"``.
+
+        Subclasses that compute them otherwise say so (the Keras package's
+        :class:`~dynalyze.keras.KerasCellSystem` answers ``"autodiff"``).
+        """
         cls, base = type(self), RecurrentSystem
         if cls._jacobians is not base._jacobians or (
             cls._jacobian_state is not base._jacobian_state
             and cls._jacobian_input is not base._jacobian_input
         ):
             return "analytic"
-        if self._has_step_tensor():
-            return "autodiff"
         return "finite-difference"
-
-    # ------------------------------------------------------------- wrapping
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        """Whether :meth:`from_keras` can build this system from ``obj``.
-
-        The registry asks every installed system this question when
-        :func:`dynalyze.wrap` is called. The default answers ``False``.
-        """
-        return False
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> RecurrentSystem:
-        """Build the system from a Keras cell (or layer holding one)."""
-        raise UnsupportedModelError(
-            f"{cls.__name__} cannot be built from a Keras object; construct it directly."
-        )
 
     def describe(self) -> dict[str, Any]:
         """Provenance of the system, stored in the global attributes of results."""
@@ -306,16 +292,6 @@ class RecurrentSystem(abc.ABC):
     def _step(self, h: FloatArray, x: FloatArray) -> FloatArray:
         """Compute ``F(h, x)`` on validated float64 arrays."""
 
-    def _step_tensor(self, h: Any, x: Any) -> Any:
-        """Optional: ``F(h, x)`` with TensorFlow operations on float64 tensors.
-
-        Implementing it gives autodiff Jacobians for free.
-        """
-        raise NotImplementedError
-
-    def _has_step_tensor(self) -> bool:
-        return type(self)._step_tensor is not RecurrentSystem._step_tensor
-
     def _jacobian_state(self, h: FloatArray, x: FloatArray) -> FloatArray:
         return self._jacobians(h, x)[0]
 
@@ -327,12 +303,6 @@ class RecurrentSystem(abc.ABC):
         overrides_input = type(self)._jacobian_input is not RecurrentSystem._jacobian_input
         if overrides_state and overrides_input:
             return self._jacobian_state(h, x), self._jacobian_input(h, x)
-        if self._has_step_tensor():
-            # The one TensorFlow autodiff implementation lives in the Keras package.
-            from dynalyze.keras.autodiff import tape_functions
-
-            _, jh, jx = tape_functions(self).jacobians("both", h, x)
-            return jh, jx
         from dynalyze.systems.finite_differences import finite_difference_jacobians
 
         _warn_finite_differences(type(self))
@@ -361,8 +331,9 @@ def _warn_finite_differences(cls: type) -> None:
     if cls not in _WARNED:
         _WARNED.add(cls)
         logger.warning(
-            "%s implements neither analytic Jacobians nor _step_tensor; using central "
-            "finite differences (about 1e-8 relative accuracy). Implement "
-            "_jacobian_state/_jacobian_input for exact and faster Jacobians.",
+            "%s implements no analytic Jacobians; using central finite differences "
+            "(about 1e-8 relative accuracy). Implement _jacobian_state/_jacobian_input "
+            "for exact and faster Jacobians, or wrap the Keras cell with "
+            "dynalyze.wrap(cell, system='keras') for TensorFlow autodiff ones.",
             cls.__name__,
         )

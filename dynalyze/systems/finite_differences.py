@@ -1,8 +1,7 @@
 """Central finite-difference Jacobians of any batched step map (NumPy only).
 
-The fallback of :class:`~dynalyze.systems.RecurrentSystem` for systems that
-implement neither analytic Jacobians nor ``_step_tensor``, and the independent
-oracle of :mod:`dynalyze.testing`.
+The fallback of :class:`~dynalyze.systems.RecurrentSystem` for systems without
+analytic Jacobians, and the independent oracle of :mod:`dynalyze.testing`.
 """
 
 from __future__ import annotations

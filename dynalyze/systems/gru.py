@@ -23,15 +23,8 @@ from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
 from dynalyze.errors import InputShapeError
-from dynalyze.systems._weights import (
-    as_weight,
-    box,
-    keras_cell_of,
-    keras_weight,
-    optional_bias,
-    stock_keras_cell,
-)
-from dynalyze.systems.activations import get_activation, keras_activation_name
+from dynalyze.systems._weights import as_weight, box, optional_bias
+from dynalyze.systems.activations import get_activation
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["GRUSystem"]
@@ -136,25 +129,6 @@ class GRUSystem(RecurrentSystem):
             self._u_rows = np.ascontiguousarray(uz_t[:, None, :])
             self._w_rows = np.ascontiguousarray(np.stack([wz_t, wh_t], axis=1))
         self._u_t = np.ascontiguousarray(self.recurrent_kernel.T)  # (3u, u)
-
-    # ------------------------------------------------------------ wrapping
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        """True for a built Keras ``GRUCell`` (or GRU layer) with supported activations."""
-        return stock_keras_cell(obj, "GRUCell", ("activation", "recurrent_activation")) is not None
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> GRUSystem:
-        """Copy (and upcast) the weights of a built Keras ``GRUCell`` or ``GRU`` layer."""
-        cell = keras_cell_of(obj, "GRUCell", required=True)
-        return cls(
-            keras_weight(cell, "kernel"),
-            keras_weight(cell, "recurrent_kernel"),
-            keras_weight(cell, "bias") if cell.use_bias else None,
-            reset_after=bool(cell.reset_after),
-            activation=keras_activation_name(cell.activation),
-            recurrent_activation=keras_activation_name(cell.recurrent_activation),
-        )
 
     # --------------------------------------------------------------- shape
     @property

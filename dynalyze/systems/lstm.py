@@ -21,15 +21,8 @@ from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
 from dynalyze.errors import InputShapeError
-from dynalyze.systems._weights import (
-    as_weight,
-    box,
-    keras_cell_of,
-    keras_weight,
-    optional_bias,
-    stock_keras_cell,
-)
-from dynalyze.systems.activations import get_activation, keras_activation_name
+from dynalyze.systems._weights import as_weight, box, optional_bias
+from dynalyze.systems.activations import get_activation
 from dynalyze.systems.base import RecurrentSystem, StateLayout
 
 __all__ = ["LSTMSystem"]
@@ -111,24 +104,6 @@ class LSTMSystem(RecurrentSystem):
         self._u_rows2 = np.concatenate([u_rows, u_rows])  # (2u, 4, u)
         self._w_rows2 = np.concatenate([w_rows, w_rows])  # (2u, 4, input_dim)
         self._u_t = np.ascontiguousarray(self.recurrent_kernel.T)  # (4u, u)
-
-    # ------------------------------------------------------------ wrapping
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        """True for a built Keras ``LSTMCell`` (or LSTM layer) with supported activations."""
-        return stock_keras_cell(obj, "LSTMCell", ("activation", "recurrent_activation")) is not None
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> LSTMSystem:
-        """Copy (and upcast) the weights of a built Keras ``LSTMCell`` or ``LSTM`` layer."""
-        cell = keras_cell_of(obj, "LSTMCell", required=True)
-        return cls(
-            keras_weight(cell, "kernel"),
-            keras_weight(cell, "recurrent_kernel"),
-            keras_weight(cell, "bias") if cell.use_bias else None,
-            activation=keras_activation_name(cell.activation),
-            recurrent_activation=keras_activation_name(cell.recurrent_activation),
-        )
 
     # --------------------------------------------------------------- shape
     @property

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.systems._weights import as_weight, box, keras_cell_of, optional_bias, stock_keras_cell
-from dynalyze.systems.activations import get_activation, keras_activation_name
+from dynalyze.systems._weights import as_weight, box, optional_bias
+from dynalyze.systems.activations import get_activation
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["SimpleRNNSystem"]
@@ -56,22 +56,6 @@ class SimpleRNNSystem(RecurrentSystem):
         self.kernel = as_weight(kernel, "kernel", ndim=2, shape=(None, units))
         self.bias = optional_bias(bias, (units,))
         self.activation = get_activation(activation)
-
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        """True for a built, unmodified Keras ``SimpleRNNCell`` with a supported activation."""
-        return stock_keras_cell(obj, "SimpleRNNCell", ("activation",)) is not None
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> SimpleRNNSystem:
-        """Copy (and upcast) the weights of a built Keras ``SimpleRNNCell``."""
-        cell = keras_cell_of(obj, "SimpleRNNCell", required=True)
-        return cls(
-            cell.kernel.numpy(),
-            cell.recurrent_kernel.numpy(),
-            cell.bias.numpy() if cell.use_bias else None,
-            activation=keras_activation_name(cell.activation),
-        )
 
     @property
     def state_dim(self) -> int:

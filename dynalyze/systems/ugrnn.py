@@ -13,52 +13,24 @@ With ``alpha = (h - c) sig'(a_u)`` and ``beta = (1 - u) act'(a_c)`` the
 Jacobians are ``dh'/dh = diag(u) + diag(alpha) Uu^T + diag(beta) Uc^T`` and
 ``dh'/dx = diag(alpha) Wu^T + diag(beta) Wc^T``.
 
-Keras is never imported here: a cell can only be a ``UGRNNCell`` if
-:mod:`dynalyze.keras.cells` has already been imported.
+The system is built from arrays; :func:`dynalyze.wrap` builds it from a trained
+``UGRNNCell`` (:mod:`dynalyze.keras.adapters`).
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.errors import InputShapeError, UnsupportedModelError
-from dynalyze.systems._weights import (
-    activations_supported,
-    as_weight,
-    box,
-    keras_weight,
-    optional_bias,
-)
-from dynalyze.systems.activations import get_activation, keras_activation_name
+from dynalyze.errors import InputShapeError
+from dynalyze.systems._weights import as_weight, box, optional_bias
+from dynalyze.systems.activations import get_activation
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["UGRNNSystem"]
-
-#: Module and class name of the Keras cell this system mirrors.
-_CELL_MODULE, _CELL_CLASS = "dynalyze.keras.cells", "UGRNNCell"
-
-
-def _ugrnn_cell_class() -> type | None:
-    module = sys.modules.get(_CELL_MODULE)
-    cls = getattr(module, _CELL_CLASS, None) if module is not None else None
-    return cls if isinstance(cls, type) else None
-
-
-def _ugrnn_cell_of(obj: object) -> Any:
-    """The unmodified ``UGRNNCell`` that ``obj`` is or holds (``layer.cell``), else None."""
-    cls = _ugrnn_cell_class()
-    cell: Any = getattr(obj, "cell", obj)
-    if cls is None or not isinstance(cell, cls):
-        return None
-    # A subclass that overrides call() changes the math: leave it to autodiff.
-    if getattr(type(cell), "call", None) is not getattr(cls, "call", None):
-        return None
-    return cell
 
 
 class _Forward(NamedTuple):
@@ -136,42 +108,6 @@ class UGRNNSystem(RecurrentSystem):
             np.stack([self.kernel[:, :u].T, self.kernel[:, u:].T], axis=1)
         )
         self._u_t = np.ascontiguousarray(self.recurrent_kernel.T)  # (2u, u)
-
-    # ------------------------------------------------------------ wrapping
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        """True for a built :class:`dynalyze.keras.UGRNNCell` (or RNN layer holding one).
-
-        Subclasses that override ``call`` and unsupported activations are left
-        to the generic autodiff system.
-        """
-        cell = _ugrnn_cell_of(obj)
-        if cell is None or not getattr(cell, "built", False):
-            return False
-        return activations_supported(cell, ("activation", "recurrent_activation"))
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> UGRNNSystem:
-        """Copy (and upcast) the weights of a built ``UGRNNCell`` or a layer holding one."""
-        cell = _ugrnn_cell_of(obj)
-        if cell is None:
-            raise UnsupportedModelError(
-                "Expected a dynalyze.keras.UGRNNCell (unmodified) or a keras.layers.RNN "
-                f"holding one; got {type(obj).__name__}. Wrap other cells with "
-                "dynalyze.wrap(obj)."
-            )
-        if not getattr(cell, "built", False):
-            raise UnsupportedModelError(
-                "The UGRNNCell is not built (it has no weights yet). Build it first, e.g. "
-                "by calling the model or layer on one batch of inputs."
-            )
-        return cls(
-            keras_weight(cell, "kernel"),
-            keras_weight(cell, "recurrent_kernel"),
-            keras_weight(cell, "bias") if cell.use_bias else None,
-            activation=keras_activation_name(cell.activation),
-            recurrent_activation=keras_activation_name(cell.recurrent_activation),
-        )
 
     # --------------------------------------------------------------- shape
     @property

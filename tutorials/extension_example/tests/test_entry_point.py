@@ -11,7 +11,7 @@ import textwrap
 
 def test_the_package_declares_the_entry_point() -> None:
     found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="dynalyze.systems")}
-    assert found.get("leaky") == "dynalyze_leaky.system:LeakyRNNSystem"
+    assert found.get("leaky") == "dynalyze_leaky.adapter:ADAPTER"
 
 
 def test_dynalyze_discovers_the_system_through_the_entry_point_only() -> None:
@@ -25,7 +25,8 @@ def test_dynalyze_discovers_the_system_through_the_entry_point_only() -> None:
         warnings.simplefilter("error", DynalyzePluginWarning)  # a broken plugin fails here
         from dynalyze_leaky.cell import LeakyRNNCell
         import keras
-        before = "dynalyze_leaky.system" in sys.modules
+        plugin = ("dynalyze_leaky.adapter", "dynalyze_leaky.system")
+        before = [m for m in plugin if m in sys.modules]
         names = list(dynalyze.list_systems())
         layer = keras.layers.RNN(LeakyRNNCell(3))
         layer.build((None, None, 2))
@@ -44,7 +45,7 @@ def test_dynalyze_discovers_the_system_through_the_entry_point_only() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["imported_before"] is False
+    assert out["imported_before"] == []
     assert "leaky" in out["names"]
     assert out["names"].index("leaky") < out["names"].index("keras")  # before the fallback
     assert out["class"] == "dynalyze_leaky.system.LeakyRNNSystem"

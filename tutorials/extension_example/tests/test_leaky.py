@@ -43,6 +43,16 @@ def test_wrap_picks_the_plugin(model: keras.Model) -> None:
     assert isinstance(dynalyze.wrap(model, system="leaky"), LeakyRNNSystem)
 
 
+def test_the_adapter_leaves_other_cells_to_autodiff() -> None:
+    from dynalyze_leaky.adapter import ADAPTER
+
+    gelu = keras.layers.RNN(LeakyRNNCell(3, activation="gelu"))  # no analytic gelu
+    gelu.build((None, None, 2))
+    assert not ADAPTER.can_wrap(gelu)
+    assert type(dynalyze.wrap(gelu)).__name__ == "KerasCellSystem"
+    assert not ADAPTER.can_wrap(LeakyRNNCell(3))  # not built
+
+
 def test_conformance_against_the_keras_cell_and_autodiff(model: keras.Model) -> None:
     # Step vs the Keras cell, Jacobians vs finite differences and vs TensorFlow
     # autodiff, determinism, fixed points, linearization and save/load.

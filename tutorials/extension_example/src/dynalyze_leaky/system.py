@@ -1,10 +1,8 @@
 """``LeakyRNNSystem``: the dynalyze recurrent system of :class:`~dynalyze_leaky.cell.LeakyRNNCell`.
 
-Registered in ``pyproject.toml`` under the entry-point group
-``dynalyze.systems``. This module does not import Keras (dynalyze loads it
-whenever it looks for systems, also in programs that never touch Keras), so
-``can_wrap`` recognises the cell class through ``sys.modules``: if the cell
-module was never imported, no object can be a ``LeakyRNNCell``.
+A NumPy map built from weight arrays: it knows nothing about Keras. How it is
+built from a trained ``LeakyRNNCell`` is :mod:`dynalyze_leaky.adapter`, the
+object registered under dynalyze's entry-point group.
 
 The map and its Jacobians, with ``z = x W + h U + b`` and ``d = act'(z)``::
 
@@ -15,29 +13,18 @@ The map and its Jacobians, with ``z = x W + h U + b`` and ``d = act'(z)``::
 
 from __future__ import annotations
 
-import sys
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dynalyze import RecurrentSystem
-from dynalyze.errors import InputShapeError, UnsupportedModelError
-from dynalyze.systems.activations import get_activation, keras_activation_name
+from dynalyze.errors import InputShapeError
+from dynalyze.systems.activations import get_activation
 
 __all__ = ["LeakyRNNSystem"]
 
 FloatArray = NDArray[np.float64]
-
-
-def _leaky_cell(obj: object) -> Any:
-    """The unmodified ``LeakyRNNCell`` that ``obj`` is or holds (``layer.cell``), else None."""
-    module = sys.modules.get("dynalyze_leaky.cell")
-    cls = getattr(module, "LeakyRNNCell", None)
-    cell = getattr(obj, "cell", obj)
-    if cls is None or not isinstance(cell, cls) or type(cell).call is not cls.call:
-        return None
-    return cell
 
 
 class LeakyRNNSystem(RecurrentSystem):
@@ -96,35 +83,6 @@ class LeakyRNNSystem(RecurrentSystem):
             raise InputShapeError(f"leak must be in (0, 1]; got {leak!r}.")
         self.leak = float(leak)
         self.activation = get_activation(activation)
-
-    # ------------------------------------------------------------ wrapping
-    @classmethod
-    def can_wrap(cls, obj: object) -> bool:
-        """True for a built ``LeakyRNNCell`` (or an RNN layer holding one)."""
-        cell = _leaky_cell(obj)
-        if cell is None or not cell.built:
-            return False
-        try:
-            get_activation(keras_activation_name(cell.activation))
-        except UnsupportedModelError:
-            return False  # let dynalyze's autodiff system take it
-        return True
-
-    @classmethod
-    def from_keras(cls, obj: Any) -> LeakyRNNSystem:
-        """Copy the weights of a built ``LeakyRNNCell`` or an RNN layer holding one."""
-        cell = _leaky_cell(obj)
-        if cell is None or not cell.built:
-            raise UnsupportedModelError(
-                f"Expected a built LeakyRNNCell or a layer holding one; got {type(obj).__name__}."
-            )
-        return cls(
-            np.asarray(cell.kernel.numpy()),
-            np.asarray(cell.recurrent_kernel.numpy()),
-            np.asarray(cell.bias.numpy()) if cell.use_bias else None,
-            leak=cell.leak,
-            activation=keras_activation_name(cell.activation),
-        )
 
     # --------------------------------------------------------------- shape
     @property
