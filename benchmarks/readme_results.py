@@ -126,12 +126,12 @@ def render(record: dict[str, Any]) -> str:
     s = record["summary"]
     from types import SimpleNamespace
 
-    from dynalyze.cli import _summary_line
-    from dynalyze.sentiment.report_baseline import (
+    from dynalyze.analyses.line_attractor.report_baseline import (
         baseline_sentence,
         continuation_sentence,
         neutral_sentence,
     )
+    from dynalyze.cli import _summary_line
 
     done = _summary_line(
         SimpleNamespace(summary=s, out="./dynalyze-output"), 60 * record["minutes"]

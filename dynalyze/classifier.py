@@ -318,16 +318,20 @@ class RecurrentClassifier:
 
     # -------------------------------------------------------- forward pass
     def logits(self, ids: ArrayLike, *, batch_size: int = 256) -> NDArray[np.float32]:
-        """The Keras model's output logit for each document of an id matrix.
+        """The model's output logit for each document of an id matrix.
 
         Documents are batched by length; a sigmoid readout's activation is
-        inverted so the result is always the logit.
+        inverted so the result is always the logit. A classifier built from
+        arrays (no model) runs its system's steps in float64 instead.
         """
-        self._require_model()
         positive_int("batch_size", batch_size)
         matrix = _as_ids(ids, len(self.vocabulary))
         shape = (len(matrix),) if self.n_outputs == 1 else (len(matrix), self.n_outputs)
         out = np.empty(shape, dtype=np.float32)
+        if self.model is None:  # built from arrays: the system's own steps
+            for part in self.iter_states(matrix, batch_size=batch_size):
+                out[part.index] = self.readout(part.states[:, -1])
+            return out
         if self._logit_fn is None:
             from dynalyze.keras.model import logit_function
 
@@ -338,23 +342,28 @@ class RecurrentClassifier:
             out[index] = self._logit_fn(batch)
         return out
 
-    def _require_model(self) -> None:
-        if self.model is None:
-            raise UnsupportedModelError(
-                "This classifier was built from arrays and has no Keras model; build it "
-                "with RecurrentClassifier.from_model or .load to run the network."
-            )
-
     def _states_fn(self) -> Any:
         """A compiled function ids -> all flat states, reusing the trained layers."""
+        if self._state_model is None and self.model is None:
+            return self._numpy_states
         if self._state_model is None:
-            self._require_model()
             from dynalyze.keras.model import state_function, take_apart
 
             if self._parts is None:
                 self._parts = take_apart(self.model, self.vocabulary)
             self._state_model = state_function(self._parts, pad_id=self.vocabulary.pad_id)
         return self._state_model
+
+    def _numpy_states(self, batch: NDArray[np.int32]) -> NDArray[np.float32]:
+        """All states of a batch from the system's steps (float64; padding holds the last state)."""
+        inputs = self.embedding[batch]
+        valid = batch != self.vocabulary.pad_id
+        h = np.zeros((len(batch), self.system.state_dim))
+        out = np.empty((*batch.shape, self.system.state_dim), dtype=np.float32)
+        for t in range(batch.shape[1]):
+            h = np.where(valid[:, t, None], self.system.step(h, inputs[:, t]), h)
+            out[:, t] = h
+        return out
 
     def iter_states(
         self, ids: ArrayLike, *, batch_size: int = 128, sort_by_length: bool = True
@@ -415,7 +424,6 @@ class RecurrentClassifier:
         ModelTrajectories
         """
         matrix = _as_ids(ids, len(self.vocabulary))
-        self._require_model()
         return ModelTrajectories(
             self,
             matrix,

@@ -303,6 +303,7 @@ def test_the_readmes_own_model_example_runs(run_dir, tmp_path, monkeypatch):
 
 
 def test_a_baseline_of_the_wrong_width_is_refused_before_anything_is_written(run_dir, tmp_path):
+    from dynalyze.analyses.line_attractor import LineAttractorAnalysis
     from dynalyze.attractors import LineAttractor
     from dynalyze.errors import ConfigurationError
     from dynalyze.sentiment.pipeline import RunConfig, analyze_model
@@ -314,7 +315,7 @@ def test_a_baseline_of_the_wrong_width_is_refused_before_anything_is_written(run
         n_analysis=20,
         n_initial=20,
         progress=False,
-        analysis=LineAttractor(n_initial=20, baseline=[0.5]),
+        analyses=[LineAttractorAnalysis(config=LineAttractor(n_initial=20, baseline=[0.5]))],
     )
     with pytest.raises(ConfigurationError, match="baseline input must have"):
         analyze_model(run_dir / "model", config)

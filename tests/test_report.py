@@ -1,14 +1,21 @@
-"""The report says what its numbers say: checks() and render_report() on crafted summaries."""
+"""The report says what its numbers say: checks() and the rendered report on crafted summaries."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from dynalyze.analyses.line_attractor.report import checks, figure_captions, line_attractor_section
+from dynalyze.analyses.report import render_report as render_run_report
 from dynalyze.results import make_dataset
 from dynalyze.sentiment.pipeline import architecture_of
-from dynalyze.sentiment.report import checks, figure_captions, render_report
 from dynalyze.systems import LSTMSystem, SimpleRNNSystem
+
+
+def render_report(summary, attractor, figures, recipe, config):
+    """The report of a run whose only analysis is the line attractor."""
+    section = line_attractor_section(summary, attractor)
+    return render_run_report(summary, [section], figures, recipe, config)
 
 
 def _row(kind, stability, position, size, lam, unstable=0):
@@ -120,7 +127,7 @@ def test_an_uninformative_matched_null_gives_no_verdict_and_says_so():
 
 
 def test_the_baseline_section_puts_both_views_side_by_side():
-    from dynalyze.sentiment.report_baseline import baseline_section
+    from dynalyze.analyses.line_attractor.report_baseline import baseline_section
 
     zero = [dict(r, position=r["position"] - 2) for r in SADDLE]
     summary = _summary(
@@ -217,7 +224,7 @@ def test_architecture_comes_from_the_model():
     ],
 )
 def test_modifier_verdict_follows_the_interval(strength, low, high, kind) -> None:
-    from dynalyze.sentiment.report import _modifier_kind, modifier_section
+    from dynalyze.analyses.modifiers.report import _modifier_kind, modifier_section
 
     m = {"strength": [strength, 1.0], "strength_low": [low, 1.0], "strength_high": [high, 1.0],
          "ablated": [1.0, 1.0], "time_constant": 1.0, "fast_share": 0.9}  # fmt: skip

@@ -19,6 +19,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from dynalyze._version import __version__
+from dynalyze.results.fragments import fragment_version
 from dynalyze.results.schema import KINDS, SCHEMA_VERSION, VARIABLES, VariableSpec
 
 __all__ = [
@@ -200,6 +201,9 @@ def make_dataset(
         "dynalyze_config": to_json(config if config is not None else {}),
         "dynalyze_provenance": to_json(provenance if provenance is not None else {}),
     }
+    version = fragment_version(kind)
+    if version is not None:
+        ds.attrs["dynalyze_fragment_version"] = version
     return ds
 
 

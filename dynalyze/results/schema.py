@@ -36,7 +36,7 @@ SCHEMA_VERSION = "3"
 #    neutral-stream drift and fixed-point continuation; marginal modes keep a time constant.
 
 #: Dimension names and what they index.
-DIMENSIONS: Mapping[str, str] = MappingProxyType(
+_DIMENSIONS: dict[str, str] = (
     {
         "example": "a document / sequence",
         "time": "a step of a sequence (a token position)",
@@ -63,6 +63,8 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(
         "branch": "a branch of fixed points followed along an input path",
     }
 )
+#: Dimension names and what they index (read-only; plug-ins add theirs with a SchemaFragment).
+DIMENSIONS: Mapping[str, str] = MappingProxyType(_DIMENSIONS)
 
 #: Fixed-point solver status.
 STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
@@ -137,7 +139,7 @@ class VariableSpec:
 _V = VariableSpec
 
 #: Every variable and coordinate dynalyze writes.
-VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
+_VARIABLES: dict[str, VariableSpec] = (
     {
         # ---------------------------------------------------------- coordinates
         "fixed_point": _V(("fixed_point",), "fixed point index", "1", "int64"),
@@ -981,9 +983,11 @@ VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(
         "path_end_input": _V(("input",), "input x_1 at s = 1", "1"),
     }
 )
+#: Every variable and coordinate dynalyze writes (read-only view; plug-in fragments add theirs).
+VARIABLES: Mapping[str, VariableSpec] = MappingProxyType(_VARIABLES)
 
 #: Kinds of datasets and the variables each must contain.
-KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+_KINDS: dict[str, tuple[str, ...]] = (
     {
         "fixed_points": (
             "fixed_point_state",
@@ -1039,3 +1043,5 @@ KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
     }
 )
+#: Kinds of datasets and their required variables (read-only view).
+KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(_KINDS)

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from dynalyze.errors import SchemaError
+from dynalyze.results.fragments import fragment_version, load_plugin_fragments
 from dynalyze.results.schema import KINDS, SCHEMA_VERSION, VARIABLES, VariableSpec
 
 __all__ = ["validate"]
@@ -119,8 +120,26 @@ def _resolve_kind(ds: xr.Dataset, kind: str | None) -> str:
             f"{', '.join(sorted(KINDS))})."
         )
     if resolved not in KINDS:
-        raise SchemaError(f"Unknown dataset kind {resolved!r}; expected one of {sorted(KINDS)}.")
+        load_plugin_fragments()  # a plug-in analysis's kind, before its plug-in was used
+    if resolved not in KINDS:
+        raise SchemaError(
+            f"Unknown dataset kind {resolved!r}; expected one of {sorted(KINDS)} (or the kind "
+            "of an installed analysis plug-in)."
+        )
+    _check_fragment_version(ds, str(resolved))
     return str(resolved)
+
+
+def _check_fragment_version(ds: xr.Dataset, kind: str) -> None:
+    expected = fragment_version(kind)
+    written = ds.attrs.get("dynalyze_fragment_version")
+    if expected is None or written is None or str(written) == expected:
+        return
+    raise SchemaError(
+        f"This {kind!r} dataset was written with version {written} of its analysis's schema "
+        f"fragment; the installed analysis reads version {expected}. Re-run the analysis, or "
+        "open the file as plain netCDF with xarray.open_dataset."
+    )
 
 
 def _check_variable(name: str, variable: xr.Variable, spec: VariableSpec) -> None:

@@ -18,15 +18,13 @@ import json
 import logging
 import os
 import platform
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import xarray as xr
 
 from dynalyze._atomic import atomic_folder
 from dynalyze._timing import Stopwatch
@@ -45,14 +43,13 @@ from dynalyze.errors import (
 )
 from dynalyze.sentiment.defaults import Recipe, default_recipe
 
+if TYPE_CHECKING:
+    from dynalyze.analyses import AnalysisOptions
+
 __all__ = ["RunConfig", "RunResult", "analyze_model", "architecture_of", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
 
-#: Documents whose full trajectories are written to ``results/trajectories.nc``.
-TRAJECTORIES_SAVED = 100
-#: Fixed points (spread along the manifold) whose full linearization is written.
-LINEARIZATIONS_SAVED = 20
 
 
 @attrs.frozen(kw_only=True)
@@ -93,9 +90,13 @@ class RunConfig:
         A whole training recipe (weight decay, dropout, schedule, ...) to start
         from instead of the dataset's default; the options above still override
         its fields.
-    analysis : LineAttractor, optional
-        The analysis configuration; default ``LineAttractor(n_initial=n_initial,
-        seed=seed, progress=progress)``.
+    analyses : tuple of str or Analysis, optional
+        Which analyses to run: names (``"line_attractor"``, ``"modifier_words"``,
+        ``"simplex_attractor"`` or a plug-in's) and configured
+        :class:`~dynalyze.analyses.Analysis` instances (e.g.
+        ``LineAttractorAnalysis(config=LineAttractor(n_initial=200))``). Default:
+        every installed analysis that applies to the classifier
+        (:func:`dynalyze.analyses.analyses_for`).
     seed : int
         Seed of the split, the initialisation, training and the analysis.
     out : str
@@ -127,7 +128,9 @@ class RunConfig:
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
     baseline: str = attrs.field(default="mean")
     base_recipe: Recipe | None = None
-    analysis: Any = None
+    analyses: tuple[Any, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
     seed: int = 0
     out: str = "dynalyze-output"
     overwrite: bool = False
@@ -170,6 +173,39 @@ class RunConfig:
         if value not in DATASET_NAMES:
             names = [n for n in DATASET_NAMES if n != "csv:PATH"] + ["csv:PATH"]
             raise ConfigurationError(f"Unknown dataset {value!r}; choose one of {names}.")
+
+    @analyses.validator
+    def _check_analyses(self, _attribute: Any, value: tuple[Any, ...] | None) -> None:
+        from dynalyze.analyses import Analysis
+
+        bad = [item for item in value or () if not isinstance(item, (str, Analysis))]
+        if bad:
+            raise ConfigurationError(
+                f"analyses must be analysis names or dynalyze.analyses.Analysis instances; "
+                f"got {bad!r}."
+            )
+
+    def options(self) -> AnalysisOptions:
+        """The options every analysis shares (sizes, baseline, seed, progress)."""
+        from dynalyze.analyses import AnalysisOptions
+
+        return AnalysisOptions(
+            n_analysis=self.n_analysis,
+            n_initial=self.n_initial,
+            baseline=self.baseline,
+            seed=self.seed,
+            progress=self.progress,
+        )
+
+    def analysis_names(self) -> list[str] | None:
+        """Names of the analyses asked for (None: every one that applies)."""
+        if self.analyses is None:
+            return None
+        return [item if isinstance(item, str) else item.name for item in self.analyses]
+
+    def configured_analyses(self) -> list[Any]:
+        """The configured Analysis instances among :attr:`analyses`."""
+        return [item for item in self.analyses or () if not isinstance(item, str)]
 
     def recipe(self) -> Recipe:
         """The dataset's default recipe with this configuration's options applied."""
@@ -244,22 +280,6 @@ def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Pat
         if where is None or where == target.parent or target.parent in where.parents:
             raise OutputError(f"Cannot write to {target.parent}: {reason}.") from None
         raise DataError(f"Cannot read {where}: {reason}.") from None
-
-
-def _vader_lexicon() -> dict[str, float]:
-    """VADER's human valence ratings (token -> mean rating), from the vaderSentiment package."""
-    from importlib import resources
-
-    text = resources.files("vaderSentiment").joinpath("vader_lexicon.txt").read_text("utf-8")
-    ratings: dict[str, float] = {}
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2:
-            try:
-                ratings[parts[0]] = float(parts[1])
-            except ValueError:
-                continue
-    return ratings
 
 
 def run_pipeline(config: RunConfig) -> RunResult:
@@ -487,222 +507,66 @@ def _analyze(
     training: dict[str, Any],
     classifier: Any = None,
 ) -> dict[str, Any]:
-    from dynalyze.attractors import LineAttractor
+    """The bag-of-words baseline, then every analysis that applies, then the report."""
+    from dynalyze.analyses import RunContext, analyses_for
+    from dynalyze.analyses.report import write_report
+    from dynalyze.analyses.run import run_analyses
     from dynalyze.classifier import RecurrentClassifier
-    from dynalyze.plot import save_all
-    from dynalyze.plot.modifiers import modifier_strength
-    from dynalyze.results.io import save
     from dynalyze.sentiment.bow import fit_bow
-    from dynalyze.sentiment.report import write_report
 
-    max_len, keep = recipe.max_len, recipe.keep
     clf = classifier or RecurrentClassifier.from_model(model, vocab)
     clf.provenance.update(dataset=cfg.dataset, seed=cfg.seed)
-    if clf.n_outputs > 1:
-        from dynalyze.sentiment.classes_pipeline import analyze_classes
-
-        return analyze_classes(clf, data, cfg, recipe, staging, stages, training=training)
+    analyses = analyses_for(clf, names=cfg.analysis_names(), overrides=cfg.configured_analyses())
     with stages("bag of words"):
-        bow = fit_bow(data, vocab, max_len=max_len, keep=keep, seed=cfg.seed)
-    with stages("trajectories"):
-        n_test = len(data.test_texts)
-        n = n_test if cfg.n_analysis is None else min(cfg.n_analysis, n_test)
-        ids = vocab.encode(data.test_texts[:n], max_len, keep=keep)
-        labels = data.test_labels[:n]
-        stream = clf.stream(
-            ids,
-            labels=labels,
-            example_index=np.arange(n),
-            provenance={"split": "test", "n_documents": n},
-        )
-        n_saved = min(TRAJECTORIES_SAVED, n)
-        saved_trajectories = clf.trajectories(
-            ids[:n_saved],
-            labels=labels[:n_saved],
-            example_index=np.arange(n_saved),
-            provenance={"split": "test"},
-        )
-        untrained_stream = RecurrentClassifier.from_model(untrained_model, vocab).stream(ids)
-        test_ids = vocab.encode(data.test_texts, max_len, keep=keep)
-        test_logits = clf.logits(test_ids)
-        network_test_accuracy = float(np.mean((test_logits > 0) == (data.test_labels == 1)))
-    analysis = cfg.analysis or LineAttractor(
-        n_initial=cfg.n_initial, seed=cfg.seed, progress=cfg.progress, baseline=cfg.baseline
-    )
-    true_valence = None
-    if data.true_valences is not None:
-        true_valence = np.array([data.true_valences.get(t, np.nan) for t in vocab.tokens])
-    n_cal = min(n, len(data.validation_texts))
-    evidence: dict[str, Any] = {
-        "untrained_states": untrained_stream,
-        "bow_weights": bow.weights,
-        "vader": _vader_lexicon(),
-        "calibration_ids": vocab.encode(data.validation_texts[:n_cal], max_len, keep=keep),
-        "calibration_labels": data.validation_labels[:n_cal],
-    }
-    if true_valence is not None:
-        evidence["true_valence"] = true_valence
-    # The baseline input is the mean token embedding of the documents the network was
-    # trained on (padding excluded, [UNK] included): the input it runs at.
-    evidence["baseline_ids"] = vocab.encode(data.train_texts, max_len, keep=keep)
-    start = time.perf_counter()
-    result = analysis.analyze(clf, stream, **evidence)  # keyword arguments, named above
-    stages.timings.update({k: v for k, v in result.timings.items()})
-    logger.info(
-        "line-attractor analysis done in %.1f s (%s)",
-        time.perf_counter() - start,
-        ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()),
-    )
-    attractor, fixed_points, linearization = (
-        result.attractor,
-        result.fixed_points,
-        result.linearization,
-    )
-    with stages("save results"):
-        results = staging / "results"
-        results.mkdir()
-        save(fixed_points, results / "fixed_points.nc")
-        save(attractor, results / "line_attractor.nc")
-        save(saved_trajectories, results / "trajectories.nc")
-        if linearization is not None:
-            save(_spread_subset(linearization, attractor), results / "linearization.nc")
-        if result.zero_view is not None:
-            save(result.zero_view, results / "line_attractor_zero.nc")
-        if result.continuation is not None:
-            save(result.continuation, results / "continuation.nc")
-    with stages("modifier words"):
-        at_baseline = clf.at_input(attractor["baseline_input"].values)
-        modifiers = _modifier_words(at_baseline, attractor, data, bow, test_logits, recipe, cfg)
-    with stages("figures"):
-        figures = save_all(
-            staging / "figures",
-            attractor,
-            linearization,
-            continuation=result.continuation,
-        )
-        if modifiers is not None:
-            figures["modifiers"] = _save_figure(
-                staging / "figures" / "modifiers.png", modifier_strength(modifiers)
-            )
-    summary = _summary(
-        attractor,
-        bow,
-        training,
-        network_test_accuracy,
-        recipe,
-        result.zero_view,
-        result.continuation,
-    )
-    if modifiers is not None:
-        save(modifiers, staging / "results" / "modifiers.nc")
-        summary.update(_modifier_summary(modifiers))
-    with stages("report"):
-        write_report(staging / "report.md", summary, attractor, figures, recipe, cfg)
-        write_run_record(staging, cfg, recipe, analysis, data, training, bow, summary, stages)
-    return summary
-
-
-def _modifier_words(
-    clf: Any,
-    attractor: xr.Dataset,
-    data: Any,
-    bow: Any,
-    test_logits: Any,
-    recipe: Recipe,
-    cfg: RunConfig,
-) -> xr.Dataset | None:
-    """Modifier strengths on the network and the augmented BoW (None without modifiers)."""
-    from dynalyze.attractors.modifiers import ModifierAnalysis, augmented_bow
-    from dynalyze.errors import DataError
-
-    vocab = clf.vocabulary
-    valence = np.zeros(len(vocab))
-    valence[attractor["token_index"].values] = np.nan_to_num(attractor["token_projection"].values)
-    ids = vocab.encode(data.test_texts, recipe.max_len, keep=recipe.keep)
-    try:
-        modifiers = ModifierAnalysis(seed=cfg.seed).fit(clf, ids, valence)
-    except DataError as exc:
-        logger.info("No modifier-word analysis: %s", exc)
-        return None
-    rnn_correct = (np.asarray(test_logits) > 0) == (data.test_labels == 1)
-    recovered = augmented_bow(
-        modifiers,
-        data,
-        vocab,
+        bow = fit_bow(data, vocab, max_len=recipe.max_len, keep=recipe.keep, seed=cfg.seed)
+    context = RunContext(
+        classifier=clf,
+        data=data,
         max_len=recipe.max_len,
-        rnn_correct=rnn_correct,
-        Cs=(bow.C,),
-        seed=cfg.seed,
+        keep=recipe.keep,
+        options=cfg.options(),
+        bow=bow,
+        untrained_model=untrained_model,
     )
-    names = {
-        "bow_accuracy": "plain_bow_accuracy",
-        "augmented_accuracy": "augmented_bow_accuracy",
-        "recovered_fraction": "recovered_fraction",
-        "recovered_low": "recovered_fraction_low",
-        "recovered_high": "recovered_fraction_high",
+    with stages("test accuracy"):
+        test_accuracy = context.test_accuracy
+    run = run_analyses(analyses, context, staging, stage=stages)
+    for output in run.outputs.values():
+        stages.timings.update(output.timings)
+    summary = {
+        **run.summary,
+        "dataset": recipe.dataset,
+        "arch": recipe.arch,
+        "units": recipe.units,
+        "test_accuracy": test_accuracy,
+        "bow_test_accuracy": float(bow.test_accuracy),
+        "best_epoch": training.get("best_epoch"),
+        "epochs_run": training.get("epochs_run"),
     }
-    return modifiers.assign({names[k]: v for k, v in recovered.items() if k in names})
-
-
-def _modifier_summary(modifiers: xr.Dataset) -> dict[str, Any]:
-    def value(name: str) -> float | None:
-        item = float(modifiers[name])
-        return None if np.isnan(item) else item
-
-    per = {
-        str(name): {
-            "strength": modifiers["modifier_strength"].values[k].tolist(),
-            "strength_low": modifiers["modifier_strength_low"].values[k].tolist(),
-            "strength_high": modifiers["modifier_strength_high"].values[k].tolist(),
-            "strength_positive": modifiers["modifier_strength_by_sign"].values[k, :, 0].tolist(),
-            "strength_negative": modifiers["modifier_strength_by_sign"].values[k, :, 1].tolist(),
-            "ablated": modifiers["ablated_modifier_strength"].values[k].tolist(),
-            "time_constant": float(modifiers["modifier_time_constant"].values[k]),
-            "fast_share": float(modifiers["modifier_fast_mode_share"].values[k]),
-        }
-        for k, name in enumerate(modifiers["modifier"].values)
-    }
-    return {
-        "modifiers": per,
-        **{
-            name: value(name)
-            for name in (
-                "plain_bow_accuracy",
-                "augmented_bow_accuracy",
-                "recovered_fraction",
-                "recovered_fraction_low",
-                "recovered_fraction_high",
-            )
-        },
-    }
-
-
-def _save_figure(path: Path, fig: Any) -> Path:
-    from dynalyze._atomic import atomic_path
-
-    with atomic_path(path, keep_suffix=True) as tmp:
-        fig.savefig(tmp, dpi=120)
-    return path
+    with stages("report"):
+        write_report(staging / "report.md", summary, run.sections, run.figures, recipe, cfg)
+        write_run_record(staging, cfg, recipe, run.record(), data, training, bow, summary, stages)
+    return summary
 
 
 def write_run_record(
     staging: Path,
     cfg: RunConfig,
     recipe: Recipe,
-    analysis: Any,
+    analyses: dict[str, Any],
     data: Any,
     training: dict[str, Any],
     bow: Any,
     summary: dict[str, Any],
     stages: Stopwatch,
 ) -> None:
-    """Write ``run.json``: configuration, data, training, baseline, summary and timings."""
+    """Write ``run.json``: configuration, data, training, each analysis, summary and timings."""
     record = {
         "dynalyze_version": __version__,
         "python": platform.python_version(),
         "config": attrs.asdict(cfg),
         "recipe": recipe.describe(),
-        "analysis": attrs.asdict(analysis),
+        "analyses": analyses,
         "data": data.describe(),
         "training": training,
         "bow": {"test_accuracy": bow.test_accuracy, "C": bow.C, "features": bow.features},
@@ -730,156 +594,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return repr(value)
-
-
-def _spread_subset(linearization: xr.Dataset, attractor: xr.Dataset) -> xr.Dataset:
-    """The linearization at up to LINEARIZATIONS_SAVED points spread along the manifold."""
-    n = linearization.sizes["fixed_point"]
-    if n <= LINEARIZATIONS_SAVED:
-        return linearization
-    order = np.argsort(attractor["manifold_coordinate"].values)
-    pick = order[np.linspace(0, n - 1, LINEARIZATIONS_SAVED).round().astype(int)]
-    return linearization.isel(fixed_point=np.sort(pick))
-
-
-#: Scalars of the zero-input view copied into the summary with the suffix ``_at_zero``.
-ZERO_VIEW_NAMES = (
-    "n_accepted",
-    "n_fixed_point_clusters",
-    "n_stable_clusters",
-    "n_unstable_clusters",
-    "n_marginal_clusters",
-    "n_slow_regions",
-    "n_continua",
-    "n_isolated_roots",
-    "slow_fraction",
-    "slow_fraction_visited",
-    "median_drift_per_document",
-    "middle_drift_per_document",
-    "max_drift_per_document",
-    "tokens_to_cross",
-    "median_slow_subspace_dim",
-    "median_alignment_readout_slow",
-    "median_alignment_tangent_slow",
-    "stable_median_alignment_r1_tangent",
-    "stable_median_alignment_readout_r1",
-    "fixed_point_pc1_variance",
-    "manifold_coverage",
-)
-
-
-def _scalar(ds: xr.Dataset, name: str) -> Any:
-    if name not in ds:
-        return None
-    item = ds[name].values.item()
-    return None if isinstance(item, float) and np.isnan(item) else item
-
-
-def _zero_view_summary(zero_view: xr.Dataset | None) -> dict[str, Any]:
-    """The zero-input view's structure, slowness, alignments and verdict (``*_at_zero``)."""
-    from dynalyze.attractors.mechanism import mechanism, structure_rows
-
-    if zero_view is None:
-        return {}
-    out: dict[str, Any] = {f"{name}_at_zero": _scalar(zero_view, name) for name in ZERO_VIEW_NAMES}
-    verdict = mechanism(zero_view)
-    out["fixed_point_structure_at_zero"] = structure_rows(zero_view)
-    out["mechanism_at_zero"] = verdict.kind
-    out["headline_at_zero"] = verdict.headline
-    return out
-
-
-def _summary(
-    attractor: xr.Dataset,
-    bow: Any,
-    training: dict[str, Any],
-    test_accuracy: float,
-    recipe: Recipe,
-    zero_view: xr.Dataset | None = None,
-    continuation: xr.Dataset | None = None,
-) -> dict[str, Any]:
-    def value(name: str) -> Any:
-        return _scalar(attractor, name)
-
-    from dynalyze.attractors.mechanism import mechanism, structure_rows
-    from dynalyze.baseline import BASELINE_KINDS
-    from dynalyze.fixedpoints.continuation import branch_rows
-
-    names = [
-        *ZERO_VIEW_NAMES,
-        "baseline_norm",
-        "baseline_relative_norm",
-        "baseline_n_tokens",
-        "n_neutral_tokens",
-        "median_neutral_drift_per_document",
-        "middle_neutral_drift_per_document",
-        "neutral_drift_error_baseline",
-        "neutral_drift_error_zero",
-        "matched_null_informative",
-        "matched_null_tangent_informative",
-        "matched_null_subspace_informative",
-        "n_candidates",
-        "manifold_extent",
-        "manifold_pc1_variance",
-        "manifold_curvature",
-        "median_document_length",
-        "drift_tolerance",
-        "state_dim_95",
-        "matched_null_alignment_median",
-        "matched_null_alignment_p95",
-        "matched_null_tangent_alignment_p95",
-        "manifold_low",
-        "manifold_high",
-        "manifold_visited_low",
-        "manifold_visited_high",
-        "null_subspace_alignment_p95",
-        "matched_null_subspace_alignment_p95",
-        "saddle_token_gain_ratio",
-        "valence_share_near_unstable",
-        "token_count_floor",
-        "median_third_time_constant",
-        "state_top3_variance",
-        "untrained_state_top3_variance",
-        "n_fixed_point_groups",
-        "median_top_eigenvalue_magnitude",
-        "median_slow_time_constant",
-        "median_second_time_constant",
-        "median_alignment_r1_tangent",
-        "median_alignment_readout_tangent",
-        "median_alignment_readout_r1",
-        "null_alignment_median",
-        "null_alignment_p95",
-        "bow_pearson_r",
-        "bow_sign_agreement",
-        "vader_pearson_r",
-        "vader_n_shared",
-        "true_valence_pearson_r",
-        "linearization_error_median",
-        "linearization_error_mean",
-        "network_accuracy",
-        "reduced_accuracy",
-        "reduced_agreement",
-        "reduced_logit_pearson_r",
-    ]
-    out: dict[str, Any] = {name: value(name) for name in names}
-    kind = value("baseline_kind")
-    out["baseline"] = BASELINE_KINDS.get(int(kind), "zero") if kind is not None else "zero"
-    out["baseline_kind"] = kind
-    out["fixed_point_structure"] = structure_rows(attractor)
-    verdict = mechanism(attractor)
-    out["mechanism"] = verdict.kind
-    out["headline"] = verdict.headline
-    out.update(_zero_view_summary(zero_view))
-    if continuation is not None:
-        out["n_folds"] = int(continuation["n_folds"])
-        out["continuation_branches"] = branch_rows(continuation)
-    out.update(
-        dataset=recipe.dataset,
-        arch=recipe.arch,
-        units=recipe.units,
-        test_accuracy=test_accuracy,
-        bow_test_accuracy=float(bow.test_accuracy),
-        best_epoch=training.get("best_epoch"),
-        epochs_run=training.get("epochs_run"),
-    )
-    return out

@@ -23,62 +23,64 @@ from dynalyze.errors import OutputError
 from dynalyze.sweep.engine import RUN_FILE, JobOutcome
 from dynalyze.sweep.grid import Job, SweepGrid
 
-__all__ = ["JOB_STATUS", "METRICS", "SWEEP_FILE", "TEXT_FIELDS", "collect", "write_sweep"]
+__all__ = [
+    "JOB_STATUS",
+    "SWEEP_FILE",
+    "collect",
+    "metrics",
+    "text_fields",
+    "write_sweep",
+]
 
 SWEEP_FILE = "sweep.nc"
 
 #: ``status`` flag values.
 JOB_STATUS = {0: "done", 1: "failed", 2: "not_run"}
 
-#: Summary metric -> long name (from each job's ``run.json``).
-METRICS: dict[str, str] = {
+#: Run-level metrics of every job (the analyses add theirs: :func:`metrics`).
+RUN_METRICS: dict[str, str] = {
     "test_accuracy": "test accuracy of the network",
     "bow_test_accuracy": "test accuracy of the bag-of-words baseline",
-    "n_accepted": "approximate fixed points accepted",
-    "n_fixed_point_clusters": "distinct fixed points / slow regions",
-    "n_stable_clusters": "stable distinct fixed points",
-    "n_unstable_clusters": "unstable distinct fixed points (saddles)",
-    "n_slow_regions": "slow regions without a root",
-    "n_continua": "continua of roots",
-    "slow_fraction": "fraction of the line slow over a document",
-    "median_drift_per_document": "median zero-input drift over a document / line extent",
-    "tokens_to_cross": "tokens to cross the line at zero-input speed",
-    "median_slow_subspace_dim": "median dimension of the slow subspace",
-    "state_dim_95": "principal components for 95% of the state variance",
-    "median_top_eigenvalue_magnitude": "median |lambda_1| at the accepted points",
-    "median_slow_time_constant": "median time constant of the top mode (tokens)",
-    "median_alignment_readout_r1": "median |cos| readout vs r1",
-    "null_alignment_p95": "95th percentile of |cos| of random directions",
-    "bow_pearson_r": "Pearson r of token projections vs BoW weights",
-    "reduced_accuracy": "accuracy of the reduced (integrator) model",
-    "reduced_agreement": "agreement of the reduced model with the network",
-    "linearization_error_median": "median relative one-step linearization error",
-    "median_document_length": "median document length (tokens)",
-    "baseline_norm": "norm of the baseline input the dynamics are analysed at",
-    "baseline_relative_norm": "baseline norm over the median token embedding norm",
-    "middle_drift_per_document": "median drift per document, middle half of the line",
-    "median_neutral_drift_per_document": "median drift per document under neutral-token streams",
-    "stable_median_alignment_readout_r1": "median |cos| readout vs r1 at the stable roots",
-    "stable_median_alignment_r1_tangent": "median |cos| r1 vs manifold axis at the stable roots",
-    "matched_null_alignment_p95": "95th percentile of |cos| of random directions in the states' "
-    "95% subspace",
-    "n_stable_clusters_at_zero": "stable distinct fixed points at zero input",
-    "n_unstable_clusters_at_zero": "unstable distinct fixed points at zero input",
-    "slow_fraction_at_zero": "fraction of the line slow over a document at zero input",
-    "median_drift_per_document_at_zero": "median drift over a document at zero input",
-    "stable_median_alignment_readout_r1_at_zero": "median |cos| readout vs r1 at the stable "
-    "roots, zero input",
-    "n_folds": "folds met following the roots from zero input to the baseline",
 }
 
-#: Text fields of each job's summary.
-TEXT_FIELDS = {
+#: Run-level text fields of every job.
+RUN_TEXT_FIELDS = {
     "error": "one-line error of a failed job",
     "job_path": "job folder relative to the sweep folder",
-    "mechanism": "mechanism verdict of the job's analysis (at its baseline input)",
-    "mechanism_at_zero": "mechanism verdict at zero input",
-    "baseline": "the baseline input the job was analysed at (mean or zero)",
 }
+
+
+def metrics() -> dict[str, str]:
+    """Every metric a sweep collects: run-level, then each installed analysis's summary metrics.
+
+    A metric is a summary field with a ``long_name`` in its metadata
+    (:meth:`dynalyze.analyses.Summary.metrics`), so an N-class job's simplex
+    metrics and a plug-in's metrics are collected like the line attractor's.
+
+    Examples
+    --------
+    >>> names = metrics()
+    >>> "slow_fraction" in names, "late_state_dim_95" in names
+    (True, True)
+    """
+    from dynalyze.analyses import list_analyses
+
+    out = dict(RUN_METRICS)
+    for cls in list_analyses().values():
+        if cls.summary_type is not None:
+            out.update({k: v for k, v in cls.summary_type.metrics().items() if k not in out})
+    return out
+
+
+def text_fields() -> dict[str, str]:
+    """Every text field a sweep collects (the analyses' fields marked ``text``)."""
+    from dynalyze.analyses import list_analyses
+
+    out = dict(RUN_TEXT_FIELDS)
+    for cls in list_analyses().values():
+        if cls.summary_type is not None:
+            out.update({k: v for k, v in cls.summary_type.texts().items() if k not in out})
+    return out
 
 
 def _record(job: Job, out: Path) -> dict[str, Any] | None:
@@ -123,12 +125,13 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
     (('architecture', 'dataset', 'seed'), [2, 2])
     """
     out = Path(out)
+    wanted, texts = metrics(), text_fields()
     coords = grid.coords()
     dims = grid.dimensions
     shape = tuple(len(coords[d]) for d in dims)
-    numbers = {name: np.full(shape, np.nan) for name in METRICS}
+    numbers = {name: np.full(shape, np.nan) for name in wanted}
     status = np.full(shape, 2, dtype=np.int8)
-    text = {name: np.full(shape, "", dtype=object) for name in TEXT_FIELDS}
+    text = {name: np.full(shape, "", dtype=object) for name in texts}
     seconds = np.full(shape, np.nan)
     rss = np.full(shape, np.nan)
     by_key = {o.key: o for o in outcomes}
@@ -151,17 +154,18 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
         elif summary is not None:
             status[index] = 0
         if summary is not None:
-            for name in METRICS:
+            for name in wanted:
                 numbers[name][index] = _number(summary.get(name))
-            for name in ("mechanism", "mechanism_at_zero", "baseline"):
-                text[name][index] = str(summary.get(name) or "")
+            for name in texts:
+                if name not in RUN_TEXT_FIELDS:
+                    text[name][index] = str(summary.get(name) or "")
         if outcome is not None and outcome.status == "done":
             seconds[index] = outcome.seconds
             rss[index] = outcome.peak_rss_mb
         elif record is not None:  # finished by an earlier invocation: its own stage timings
             seconds[index] = float(sum(record.get("timings_s", {}).values()))
     variables: dict[str, Any] = {
-        name: (dims, values, {"long_name": METRICS[name]}) for name, values in numbers.items()
+        name: (dims, values, {"long_name": wanted[name]}) for name, values in numbers.items()
     }
     variables["status"] = (
         dims,
@@ -172,7 +176,7 @@ def collect(grid: SweepGrid, out: str | Path, outcomes: Sequence[JobOutcome]) ->
             "flag_meanings": " ".join(JOB_STATUS.values()),
         },
     )
-    for name, long_name in TEXT_FIELDS.items():
+    for name, long_name in texts.items():
         variables[name] = (dims, text[name].astype(str), {"long_name": long_name})
     variables["seconds"] = (
         dims,

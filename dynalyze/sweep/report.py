@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 
 from dynalyze._atomic import atomic_path
+from dynalyze.analyses.report import ARCH_NAMES, PAPER_ACCURACY, PAPER_DATASET
 from dynalyze.errors import OutputError
-from dynalyze.sentiment.report import ARCH_NAMES, PAPER_ACCURACY, PAPER_DATASET
 
 __all__ = ["render_universality", "same_mechanism_sentence", "write_universality"]
 

@@ -11,15 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 import xarray as xr
+from numpy.typing import NDArray
 
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.results.build import make_dataset
 from dynalyze.systems.simple_rnn import SimpleRNNSystem
 from dynalyze.vocabulary import Vocabulary
 
-__all__ = ["INTEGRATOR_FAST", "INTEGRATOR_VALENCES", "exact_integrator"]
+__all__ = [
+    "INTEGRATOR_FAST",
+    "INTEGRATOR_VALENCES",
+    "ToyData",
+    "exact_integrator",
+    "integrator_context",
+]
 
 #: Word valences of :func:`exact_integrator` (its words, in vocabulary order; they sum to 0).
 INTEGRATOR_VALENCES = {"good": 0.7, "great": 1.2, "bad": -0.9, "awful": -1.0, "film": 0.0}
@@ -119,3 +127,74 @@ def exact_integrator(
         },
     )
     return clf, trajectories
+
+
+@attrs.frozen(kw_only=True)
+class ToyData:
+    """Documents of :func:`exact_integrator` split like a dataset (``SentimentData``'s fields).
+
+    Labels are the sign of the network's final logit, so the network is right on
+    every document.
+    """
+
+    name: str
+    train_texts: list[str]
+    train_labels: NDArray[np.int8]
+    validation_texts: list[str]
+    validation_labels: NDArray[np.int8]
+    test_texts: list[str]
+    test_labels: NDArray[np.int8]
+    class_names: tuple[str, ...] = ("negative", "positive")
+    true_valences: dict[str, float] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes of the splits (for ``run.json``)."""
+        return {
+            "name": self.name,
+            "train": len(self.train_texts),
+            "validation": len(self.validation_texts),
+            "test": len(self.test_texts),
+        }
+
+
+def _texts(clf: RecurrentClassifier, trajectories: xr.Dataset) -> tuple[list[str], Any]:
+    tokens = clf.vocabulary.tokens
+    ids, valid = trajectories["token_id"].values, trajectories["valid"].values.astype(bool)
+    texts = [" ".join(tokens[i] for i in row[mask]) for row, mask in zip(ids, valid, strict=True)]
+    return texts, trajectories["label"].values.astype(np.int8)
+
+
+def integrator_context(*, n_documents: int = 40, seed: int = 0, n_initial: int = 40) -> Any:
+    """A :class:`~dynalyze.analyses.RunContext` of :func:`exact_integrator` and its documents.
+
+    Train, validation and test documents are three independent draws of
+    ``n_documents`` balanced documents (mean token embedding zero).
+
+    Examples
+    --------
+    >>> context = integrator_context()
+    >>> len(context.data.test_texts), context.test_accuracy
+    (40, 1.0)
+    >>> context.data.test_texts[0].split()[0] in INTEGRATOR_VALENCES
+    True
+    """
+    from dynalyze.analyses.context import AnalysisOptions, RunContext
+
+    clf, test = exact_integrator(n_documents=n_documents, seed=seed)
+    splits = {
+        "train": _texts(clf, exact_integrator(n_documents=n_documents, seed=seed + 1)[1]),
+        "validation": _texts(clf, exact_integrator(n_documents=n_documents, seed=seed + 2)[1]),
+        "test": _texts(clf, test),
+    }
+    data = ToyData(
+        name="exact_integrator",
+        train_texts=splits["train"][0],
+        train_labels=splits["train"][1],
+        validation_texts=splits["validation"][0],
+        validation_labels=splits["validation"][1],
+        test_texts=splits["test"][0],
+        test_labels=splits["test"][1],
+        true_valences=dict(INTEGRATOR_VALENCES),
+    )
+    options = AnalysisOptions(n_analysis=None, n_initial=n_initial, seed=seed)
+    return RunContext(classifier=clf, data=data, max_len=12, options=options)

@@ -1,4 +1,4 @@
-"""The Markdown report of a run: every measured number beside the paper's.
+"""The line attractor's report section: every number beside the paper's.
 
 The paper's figures come from Maheswaranathan, Williams, Golub, Ganguli and
 Sussillo (NeurIPS 2019), "Reverse engineering recurrent networks for sentiment
@@ -9,62 +9,20 @@ Each row says plainly whether our number agrees; the report never hides a miss.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from dynalyze._atomic import atomic_path
+from dynalyze.analyses._format import cell as _cell
+from dynalyze.analyses._format import num as _num
+from dynalyze.analyses._format import pct as _pct
+from dynalyze.analyses.base import ReportSection
+from dynalyze.analyses.line_attractor.report_baseline import baseline_section
 from dynalyze.linearization import MARGINAL_TOL
-from dynalyze.sentiment.report_baseline import baseline_section
 
-__all__ = [
-    "PAPER_ACCURACY",
-    "checks",
-    "figure_captions",
-    "modifier_section",
-    "render_report",
-    "write_report",
-]
-
-#: Paper Table 1 test accuracies (%), by paper dataset and architecture.
-PAPER_ACCURACY: Mapping[str, Mapping[str, float]] = {
-    "IMDB": {"bow": 88.53, "simple": 87.08, "ugrnn": 87.96, "gru": 86.86, "lstm": 86.93},
-    "Yelp": {"bow": 93.37, "simple": 92.96, "ugrnn": 95.67, "gru": 95.84, "lstm": 95.05},
-    "SST": {"bow": 79.74, "simple": 78.09, "ugrnn": 77.74, "gru": 80.25, "lstm": 80.09},
-}
-#: Our dataset -> the paper's closest dataset (SST was built from these sentences).
-PAPER_DATASET: Mapping[str, str] = {"imdb": "IMDB", "rotten_tomatoes": "SST"}
-ARCH_NAMES: Mapping[str, str] = {
-    "gru": "GRU",
-    "lstm": "LSTM",
-    "simple": "vanilla RNN",
-    "ugrnn": "UGRNN",
-}
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{100 * float(value):.{digits}f}%"
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, float) and math.isinf(value):
-        return "infinite"
-    if isinstance(value, int):
-        return str(value)
-    return f"{float(value):.{digits}g}"
-
-
-def _cell(text: str) -> str:
-    """Escape pipes so a value like ``|cos|`` does not break a Markdown table cell."""
-    return str(text).replace("|", "\\|")
+__all__ = ["checks", "figure_captions", "line_attractor_section"]
 
 
 def _tau(magnitude: float | None) -> float | None:
@@ -424,235 +382,6 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def render_report(
-    summary: Mapping[str, Any],
-    attractor: xr.Dataset | None,
-    figures: Mapping[str, str | os.PathLike[str]],
-    recipe: Any,
-    config: Any,
-    base: str | os.PathLike[str] = ".",
-) -> str:
-    """The report as Markdown text (see :func:`write_report`).
-
-    Examples
-    --------
-    >>> summary = {"arch": "gru", "dataset": "imdb", "test_accuracy": 0.877,
-    ...            "bow_test_accuracy": 0.882}
-    >>> lines = render_report(summary, None, {}, None, None).splitlines()
-    >>> lines[0]
-    '# dynalyze report: GRU on imdb'
-    >>> [line for line in lines if line.startswith(("| GRU |", "| bag of words |"))]
-    ['| GRU | 87.70% | 86.86% |', '| bag of words | 88.20% | 88.53% |']
-    >>> lines[2].split(". ")[-1]  # no fixed points in this summary, and the verdict says so
-    'No fixed point was found.'
-    """
-    s = dict(summary)
-    arch = str(s.get("arch", getattr(recipe, "arch", "?")))
-    dataset = str(s.get("dataset", getattr(recipe, "dataset", "?")))
-    arch_name = ARCH_NAMES.get(arch, arch)
-    rows = checks(s)
-    misses = [r for r in rows if r["ok"] is False]
-    verdict = _headline(s)
-    lines = [
-        f"# dynalyze report: {arch_name} on {dataset}",
-        "",
-        verdict,
-        "",
-        f"Test accuracy {_pct(s.get('test_accuracy'))}; {_num(s.get('n_accepted'))} approximate "
-        f"fixed points accepted by the paper's criterion, in "
-        f"{_num(s.get('n_fixed_point_clusters'))} distinct clusters.",
-        "",
-        "## Setup",
-        "",
-        "| setting | value |",
-        "|---|---|",
-    ]
-    for key in (
-        "dataset",
-        "arch",
-        "units",
-        "embedding_dim",
-        "max_tokens",
-        "max_len",
-        "keep",
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "patience",
-        "max_train",
-    ):
-        if hasattr(recipe, key):
-            lines.append(f"| {key} | {getattr(recipe, key)} |")
-    for key in ("n_analysis", "n_initial", "seed"):
-        if hasattr(config, key):
-            lines.append(f"| {key} | {getattr(config, key)} |")
-    if s.get("baseline") is not None:
-        norm = s.get("baseline_norm")
-        relative = s.get("baseline_relative_norm")
-        size = (
-            f" (norm {float(norm):.3g}"
-            + (
-                f", {100 * float(relative):.0f}% of a median token's"
-                if relative is not None
-                else ""
-            )
-            + "; the paper's: < 0.008)"
-            if norm is not None
-            else ""
-        )
-        lines.append(f"| baseline input | {s['baseline']}{size} |")
-    if s.get("epochs_run") is not None:
-        lines.append(f"| epochs run (best) | {s.get('epochs_run')} ({s.get('best_epoch')}) |")
-    lines += ["", "## Accuracy (paper Table 1)", ""]
-    paper_ds = PAPER_DATASET.get(dataset)
-    paper = PAPER_ACCURACY.get(paper_ds or "", {})
-    note = ""
-    if paper_ds == "SST":
-        note = (
-            " The paper reports SST, which was built from these Rotten Tomatoes sentences "
-            "(with a different split and phrase-level labels), so the comparison is loose."
-        )
-    elif not paper_ds:
-        note = " The paper has no numbers for this dataset."
-    lines += [
-        f"| model | ours (test) | paper ({paper_ds or 'n/a'}) |",
-        "|---|---|---|",
-        f"| {arch_name} | {_pct(s.get('test_accuracy'), 2)} | "
-        f"{paper.get(arch, 'n/a') if paper else 'n/a'}{'%' if arch in paper else ''} |",
-        f"| bag of words | {_pct(s.get('bow_test_accuracy'), 2)} | "
-        f"{str(paper['bow']) + '%' if paper else 'n/a'} |",
-        f"| reduced line model (analysed documents) | {_pct(s.get('reduced_accuracy'), 2)} | "
-        "(a linear model is ~3% below the gated RNN) |",
-        "",
-    ]
-    if note:
-        lines += [note.strip(), ""]
-    if paper and arch in paper and s.get("test_accuracy") is not None:
-        gap = 100 * float(s["test_accuracy"]) - paper[arch]
-        lines += (
-            [
-                f"Our {arch_name} is {abs(gap):.2f} points "
-                f"{'above' if gap >= 0 else 'below'} the "
-                "paper's. We train on 80% of the 25,000 labelled IMDB reviews and test on a "
-                "held-out 10% (the paper trained on 25,000 and tested on another 25,000), "
-                "for a few epochs to fit a CPU budget.",
-                "",
-            ]
-            if paper_ds == "IMDB"
-            else []
-        )
-    lines += baseline_section(s)
-    lines += _structure_section(s)
-    lines += _profile_section(s)
-    lines += [
-        "## The line attractor, number by number",
-        "",
-        "| quantity | ours | paper | agrees |",
-        "|---|---|---|---|",
-    ]
-    for r in rows:
-        mark = "✓" if r["ok"] else ("✗" if r["ok"] is False else "n/a")
-        cells = [_cell(r["quantity"]), _cell(r["ours"]), _cell(r["paper"]), mark]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [""]
-    if misses:
-        lines += ["### Where ours differs", ""]
-        lines += [f"- **{r['quantity']}**: {r['ours']} ({r['why']})." for r in misses]
-        lines += [""]
-    else:
-        lines += ["Every checked number agrees with the paper.", ""]
-    lines += modifier_section(s)
-    captions = figure_captions(s, attractor)
-    lines += ["## Figures", ""]
-    for name, path in figures.items():
-        rel = os.path.relpath(path, base)
-        lines += [
-            f"### {name.replace('_', ' ')}",
-            "",
-            f"![{name}]({rel})",
-            "",
-            captions.get(name, ""),
-            "",
-        ]
-    lines += [
-        "## How to read this report",
-        "",
-        "- *Fixed points* are states h with F(h, x_b) = h: where the network would stay if it "
-        "kept reading its average input x_b (the baseline input, below). The paper accepts "
-        "approximate ones, ||F(h, x) - h||²/N < 1e-8.",
-        "- *Clusters*: accepted points closer than 5% of the line's extent are one cluster; "
-        "Newton's method from its members finds the exact root it surrounds (or none: a *slow "
-        "region*). Stability is judged at that root: *stable* when every |λ| < 1, *unstable* "
-        "when some |λ| > 1 (a *saddle* when other modes still decay).",
-        "- *λ₁* is the largest eigenvalue of the Jacobian at a fixed point; |λ₁| ≈ 1 means one "
-        "direction neither grows nor decays: the network can hold evidence there indefinitely. "
-        "A decaying mode's time constant τ = -1/ln|λ| counts tokens; growing modes have none.",
-        "- *Baseline input* x_b: the mean embedding of a token in the training documents, the "
-        "input the network receives on average. The paper analysed its networks at x = 0 "
-        "because their mean embedding was within 8e-3 of zero; ours need not be, so fixed "
-        "points, Jacobians and drift are of F(h, x_b), token projections use "
-        "J_inp (e(word) - x_b), and the same rows at x = 0 are shown beside them.",
-        "- *Drift*: states relaxed onto the line are run at the baseline input for one "
-        "median-length "
-        "document; the distance they move along the line, as a share of its extent, says "
-        "whether the line holds evidence over a document there.",
-        "- *r₁ / l₁* are the top right / left eigenvectors. r₁ is the direction of the line; "
-        "l₁ᵀ J_inp e(word) (the *input projection*) is how far one occurrence of a word moves "
-        "the state along it.",
-        "- *Alignment* rows compare |cos| between two directions with random directions inside "
-        "the subspace holding 95% of the states' variance (the matched null): *aligned* only "
-        "above it; *above chance only* when above random directions in the whole state space "
-        "but not above the matched null.",
-        "- ✓ agrees with the paper (or meets the target stated), ✗ differs, n/a not applicable.",
-        "",
-        "## Files",
-        "",
-        "- `model/`: the trained Keras model (`model.keras`) and its `vocabulary.txt`.",
-        "- `results/line_attractor.nc`: every number above, labelled (open with "
-        "`dynalyze.load` or `xarray.open_dataset`); `results/line_attractor_zero.nc`: the same "
-        "structure, profile and alignments at x = 0; `results/continuation.nc`: every root "
-        "followed from x = 0 to the baseline input.",
-        "- `results/fixed_points.nc`: every fixed-point search with its status; "
-        "`results/linearization.nc`: Jacobians and eigendecompositions at fixed points spread "
-        "along the manifold; `results/trajectories.nc`: hidden states of the first test "
-        "documents.",
-        "- `figures/`: the PNG figures; `run.json`: configuration, data split, training "
-        "history and seconds per stage.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_report(
-    path: str | os.PathLike[str],
-    summary: Mapping[str, Any],
-    attractor: xr.Dataset | None,
-    figures: Mapping[str, str | os.PathLike[str]],
-    recipe: Any,
-    config: Any,
-) -> Path:
-    """Write the Markdown report to ``path`` (figure links relative to its folder).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     figures = {"state_pca": Path(folder) / "figures" / "state_pca.png"}
-    ...     summary = {"arch": "lstm", "dataset": "synthetic"}
-    ...     path = write_report(Path(folder) / "report.md", summary, None, figures, None, None)
-    ...     text = path.read_text(encoding="utf-8")
-    >>> path.name, text.splitlines()[0]
-    ('report.md', '# dynalyze report: LSTM on synthetic')
-    >>> "![state_pca](figures/state_pca.png)" in text
-    True
-    """
-    target = Path(path)
-    text = render_report(summary, attractor, figures, recipe, config, base=target.parent)
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return target
-
-
 def _headline(s: Mapping[str, Any]) -> str:
     """The verdict generated from the structure and profile (dynalyze.attractors.mechanism)."""
     from dynalyze.attractors.mechanism import mechanism
@@ -727,124 +456,6 @@ def _profile_section(s: Mapping[str, Any]) -> list[str]:
         "",
     ]
     return lines
-
-
-def _modifier_kind(m: Mapping[str, Any]) -> str:
-    """What a modifier does to the next word, judged on its 95% interval when there is one."""
-    first = m["strength"][0]
-    low = (m.get("strength_low") or [first])[0]
-    high = (m.get("strength_high") or [first])[0]
-    if high < 0:
-        return "flips"
-    if low > 1:
-        return "amplifies" if first >= 1.1 else "slightly amplifies"
-    if high < 1:
-        return "dampens" if first <= 0.9 else "slightly dampens"
-    return "leaves unchanged"
-
-
-_KIND_TEXT = {
-    "flips": "flips the next word's effect",
-    "amplifies": "amplifies the next word's effect",
-    "slightly amplifies": "amplifies the next word's effect by less than 10%",
-    "dampens": "dampens the next word's effect without flipping it",
-    "slightly dampens": "dampens the next word's effect by less than 10%",
-    "leaves unchanged": "leaves the next word's effect unchanged (its interval holds 1)",
-}
-
-
-def modifier_section(s: Mapping[str, Any]) -> list[str]:
-    """The modifier-word section (Maheswaranathan & Sussillo 2020), from the numbers.
-
-    A modifier's verdict uses the bootstrap 95% interval of its strength right after
-    it: it flips only when the whole interval is below 0, amplifies when it is above 1.
-
-    Examples
-    --------
-    >>> lines = modifier_section({"modifiers": {"not": {"strength": [-0.4, 0.1, 0.8],
-    ...     "strength_low": [-0.6, 0.0, 0.7], "strength_high": [-0.2, 0.2, 0.9],
-    ...     "ablated": [1.0, 1.0, 1.0], "time_constant": 1.5, "fast_share": 0.9}},
-    ...     "recovered_fraction": 0.5, "recovered_fraction_low": 0.1,
-    ...     "recovered_fraction_high": 0.9, "plain_bow_accuracy": 0.86,
-    ...     "augmented_bow_accuracy": 0.87, "test_accuracy": 0.88})
-    >>> lines[0]
-    '## Modifier words'
-    >>> lines[4]
-    "Of 1 modifier, these flip the next word's effect: not; these amplify it: none."
-    >>> "flips" in lines[6]
-    True
-    """
-    mods = s.get("modifiers") or {}
-    if not mods:
-        return []
-    kinds = {name: _modifier_kind(m) for name, m in mods.items()}
-    flips = [n for n, k in kinds.items() if k == "flips"]
-    amplifies = [n for n, k in kinds.items() if k == "amplifies"]
-
-    def listed(names: list[str]) -> str:
-        return ", ".join(names) if names else "none"
-
-    lines = [
-        "## Modifier words",
-        "",
-        "Strength = a valence word's effect on the logit right after the modifier (and after "
-        "s filler tokens) divided by its effect after a neutral filler, in real test "
-        "contexts, each effect taken against a neutral word in the same slot: below 0 "
-        "flips, above 1 amplifies (Maheswaranathan & Sussillo 2020). Intervals are "
-        "bootstrap 95% over contexts.",
-        "",
-        f"Of {len(mods)} modifier{'s' if len(mods) != 1 else ''}, these flip the next word's "
-        f"effect: {listed(flips)}; these amplify it: {listed(amplifies)}.",
-        "",
-    ]
-    for name, m in mods.items():
-        first = m["strength"][0]
-        interval = (
-            f", 95% {m['strength_low'][0]:.2f} to {m['strength_high'][0]:.2f}"
-            if m.get("strength_low")
-            else ""
-        )
-        tau = m.get("time_constant")
-        decay = (
-            f"; the change decays with a time constant of {tau:.1f} tokens"
-            if tau is not None and np.isfinite(tau) and abs(first - 1) > 0.1
-            else ""
-        )
-        signs = ""
-        pos, neg = (
-            (m.get("strength_positive") or [None])[0],
-            (m.get("strength_negative") or [None])[0],
-        )
-        if pos is not None and neg is not None and np.isfinite(pos) and np.isfinite(neg):
-            signs = f" (positive words {pos:.2f}, negative words {neg:.2f})"
-        lines.append(
-            f"- **{name}** {_KIND_TEXT[kinds[name]]}: strength {first:.2f} right after it"
-            f"{interval}{signs}, {m['strength'][-1]:.2f} after {len(m['strength']) - 1} "
-            f"tokens{decay}; {100 * m['fast_share']:.0f}% of its push lies in fast modes, and "
-            f"removing the push from its subspace gives a strength of {m['ablated'][0]:.2f}."
-        )
-    if s.get("recovered_fraction") is None and s.get("plain_bow_accuracy") is not None:
-        lines += [
-            "",
-            f"A bag of words whose words are scaled by these strengths reaches "
-            f"{_pct(s['augmented_bow_accuracy'])} against {_pct(s['plain_bow_accuracy'])} "
-            f"for plain counts; the network ({_pct(s['test_accuracy'])}) does not beat plain "
-            "bag of words on this split, so there is no gain for the modifiers to recover.",
-        ]
-    if s.get("recovered_fraction") is not None:
-        width = s["recovered_fraction_high"] - s["recovered_fraction_low"]
-        gain = s["test_accuracy"] - s["plain_bow_accuracy"]
-        lines += [
-            "",
-            f"A bag of words whose words are scaled by these strengths reaches "
-            f"{_pct(s['augmented_bow_accuracy'])} against {_pct(s['plain_bow_accuracy'])} "
-            f"for plain counts and {_pct(s['test_accuracy'])} for the network: it recovers "
-            f"{_pct(s['recovered_fraction'], 0)} of the network's gain of "
-            f"{100 * gain:.1f} points over bag of words (95% bootstrap interval "
-            f"{_pct(s['recovered_fraction_low'], 0)} to {_pct(s['recovered_fraction_high'], 0)}"
-            + ("; the gain is small, so the interval is wide)." if width > 0.5 else ")."),
-        ]
-    return [*lines, ""]
 
 
 def _profile_caption(s: Mapping[str, Any]) -> str:
@@ -938,12 +549,116 @@ def figure_captions(s: Mapping[str, Any], attractor: xr.Dataset | None) -> dict[
             f"branches, {n_folds} fold{'s' if n_folds != 1 else ''} (crosses); solid: stable, "
             "dashed: unstable."
         )
-    mods = s.get("modifiers") or {}
-    if mods:
-        parts = [f"{name} {m['strength'][0]:.2f}" for name, m in mods.items()]
-        caps["modifiers"] = (
-            "Strength of each modifier against the tokens between it and the valence word "
-            f"(right after it: {', '.join(parts)}); dashed: with the modifier's push removed "
-            "from its subspace."
-        )
     return caps
+
+
+#: "How to read this report" bullets of the line-attractor section.
+GLOSSARY = (
+    "*Fixed points* are states h with F(h, x_b) = h: where the network would stay if it "
+    "kept reading its average input x_b (the baseline input, below). The paper accepts "
+    "approximate ones, ||F(h, x) - h||²/N < 1e-8.",
+    "*Clusters*: accepted points closer than 5% of the line's extent are one cluster; "
+    "Newton's method from its members finds the exact root it surrounds (or none: a *slow "
+    "region*). Stability is judged at that root: *stable* when every |λ| < 1, *unstable* "
+    "when some |λ| > 1 (a *saddle* when other modes still decay).",
+    "*λ₁* is the largest eigenvalue of the Jacobian at a fixed point; |λ₁| ≈ 1 means one "
+    "direction neither grows nor decays: the network can hold evidence there indefinitely. "
+    "A decaying mode's time constant τ = -1/ln|λ| counts tokens; growing modes have none.",
+    "*Baseline input* x_b: the mean embedding of a token in the training documents, the "
+    "input the network receives on average. The paper analysed its networks at x = 0 "
+    "because their mean embedding was within 8e-3 of zero; ours need not be, so fixed "
+    "points, Jacobians and drift are of F(h, x_b), token projections use "
+    "J_inp (e(word) - x_b), and the same rows at x = 0 are shown beside them.",
+    "*Drift*: states relaxed onto the line are run at the baseline input for one "
+    "median-length document; the distance they move along the line, as a share of its "
+    "extent, says whether the line holds evidence over a document there.",
+    "*r₁ / l₁* are the top right / left eigenvectors. r₁ is the direction of the line; "
+    "l₁ᵀ J_inp e(word) (the *input projection*) is how far one occurrence of a word moves "
+    "the state along it.",
+    "*Alignment* rows compare |cos| between two directions with random directions inside "
+    "the subspace holding 95% of the states' variance (the matched null): *aligned* only "
+    "above it; *above chance only* when above random directions in the whole state space "
+    "but not above the matched null.",
+)
+
+#: "Files" bullets of the line-attractor section.
+FILES = (
+    "`results/line_attractor.nc`: every number above, labelled (open with `dynalyze.load` or "
+    "`xarray.open_dataset`); `results/line_attractor_zero.nc`: the same structure, profile and "
+    "alignments at x = 0; `results/continuation.nc`: every root followed from x = 0 to the "
+    "baseline input.",
+    "`results/fixed_points.nc`: every fixed-point search with its status; "
+    "`results/linearization.nc`: Jacobians and eigendecompositions at fixed points spread "
+    "along the manifold; `results/trajectories.nc`: hidden states of the first test "
+    "documents.",
+)
+
+
+def _checks_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## The line attractor, number by number",
+        "",
+        "| quantity | ours | paper | agrees |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        mark = "✓" if r["ok"] else ("✗" if r["ok"] is False else "n/a")
+        cells = [_cell(r["quantity"]), _cell(r["ours"]), _cell(r["paper"]), mark]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    misses = [r for r in rows if r["ok"] is False]
+    if not misses:
+        return [*lines, "Every checked number agrees with the paper.", ""]
+    lines += ["### Where ours differs", ""]
+    lines += [f"- **{r['quantity']}**: {r['ours']} ({r['why']})." for r in misses]
+    return [*lines, ""]
+
+
+def line_attractor_section(
+    summary: Mapping[str, Any], attractor: xr.Dataset | None = None
+) -> ReportSection:
+    """The line attractor's part of the report, generated from a run's summary.
+
+    Parameters
+    ----------
+    summary : mapping
+        The run's summary (the line attractor's typed summary as a dict, with the
+        run's ``test_accuracy``).
+    attractor : xarray.Dataset, optional
+        The ``line_attractor`` dataset (for the eigenvalue and relaxation captions).
+
+    Examples
+    --------
+    >>> section = line_attractor_section({"test_accuracy": 0.9, "n_accepted": 0})
+    >>> section.headline.endswith("No fixed point was found.")
+    True
+    >>> print(section.lead)  # doctest: +NORMALIZE_WHITESPACE
+    Test accuracy 90.0%; 0 approximate fixed points accepted by the paper's criterion, in n/a
+    distinct clusters.
+    """
+    s = dict(summary)
+    lines = [
+        *baseline_section(s),
+        *_structure_section(s),
+        *_profile_section(s),
+        *_checks_table(checks(s)),
+    ]
+    return ReportSection(
+        lines=lines,
+        headline=_headline(s),
+        lead=(
+            f"Test accuracy {_pct(s.get('test_accuracy'))}; {_num(s.get('n_accepted'))} "
+            "approximate fixed points accepted by the paper's criterion, in "
+            f"{_num(s.get('n_fixed_point_clusters'))} distinct clusters."
+        ),
+        accuracy_rows=[
+            (
+                "reduced line model (analysed documents)",
+                _pct(s.get("reduced_accuracy"), 2),
+                "(a linear model is ~3% below the gated RNN)",
+            )
+        ],
+        captions=figure_captions(s, attractor),
+        glossary=GLOSSARY,
+        files=FILES,
+    )
