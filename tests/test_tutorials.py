@@ -62,3 +62,17 @@ def test_flip_flop_finds_the_eight_memories(tmp_path: Path) -> None:
         assert int((lin["is_stable"] == 1).sum()) == 8
     finally:
         lin.close()
+
+
+def test_add_your_own_analysis(tmp_path: Path) -> None:
+    """The analysis plug-in tutorial: conformance, then its section in a real run's report."""
+    result = run_script(TUTORIALS / "add_your_own_analysis.py", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    out = result.stdout
+    assert "Conformance of driven_points: 7 of 7 checks passed" in out
+    assert "## Reading one word forever" in out
+    assert '[project.entry-points."dynalyze.analyses"]' in out
+    report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "## Reading one word forever" in report and "## The line attractor" in report
+    assert (tmp_path / "run" / "results" / "driven_points.nc").is_file()
+    assert (tmp_path / "run" / "figures" / "driven_points.png").is_file()

@@ -168,7 +168,8 @@ def analyses_for(
     names : sequence of str, optional
         Run only these analyses (default: every installed one that applies).
     overrides : sequence of Analysis
-        Configured instances that replace the default instance of their name.
+        Configured instances: each replaces the default instance of its name, or
+        is added when no installed analysis has that name.
 
     Raises
     ------
@@ -182,18 +183,18 @@ def analyses_for(
     >>> [a.name for a in analyses_for(clf)][:2]
     ['line_attractor', 'modifier_words']
     """
-    installed = list_analyses()
-    unknown = [n for n in (names or ()) if n not in installed]
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown analysis {unknown}; installed: {sorted(installed)}."
-        )
     given = {a.name: a for a in overrides}
+    installed = list_analyses()
+    unknown = [n for n in (names or ()) if n not in installed and n not in given]
+    if unknown:
+        raise ConfigurationError(f"Unknown analysis {unknown}; installed: {sorted(installed)}.")
     chosen = [
         given.get(name) or cls()
         for name, cls in installed.items()
         if names is None or name in names
     ]
+    # Configured instances of analyses that are not installed (e.g. defined in a script).
+    chosen += [a for name, a in given.items() if name not in installed]
     applying = [a for a in chosen if a.applies_to(classifier)]
     if names is not None:
         refused = [a.name for a in chosen if a not in applying]

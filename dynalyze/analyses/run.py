@@ -17,6 +17,7 @@ import attrs
 from dynalyze.analyses.base import Analysis, AnalysisOutput, ReportSection
 from dynalyze.analyses.context import RunContext
 from dynalyze.errors import ConfigurationError
+from dynalyze.results.fragments import register_fragment
 
 __all__ = ["AnalysesRun", "run_analyses"]
 
@@ -143,6 +144,8 @@ def run_analyses(
     files: dict[str, Path] = {}
     summary: dict[str, Any] = {}
     for analysis in analyses:
+        if analysis.fragment is not None:
+            register_fragment(analysis.fragment)  # idempotent; a script's analysis too
         with timed(analysis.title):
             output = analysis.fit(context)
         if output is None:

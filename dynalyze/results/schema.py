@@ -130,10 +130,13 @@ class VariableSpec:
     description: str = ""
 
     @dims.validator
-    def _known_dims(self, _attribute: object, value: tuple[str, ...]) -> None:
-        unknown = [d for d in value if d not in DIMENSIONS]
-        if unknown:
-            raise ValueError(f"Unknown dimension(s) {unknown}; declare them in DIMENSIONS.")
+    def _named_dims(self, _attribute: object, value: tuple[str, ...]) -> None:
+        # Whether each dimension is declared is checked where the spec is registered:
+        # below for this table, by register_fragment for a plug-in's fragment (whose
+        # new dimensions are declared beside its variables).
+        bad = [d for d in value if not (isinstance(d, str) and d.isidentifier())]
+        if bad:
+            raise ValueError(f"Dimension names must be identifiers; got {bad}.")
 
 
 _V = VariableSpec
@@ -1045,3 +1048,17 @@ _KINDS: dict[str, tuple[str, ...]] = (
 )
 #: Kinds of datasets and their required variables (read-only view).
 KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(_KINDS)
+
+
+def _check_table() -> None:
+    for name, spec in _VARIABLES.items():
+        unknown = [d for d in spec.dims if d not in _DIMENSIONS]
+        if unknown:
+            raise ValueError(f"{name}: unknown dimension(s) {unknown}; declare them in DIMENSIONS.")
+    for kind, required in _KINDS.items():
+        missing = [name for name in required if name not in _VARIABLES]
+        if missing:
+            raise ValueError(f"Kind {kind!r} requires undeclared variables {missing}.")
+
+
+_check_table()

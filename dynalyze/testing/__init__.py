@@ -10,6 +10,9 @@ checks tell its author whether it behaves as dynalyze expects:
   check with its error and tolerance;
 - :func:`check_keras_cell` wraps a Keras cell with :func:`dynalyze.wrap` and
   checks the system against the cell's own output (and against autodiff);
+- :func:`check_analysis` is the same for a new analysis (a
+  :class:`~dynalyze.analyses.Analysis` plug-in): fit on a constructed line
+  attractor, schema round trip, determinism, report section, bad input;
 - the individual checks (:func:`check_shapes_and_dtypes`,
   :func:`check_consistency`, :func:`check_step_against`,
   :func:`check_jacobians_finite_differences`, :func:`check_jacobians_against`,
@@ -37,6 +40,7 @@ PASS jacobians_finite_differences [error ...e-... <= 1e-06]: jacobian_state, ...
 
 from typing import Any
 
+from dynalyze.testing.analysis_checks import check_analysis
 from dynalyze.testing.checks import (
     ReferenceStep,
     check_analysis_pipeline,
@@ -57,6 +61,7 @@ __all__ = [
     "ConformanceError",
     "ConformanceReport",
     "ReferenceStep",
+    "check_analysis",
     "check_analysis_pipeline",
     "check_consistency",
     "check_determinism",
