@@ -3,7 +3,8 @@
 ``dynalyze run`` trains a sentiment RNN on bundled data and reverse-engineers
 it; ``dynalyze analyze MODEL`` runs the same analysis on an existing model;
 ``dynalyze sweep`` trains and analyses a grid of networks on Dask and compares
-their mechanisms; ``dynalyze systems`` lists the installed recurrent systems.
+their mechanisms; ``dynalyze systems`` lists the installed recurrent systems and
+``dynalyze analyses`` the installed analyses.
 
 A user mistake ends with one clear line on stderr and a non-zero exit status,
 never a traceback (``--debug`` shows it).
@@ -77,6 +78,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "the other is reported beside it",
     )
     parser.add_argument(
+        "--analyses",
+        type=_names,
+        default=None,
+        help="comma-separated analyses to run (default: every installed analysis that applies "
+        "to the network: line_attractor and modifier_words for two classes, "
+        "simplex_attractor for more, and any plug-in's)",
+    )
+    parser.add_argument(
         "--max-train",
         type=int,
         default=None,
@@ -85,6 +94,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected analysis names separated by commas")
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
 
     sub.add_parser("systems", help="list the installed recurrent systems")
+    sub.add_parser("analyses", help="list the installed analyses (built-in and plug-ins)")
     return parser
 
 
@@ -233,6 +250,7 @@ def _config(args: argparse.Namespace, **extra: Any) -> Any:
         n_analysis=args.n_analysis,
         n_initial=args.n_initial,
         baseline=args.baseline,
+        analyses=args.analyses,
         max_train=args.max_train,
         progress=not args.no_progress,
         **extra,
@@ -350,6 +368,16 @@ def _systems() -> int:
     return 0
 
 
+def _analyses() -> int:
+    from dynalyze.analyses import list_analyses
+
+    for name, cls in list_analyses().items():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        needs = f" (after {', '.join(cls.requires)})" if cls.requires else ""
+        print(f"{name:18s} {cls.__module__}.{cls.__qualname__}{needs}  {doc[0] if doc else ''}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dynalyze`` command; returns the exit status.
 
@@ -376,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _analyze(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "analyses":
+            return _analyses()
         return _systems()
     except DynalyzeError as exc:
         if debug:

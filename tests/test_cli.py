@@ -134,6 +134,7 @@ def test_existing_output_needs_overwrite_and_stays_untouched(run_dir, capsys):
         (["run", "--arch", "transformer", "--dataset", "synthetic"], "Unknown architecture"),
         (["run", "--dataset", "synthetic", "--units", "0"], "units"),
         (["run", "--dataset", "synthetic", "--baseline", "median"], "baseline must be 'mean'"),
+        (["run", "--dataset", "synthetic", "--analyses", "line"], "Unknown analysis ['line']"),
     ],
 )
 def test_bad_options_give_one_line(args, match, tmp_path, capsys):
@@ -234,6 +235,20 @@ def test_systems_command(capsys):
     assert main(["systems"]) == 0
     out = capsys.readouterr().out
     assert "gru" in out and "keras" in out
+
+
+def test_analyses_command_and_a_run_of_one_analysis(run_dir, tmp_path, capsys):
+    assert main(["analyses"]) == 0
+    out = capsys.readouterr().out
+    assert "line_attractor" in out and "modifier_words" in out and "(after line_attractor)" in out
+    only = tmp_path / "only"
+    args = ["analyze", str(run_dir / "model"), "--dataset", "synthetic", "--n-initial", "50",
+            "--analyses", "line_attractor", "--out", str(only), "--no-progress", "-q"]  # fmt: skip
+    assert main(args) == 0
+    record = json.loads((only / "run.json").read_text())
+    assert list(record["analyses"]) == ["line_attractor"]
+    assert record["analyses"]["line_attractor"]["config"]["n_initial"] == 50
+    assert "## Modifier words" not in (only / "report.md").read_text()
 
 
 def test_no_command_prints_help(capsys):

@@ -7,8 +7,8 @@ import pytest
 
 from dynalyze.analyses.line_attractor.report import checks, figure_captions, line_attractor_section
 from dynalyze.analyses.report import render_report as render_run_report
+from dynalyze.keras import architecture_of
 from dynalyze.results import make_dataset
-from dynalyze.sentiment.pipeline import architecture_of
 from dynalyze.systems import LSTMSystem, SimpleRNNSystem
 
 

@@ -196,6 +196,12 @@ class ReportSection:
         Bullets for "How to read this report".
     files : sequence of str
         Bullets for "Files" (what the analysis wrote).
+
+    Examples
+    --------
+    >>> section = ReportSection(lines=["## Speed", "", "Fast.", ""], headline="**Fast.**")
+    >>> section.lines[0], section.captions
+    ('## Speed', {})
     """
 
     lines: Sequence[str] = ()
@@ -224,6 +230,13 @@ class AnalysisOutput:
         (not saved).
     config : mapping
         The configuration that ran (``run.json``'s ``analyses``).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> output = AnalysisOutput(datasets={"speed": xr.Dataset()}, summary=Summary())
+    >>> list(output.datasets), output.summary.to_dict()
+    (['speed'], {})
     """
 
     datasets: Mapping[str, xr.Dataset]

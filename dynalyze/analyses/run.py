@@ -42,6 +42,13 @@ class AnalysesRun:
         Every analysis's summary merged (first analysis wins a shared name).
     files : dict
         Results file stem -> path.
+
+    Examples
+    --------
+    See :func:`run_analyses`; an empty run:
+
+    >>> AnalysesRun(outputs={}, sections=[], figures={}, summary={}, files={}).record()
+    {}
     """
 
     outputs: dict[str, AnalysisOutput]

@@ -19,6 +19,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from dynalyze._version import __version__
+from dynalyze.errors import SchemaError
 from dynalyze.results.fragments import fragment_version
 from dynalyze.results.schema import KINDS, SCHEMA_VERSION, VARIABLES, VariableSpec
 
@@ -177,7 +178,10 @@ def make_dataset(
     {'fixed_point': 2, 'state': 3, 'input': 1}
     """
     if kind not in KINDS:
-        raise KeyError(f"Unknown dataset kind {kind!r}; known kinds: {sorted(KINDS)}.")
+        raise SchemaError(
+            f"Unknown dataset kind {kind!r}; known kinds: {sorted(KINDS)}. A plug-in analysis "
+            "declares its kinds in a SchemaFragment (dynalyze.analyses.register_fragment)."
+        )
     data_vars = {
         name: value if isinstance(value, xr.Variable) else make_variable(name, value)
         for name, value in variables.items()

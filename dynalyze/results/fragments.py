@@ -88,6 +88,15 @@ def register_fragment(fragment: SchemaFragment) -> None:
     dynalyze.errors.SchemaError
         A clash with a different declaration, an undeclared dimension, or a
         required variable that nothing declares; the schema is left unchanged.
+
+    Examples
+    --------
+    >>> from dynalyze.results import VariableSpec
+    >>> bad = SchemaFragment(name="bad", version="1", kinds={"bad": ("no_such_variable",)})
+    >>> register_fragment(bad)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dynalyze.errors.SchemaError: Schema fragment 'bad': kind 'bad' requires undeclared ...
     """
     if _FRAGMENTS.get(fragment.name) == fragment:
         return
@@ -106,6 +115,10 @@ def load_plugin_fragments() -> None:
 
     A plug-in that fails to load is skipped here; :func:`dynalyze.analyses.list_analyses`
     reports it.
+
+    Examples
+    --------
+    >>> load_plugin_fragments()  # with no plug-in installed: nothing to do
     """
     import importlib.metadata
 
@@ -119,7 +132,13 @@ def load_plugin_fragments() -> None:
 
 
 def fragment_version(kind: str) -> str | None:
-    """The version of the fragment that declared ``kind`` (None for built-in kinds)."""
+    """The version of the fragment that declared ``kind`` (None for built-in kinds).
+
+    Examples
+    --------
+    >>> fragment_version("fixed_points") is None
+    True
+    """
     return _VERSIONS.get(kind)
 
 

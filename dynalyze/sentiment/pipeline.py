@@ -46,7 +46,7 @@ from dynalyze.sentiment.defaults import Recipe, default_recipe
 if TYPE_CHECKING:
     from dynalyze.analyses import AnalysisOptions
 
-__all__ = ["RunConfig", "RunResult", "analyze_model", "architecture_of", "run_pipeline"]
+__all__ = ["RunConfig", "RunResult", "analyze_model", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class RunConfig:
 
     @arch.validator
     def _check_arch(self, _attribute: Any, value: str) -> None:
-        from dynalyze.sentiment.models import ARCHITECTURES
+        from dynalyze.keras.architectures import ARCHITECTURES
 
         if value not in ARCHITECTURES:
             raise ConfigurationError(
@@ -176,13 +176,21 @@ class RunConfig:
 
     @analyses.validator
     def _check_analyses(self, _attribute: Any, value: tuple[Any, ...] | None) -> None:
-        from dynalyze.analyses import Analysis
+        from dynalyze.analyses import Analysis, list_analyses
 
         bad = [item for item in value or () if not isinstance(item, (str, Analysis))]
         if bad:
             raise ConfigurationError(
                 f"analyses must be analysis names or dynalyze.analyses.Analysis instances; "
                 f"got {bad!r}."
+            )
+        names = [item for item in value or () if isinstance(item, str)]
+        installed = list_analyses() if names else {}
+        unknown = [name for name in names if name not in installed]
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown analysis {unknown}; installed: {', '.join(installed)} "
+                "(a plug-in package adds its own; see tutorials/add_your_own_analysis.py)."
             )
 
     def options(self) -> AnalysisOptions:
@@ -317,10 +325,8 @@ def run_pipeline(config: RunConfig) -> RunResult:
     ...
     dynalyze.errors.OutputExistsError: Output folder ... already holds results; pass --overwrite ...
     """
-    from dynalyze.keras import save_model
+    from dynalyze.keras import build_model, save_model, train_model
     from dynalyze.sentiment.datasets import load_dataset
-    from dynalyze.sentiment.models import build_model
-    from dynalyze.sentiment.training import train_model
     from dynalyze.vocabulary import Vocabulary
 
     cfg = config
@@ -442,6 +448,7 @@ def analyze_model(
     >>> tmp.cleanup()
     """
     from dynalyze.classifier import RecurrentClassifier
+    from dynalyze.keras import architecture_of, untrained_copy
     from dynalyze.sentiment.datasets import load_dataset
 
     cfg = config
@@ -458,7 +465,7 @@ def analyze_model(
             data = load_dataset(
                 cfg.dataset, seed=cfg.seed, max_train=recipe.max_train, synthetic=recipe.synthetic
             )
-        untrained = _untrained_copy(clf.model, seed=cfg.seed + 1)
+        untrained = untrained_copy(clf.model, seed=cfg.seed + 1)
         summary = _analyze(
             clf.model,
             untrained,
@@ -473,25 +480,6 @@ def analyze_model(
         )
         result = RunResult(Path(cfg.out).resolve(), summary, dict(stages.timings))
     return result
-
-
-#: dynalyze system name -> the recipe's architecture name.
-_SYSTEM_ARCH = {"gru": "gru", "lstm": "lstm", "simple_rnn": "simple", "ugrnn": "ugrnn"}
-
-
-def architecture_of(system: Any) -> str:
-    """The architecture name (``"gru"``, ``"lstm"``, ``"simple"``, ``"ugrnn"``) of a system.
-
-    Other systems (custom cells) are named by their registry name or class.
-
-    Examples
-    --------
-    >>> from dynalyze.systems import SimpleRNNSystem
-    >>> architecture_of(SimpleRNNSystem(np.eye(1), np.eye(1), np.zeros(1)))
-    'simple'
-    """
-    name = str(getattr(system, "name", "") or "")
-    return _SYSTEM_ARCH.get(name, name or type(system).__name__)
 
 
 def _analyze(
@@ -574,16 +562,6 @@ def write_run_record(
         "timings_s": stages.timings,
     }
     (staging / "run.json").write_text(json.dumps(record, indent=2, default=_json_default))
-
-
-def _untrained_copy(model: Any, seed: int) -> Any:
-    """A freshly initialised network of the same architecture (for the PCA comparison)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    clone = keras.models.clone_model(model)
-    clone(np.ones((1, 2), dtype=np.int32))  # build the weights
-    return clone
 
 
 def _json_default(value: Any) -> Any:

@@ -73,7 +73,13 @@ def metrics() -> dict[str, str]:
 
 
 def text_fields() -> dict[str, str]:
-    """Every text field a sweep collects (the analyses' fields marked ``text``)."""
+    """Every text field a sweep collects (the analyses' fields marked ``text``).
+
+    Examples
+    --------
+    >>> sorted(text_fields())[:3]
+    ['baseline', 'error', 'job_path']
+    """
     from dynalyze.analyses import list_analyses
 
     out = dict(RUN_TEXT_FIELDS)

@@ -22,6 +22,7 @@ import numpy as np
 from dynalyze.analyses.base import Analysis, AnalysisOutput, ReportSection, Summary
 from dynalyze.analyses.context import RunContext
 from dynalyze.errors import DynalyzeError
+from dynalyze.results.fragments import register_fragment
 from dynalyze.testing.report import CheckResult, ConformanceError, ConformanceReport
 
 __all__ = ["check_analysis"]
@@ -61,6 +62,8 @@ def _declaration(analysis: Analysis) -> CheckResult:
         raise _fail(check, f"{summary_type.__name__} must be an attrs class.")
     if not isinstance(analysis.requires, tuple):
         raise _fail(check, "`requires` must be a tuple of analysis names.")
+    if analysis.fragment is not None:
+        register_fragment(analysis.fragment)  # as the run loop does; refused clashes fail here
     return CheckResult(
         check=check, passed=True, detail=f"{analysis.name!r}: name, title, summary_type, requires"
     )
@@ -192,7 +195,8 @@ def check_analysis(
     The checks, in order (each runs even if an earlier one failed):
 
     ``declaration``
-        ``name``, ``title``, ``requires`` and an attrs ``summary_type``.
+        ``name``, ``title``, ``requires``, an attrs ``summary_type``, and a
+        schema fragment that registers (as the run loop registers it).
     ``applies``
         ``applies_to`` says yes to the context's classifier.
     ``fit_output``

@@ -135,6 +135,12 @@ class ToyData:
 
     Labels are the sign of the network's final logit, so the network is right on
     every document.
+
+    Examples
+    --------
+    >>> data = integrator_context(n_documents=4).data
+    >>> data.describe()
+    {'name': 'exact_integrator', 'train': 4, 'validation': 4, 'test': 4}
     """
 
     name: str

@@ -341,6 +341,14 @@ def summarize(
     Returns
     -------
     LineAttractorSummary
+
+    Examples
+    --------
+    >>> from dynalyze import LineAttractor
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> summary = summarize(LineAttractor(n_initial=40).fit(*exact_integrator()))
+    >>> summary.mechanism, summary.n_stable_clusters
+    ('line_attractor', 0)
     """
     from dynalyze.attractors.mechanism import mechanism, structure_rows
     from dynalyze.baseline import BASELINE_KINDS

@@ -102,7 +102,18 @@ class ModifierSummary(Summary):
 
 @attrs.frozen(kw_only=True)
 class ModifierWordsAnalysis(Analysis):
-    """Negators and intensifiers: how each changes the next words' effect, and for how long."""
+    """Negators and intensifiers: how each changes the next words' effect, and for how long.
+
+    Runs after ``line_attractor``; on a vocabulary without modifier words it
+    has nothing to report (``fit`` returns None).
+
+    Examples
+    --------
+    >>> from dynalyze.testing import toys
+    >>> context = toys.integrator_context()
+    >>> ModifierWordsAnalysis().requires, ModifierWordsAnalysis().applies_to(context.classifier)
+    (('line_attractor',), True)
+    """
 
     name: ClassVar[str] = "modifier_words"
     title: ClassVar[str] = "modifier words"

@@ -154,7 +154,13 @@ def modifier_captions(s: Mapping[str, Any]) -> dict[str, str]:
 
 
 def modifier_report(s: Mapping[str, Any]) -> ReportSection:
-    """The modifier words' report section (lines, caption and file)."""
+    """The modifier words' report section (lines, caption and file).
+
+    Examples
+    --------
+    >>> modifier_report({}).lines, modifier_report({}).files[0][:22]
+    ([], '`results/modifiers.nc`')
+    """
     return ReportSection(
         lines=modifier_section(s),
         captions=modifier_captions(s),

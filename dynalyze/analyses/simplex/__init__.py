@@ -113,6 +113,13 @@ class SimplexAnalysis(Analysis):
     config : dynalyze.attractors.SimplexAttractor, optional
         Default: ``SimplexAttractor`` with the run's ``n_initial``, ``seed`` and
         ``baseline``.
+
+    Examples
+    --------
+    >>> from dynalyze.testing import toys
+    >>> clf, _ = toys.exact_integrator()
+    >>> SimplexAnalysis().applies_to(clf)  # one logit: the line attractor's job
+    False
     """
 
     name: ClassVar[str] = "simplex_attractor"
