@@ -109,7 +109,7 @@ def run_variant(
     """Train (if asked and missing) and analyse one variant; its summary row."""
     model = folder / "model"
     out = folder / "analysis"
-    config = RunConfig(
+    config = RunConfig.build(
         dataset=recipe.dataset,
         base_recipe=recipe,
         n_initial=n_initial,

@@ -241,7 +241,7 @@ def _quiet_tensorflow() -> None:
 def _config(args: argparse.Namespace, **extra: Any) -> Any:
     from dynalyze.sentiment.pipeline import RunConfig
 
-    return RunConfig(
+    return RunConfig.build(
         dataset=args.dataset,
         max_len=args.max_len,
         seed=args.seed,

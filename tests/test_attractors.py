@@ -7,7 +7,9 @@ import pytest
 import xarray as xr
 
 from dynalyze.attractors import (
+    Evidence,
     LineAttractor,
+    Search,
     StreamingPCA,
     abs_cosine,
     local_tangents,
@@ -119,7 +121,8 @@ def _integrator(pad_only: bool = False) -> tuple[RecurrentClassifier, xr.Dataset
 def test_line_attractor_on_an_exact_integrator():
     clf, traj = _integrator()
     ds = LineAttractor(
-        n_initial=60, n_plot=50, n_null=200, relaxation_steps=5, n_relaxation=10
+        n_initial=60,
+        evidence=Evidence(n_plot=50, n_null=200, relaxation_steps=5, n_relaxation=10),
     ).fit(clf, traj)
     assert int(ds["n_accepted"]) >= 30
     np.testing.assert_allclose(np.abs(ds["eigenvalue"].isel(eigenmode=0)), 1.0, atol=1e-12)
@@ -141,7 +144,8 @@ def test_token_conventions_come_from_the_vocabulary():
     """Id 1 is a word here ("good"), not [UNK]: it gets its projection like any other word."""
     clf, traj = _integrator(pad_only=True)
     ds = LineAttractor(
-        n_initial=60, n_plot=50, n_null=200, relaxation_steps=5, n_relaxation=10
+        n_initial=60,
+        evidence=Evidence(n_plot=50, n_null=200, relaxation_steps=5, n_relaxation=10),
     ).fit(clf, traj)
     assert ds["token"].values[1] == "good"
     for token, valence in {k: v for k, v in INTEGRATOR_VALENCES.items() if v}.items():
@@ -155,11 +159,12 @@ def test_line_attractor_errors():
     with pytest.raises(TypeError, match="bogus"):
         LineAttractor().fit(clf, traj, bogus=1)
     with pytest.raises(ConfigurationError, match="FixedPointFinder"):
-        LineAttractor(finder="lm")
+        LineAttractor(search=Search(finder="lm"))
     with pytest.raises(ConfigurationError, match="mapping"):
-        LineAttractor(n_initial=10, n_plot=10).fit(clf, traj, vader=[1.0])
+        LineAttractor(n_initial=10, evidence=Evidence(n_plot=10)).fit(clf, traj, vader=[1.0])
     with pytest.raises(DataError, match="one value per vocabulary id"):
-        LineAttractor(n_initial=10, n_plot=10).fit(clf, traj, bow_weights=[1.0, 2.0])
+        small = LineAttractor(n_initial=10, evidence=Evidence(n_plot=10))
+        small.fit(clf, traj, bow_weights=[1.0, 2.0])
     with pytest.raises(DataError):
         LineAttractor().fit(clf, traj.drop_vars("hidden_state"))
     with pytest.raises(ConfigurationError):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from dynalyze.attractors import LineAttractor
+from dynalyze.attractors import Evidence, LineAttractor
 from dynalyze.attractors.line import BaselineComparison
 from dynalyze.attractors.mechanism import mechanism, structure_rows
 from dynalyze.baseline import check_baseline, mean_embedding, resolve_baseline
@@ -79,7 +79,10 @@ def test_function_preserving_reparametrisation(arch):
     # ... its mean embedding is (numerically) zero ...
     assert np.linalg.norm(shifted.baseline_input(ids)) < 1e-6
     traj = clf.trajectories(ids, labels=(np.arange(40) % 2))
-    config = dict(n_initial=80, n_plot=300, n_null=100, relaxation_steps=5, n_relaxation=10)
+    config = dict(
+        n_initial=80,
+        evidence=Evidence(n_plot=300, n_null=100, relaxation_steps=5, n_relaxation=10),
+    )
     at_b = LineAttractor(baseline=x_b, **config).fit(clf, traj)
     at_zero = LineAttractor(baseline="zero", **config).fit(shifted, traj)
     # ... and its zero-input analysis is the original's analysis at x_b.
@@ -245,7 +248,8 @@ def test_structure_at_the_baseline_and_the_fold_on_the_way_from_zero():
     x_fold = a * root - np.arctanh(root)  # h = tanh(a h + x) and a (1 - h^2) = 1
     assert c > x_fold  # the lower stable root and the saddle annihilate on the way
     result = LineAttractor(
-        n_initial=200, n_plot=500, n_null=200, relaxation_steps=5, n_relaxation=20
+        n_initial=200,
+        evidence=Evidence(n_plot=500, n_null=200, relaxation_steps=5, n_relaxation=20),
     ).analyze(clf, traj)
     ds = result.attractor
     # At x_b: one stable root, the root of h = tanh(1.05 h + c) (brentq, independent).
@@ -309,11 +313,9 @@ def test_an_exact_integrator_whose_average_word_carries_evidence():
     comparison = BaselineComparison(neutral_share=0.01, neutral_min=1)
     result = LineAttractor(
         n_initial=100,
-        n_plot=500,
-        n_null=100,
-        relaxation_steps=5,
-        n_relaxation=10,
-        min_token_count=5,
+        evidence=Evidence(
+            n_plot=500, n_null=100, relaxation_steps=5, n_relaxation=10, min_token_count=5
+        ),
         comparison=comparison,
     ).analyze(clf, traj)
     ds = result.attractor

@@ -258,7 +258,7 @@ def test_no_command_prints_help(capsys):
 
 def test_line_attractor_stream_equals_in_memory(run_dir):
     """The streamed analysis gives the same numbers as the in-memory one."""
-    from dynalyze.attractors import LineAttractor
+    from dynalyze.attractors import Evidence, LineAttractor
     from dynalyze.classifier import RecurrentClassifier
     from dynalyze.sentiment import load_dataset
 
@@ -266,7 +266,7 @@ def test_line_attractor_stream_equals_in_memory(run_dir):
     data = load_dataset("synthetic", seed=0)
     ids = clf.encode(data.test_texts[:60], 30)
     labels = data.test_labels[:60]
-    model = LineAttractor(n_initial=50, n_plot=100, n_null=50)
+    model = LineAttractor(n_initial=50, evidence=Evidence(n_plot=100, n_null=50))
     a = model.fit(clf, clf.trajectories(ids, labels=labels))
     b = model.fit(clf, clf.stream(ids, labels=labels, batch_size=7))
     for name in ("state_variance_ratio", "token_projection", "linearization_error", "logit"):
@@ -324,7 +324,7 @@ def test_a_baseline_of_the_wrong_width_is_refused_before_anything_is_written(run
     from dynalyze.sentiment.pipeline import RunConfig, analyze_model
 
     out = tmp_path / "bad"
-    config = RunConfig(
+    config = RunConfig.build(
         dataset="synthetic",
         out=str(out),
         n_analysis=20,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dynalyze.attractors import LineAttractor
+from dynalyze.attractors import Evidence, LineAttractor
 from dynalyze.attractors.manifold import subspace_alignment, subspace_null
 from dynalyze.attractors.mechanism import mechanism, structure_rows
 from dynalyze.attractors.structure import link_clusters, manifold_axis
@@ -63,10 +63,7 @@ def _analyse(clf, **options):
     traj = _trajectories(clf)
     config = dict(
         n_initial=200,
-        n_plot=500,
-        n_null=200,
-        relaxation_steps=5,
-        n_relaxation=20,
+        evidence=Evidence(n_plot=500, n_null=200, relaxation_steps=5, n_relaxation=20),
         baseline="zero",
     )
     config.update(options)

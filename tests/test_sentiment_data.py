@@ -532,11 +532,11 @@ def test_window_option_is_validated_and_reaches_the_recipe(trained: tuple) -> No
     with pytest.raises(ConfigurationError, match="window"):
         train_model(model, data, vocab, max_len=30, epochs=1, batch_size=32, seed=0,
                     patience=1, window=0, progress=False)  # fmt: skip
-    assert RunConfig(dataset="synthetic", window=12).recipe().window == 12
-    assert RunConfig(dataset="synthetic", window=0).recipe().window is None
-    assert RunConfig(dataset="synthetic").recipe().window is None
+    assert RunConfig.build(dataset="synthetic", window=12).recipe.window == 12
+    assert RunConfig.build(dataset="synthetic", window=0).recipe.window is None
+    assert RunConfig.build(dataset="synthetic").recipe.window is None
     with pytest.raises(ConfigurationError, match="window"):
-        RunConfig(dataset="synthetic", window=-1)
+        RunConfig.build(dataset="synthetic", window=-1)
     result = train_model(model, data, vocab, max_len=30, epochs=1, batch_size=32, seed=0,
                          patience=1, window=8, progress=False)  # fmt: skip
     assert result.settings["window"] == 8 and result.epochs_run == 1

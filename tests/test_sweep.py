@@ -103,7 +103,7 @@ def test_grid_window_zero_means_whole_documents() -> None:
         hyperparameters={"window": [0, 12]},
     )
     windows = [
-        RunConfig(dataset="synthetic", **job.settings).recipe().window for job in grid.jobs()
+        RunConfig.build(dataset="synthetic", **job.settings).recipe.window for job in grid.jobs()
     ]
     assert sorted(windows, key=str) == [12, None]
 

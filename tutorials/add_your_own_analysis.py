@@ -55,7 +55,7 @@ def check() -> None:
 
 def run(out: Path) -> None:
     """2. A whole run with the analysis added: its section lands in report.md."""
-    config = RunConfig(
+    config = RunConfig.build(
         dataset="synthetic",
         max_train=600,
         epochs=3,

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dynalyze._validation import attrs_optional_positive_int, attrs_positive_int
+from dynalyze.errors import ConfigurationError
 
 __all__ = ["AnalysisOptions", "RunContext"]
 
@@ -39,9 +40,17 @@ class AnalysisOptions:
 
     n_analysis: int | None = attrs.field(default=1000, validator=attrs_optional_positive_int)
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
-    baseline: str = "mean"
+    baseline: str = attrs.field(default="mean")
     seed: int = 0
     progress: bool = False
+
+    @baseline.validator
+    def _check_baseline(self, _attribute: Any, value: str) -> None:
+        if value not in ("mean", "zero"):
+            raise ConfigurationError(
+                f"baseline must be 'mean' (the mean token embedding of the training "
+                f"documents) or 'zero' (x = 0); got {value!r}."
+            )
 
 
 @attrs.define(slots=False, kw_only=True)

@@ -10,10 +10,20 @@ from dynalyze.attractors.geometry import (
     pca,
     random_alignment_null,
 )
-from dynalyze.attractors.line import LineAttractor, pearson_r, sign_agreement
+from dynalyze.attractors.line import (
+    BaselineComparison,
+    Evidence,
+    LineAttractor,
+    pearson_r,
+    sign_agreement,
+)
+from dynalyze.attractors.search import Search
+from dynalyze.attractors.views import View
 
 __all__ = [
     "AttractorModel",
+    "BaselineComparison",
+    "Evidence",
     "LineAttractor",
     "PCAResult",
     "StreamingPCA",
@@ -23,5 +33,7 @@ __all__ = [
     "pca",
     "pearson_r",
     "random_alignment_null",
+    "Search",
     "sign_agreement",
+    "View",
 ]

@@ -35,11 +35,11 @@ class AttractorModel(abc.ABC):
     exact line attractor its reduced model reproduces the network's logits:
 
     >>> import numpy as np
-    >>> from dynalyze.attractors import LineAttractor
+    >>> from dynalyze.attractors import Evidence, LineAttractor
     >>> from dynalyze.testing.toys import exact_integrator
     >>> clf, traj = exact_integrator()
-    >>> model = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
-    ...                       n_relaxation=10)
+    >>> model = LineAttractor(n_initial=60, evidence=Evidence(n_plot=50, n_null=200,
+    ...                       relaxation_steps=5, n_relaxation=10))
     >>> isinstance(model, AttractorModel), model.kind
     (True, 'line_attractor')
     >>> fitted = model.fit(clf, traj)

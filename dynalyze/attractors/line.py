@@ -27,7 +27,6 @@ from scipy.spatial import cKDTree
 from dynalyze._timing import Stopwatch
 from dynalyze._validation import (
     FloatArray,
-    attrs_non_negative,
     attrs_positive,
     attrs_positive_int,
 )
@@ -49,22 +48,18 @@ from dynalyze.attractors.manifold import (
     subspace_null,
     token_projections,
 )
+from dynalyze.attractors.search import Search, accepted_counts, search_fixed_points
 from dynalyze.attractors.structure import FixedPointStructure, ManifoldAxis, manifold_axis
 from dynalyze.attractors.views import (
     DynamicsView,
-    ViewSettings,
-    accepted_candidates,
+    View,
     dynamics_view,
     median,
     middle_half,
 )
 from dynalyze.baseline import BaselineInput, BaselineSpec, check_baseline, classifier_baseline
 from dynalyze.errors import ConfigurationError, DataError
-from dynalyze.fixedpoints import (
-    FixedPointFinder,
-    LevenbergMarquardtFinder,
-    sample_initial_states,
-)
+from dynalyze.fixedpoints import sample_initial_states
 from dynalyze.fixedpoints.continuation import continue_fixed_points
 from dynalyze.linearization import Linearization, eigendecompose
 from dynalyze.results.build import make_dataset, make_variable, state_coords
@@ -76,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "BaselineComparison",
+    "Evidence",
     "LineAttractor",
     "LineAttractorResult",
     "pearson_r",
@@ -95,10 +91,6 @@ def _vocabulary_conventions(vocabulary: Any) -> tuple[NDArray[np.int64], int]:
     pad = int(getattr(vocabulary, "pad_id", 0))
     special = np.asarray(getattr(vocabulary, "special_ids", (pad,)), dtype=np.int64)
     return special, pad
-
-
-def _thresholds(value: Any) -> tuple[float, ...]:
-    return tuple(sorted(float(v) for v in value))
 
 
 def pearson_r(a: ArrayLike, b: ArrayLike) -> float:
@@ -163,8 +155,8 @@ class LineAttractorResult:
     --------
     >>> from dynalyze.testing.toys import exact_integrator
     >>> clf, traj = exact_integrator()
-    >>> result = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
-    ...                        n_relaxation=10).analyze(clf, traj)
+    >>> result = LineAttractor(n_initial=60, evidence=Evidence(n_plot=50, n_null=200,
+    ...                        relaxation_steps=5, n_relaxation=10)).analyze(clf, traj)
     >>> result.attractor.attrs["dynalyze_kind"], result.fixed_points.attrs["dynalyze_kind"]
     ('line_attractor', 'fixed_points')
     >>> round(float(result.attractor["token_projection"].sel(token="great")), 6)
@@ -177,14 +169,6 @@ class LineAttractorResult:
     timings: dict[str, float] = attrs.field(factory=dict)
     zero_view: xr.Dataset | None = None
     continuation: xr.Dataset | None = None
-
-
-def _optional_finder(_instance: Any, _attribute: Any, value: Any) -> None:
-    if value is not None and not isinstance(value, FixedPointFinder):
-        raise ConfigurationError(
-            f"finder must be a dynalyze FixedPointFinder (e.g. LevenbergMarquardtFinder()) or "
-            f"None for the paper's criterion; got {type(value).__name__}."
-        )
 
 
 @attrs.frozen(kw_only=True)
@@ -221,6 +205,38 @@ class BaselineComparison:
 
 
 @attrs.frozen(kw_only=True)
+class Evidence:
+    """How a line-attractor analysis measures tokens, nulls and the relaxation.
+
+    Parameters
+    ----------
+    min_token_count : int
+        Frequency floor: tokens seen fewer times in the analysed documents are
+        left out of the token gains and the token figure.
+    n_null : int
+        Random unit vectors in the alignment nulls.
+    n_top_words : int
+        Bag-of-words words at each end compared by sign with the token projections.
+    relaxation_steps, n_relaxation : int
+        Length and number of relaxations at the baseline input from visited states.
+    n_plot : int
+        Visited states kept (a uniform sample) in the dataset for figures.
+
+    Examples
+    --------
+    >>> Evidence().n_null, Evidence(n_plot=50).n_plot
+    (2000, 50)
+    """
+
+    min_token_count: int = attrs.field(default=20, validator=attrs_positive_int)
+    n_null: int = attrs.field(default=2000, validator=attrs_positive_int)
+    n_top_words: int = attrs.field(default=100, validator=attrs_positive_int)
+    relaxation_steps: int = attrs.field(default=100, validator=attrs_positive_int)
+    n_relaxation: int = attrs.field(default=256, validator=attrs_positive_int)
+    n_plot: int = attrs.field(default=5000, validator=attrs_positive_int)
+
+
+@attrs.frozen(kw_only=True)
 class LineAttractor(AttractorModel):
     """Line-attractor analysis of a binary recurrent classifier (the paper's recipe).
 
@@ -239,53 +255,6 @@ class LineAttractor(AttractorModel):
     ----------
     n_initial : int
         Fixed-point searches, started from visited states.
-    criterion : float
-        Paper's acceptance criterion on ``||F(h, 0) - h||^2 / N``. With the
-        default finder each search is frozen as soon as it meets it, so the
-        points stay spread along the slow manifold instead of collapsing onto
-        the few exact fixed points.
-    finder : FixedPointFinder or None
-        The fixed-point finder; ``None`` uses damped Levenberg-Marquardt steps
-        stopped at ``criterion`` (see :meth:`make_finder`). Any finder can be
-        plugged in; its candidates are still accepted by ``criterion``.
-    thresholds : tuple of float
-        Other criteria at which the number of candidates is also reported.
-    initial_noise : float
-        Standard deviation of noise added to the initial states.
-    max_iter : int
-        Iteration budget per search.
-    dedup_tol : float
-        Candidates closer than this are duplicates.
-    link_fraction : float
-        Accepted candidates closer than this fraction of the line's extent are
-        one cluster (single linkage).
-    n_roots : int
-        Visited states from which exact roots are searched (full Newton).
-    n_bins : int
-        Slices of the manifold profile.
-    n_profile_starts : int
-        Visited states relaxed for the profile.
-    settle_steps : int
-        Zero-input steps before the drift over a document is measured.
-    drift_tolerance : float
-        A slice is slow when zero input moves it by less than this fraction of
-        the line's extent over a median-length document (and it has a mode
-        that keeps evidence over a document).
-    min_token_count : int
-        Frequency floor: tokens seen fewer times in the analysed documents are
-        left out of the token gains and the token figure.
-    tangent_neighbours : int
-        Neighbours in the local PCA that gives the manifold tangent.
-    n_null : int
-        Random unit vectors in the alignment nulls.
-    n_top_words : int
-        BoW words at each end compared by sign with the token projections.
-    n_modes : int
-        Eigenmodes kept in the dataset (all are used for the statistics).
-    relaxation_steps, n_relaxation : int
-        Length and number of zero-input relaxations from visited states.
-    n_plot : int
-        Visited states kept (a uniform sample) in the dataset for figures.
     baseline : {"mean", "zero"} or array_like
         The input the dynamics are analysed at (:mod:`dynalyze.baseline`):
         ``"mean"``, the expected embedding of a token (padding excluded) in the
@@ -294,6 +263,14 @@ class LineAttractor(AttractorModel):
         points and Jacobians are of ``F(h, x_b)``, token projections use
         ``J_inp (e_w - x_b)``, the one-step linearization the input's deviation
         from ``x_b``.
+    search : Search
+        The fixed-point search: the paper's criterion, the finder and its budget
+        (:class:`dynalyze.attractors.search.Search`).
+    view : View
+        How the structure and the slow manifold are measured at each input
+        (:class:`dynalyze.attractors.views.View`).
+    evidence : Evidence
+        Token gains, alignment nulls, relaxation and the plotted sample.
     comparison : BaselineComparison
         What is measured beside the baseline view: the zero-input view, the
         continuation from zero to the baseline, the neutral streams.
@@ -304,8 +281,10 @@ class LineAttractor(AttractorModel):
 
     Examples
     --------
-    >>> LineAttractor(n_initial=100).criterion, LineAttractor().baseline
+    >>> LineAttractor(n_initial=100).search.criterion, LineAttractor().baseline
     (1e-08, 'mean')
+    >>> LineAttractor(view=View(n_bins=10)).view.n_bins
+    10
     >>> LineAttractor(baseline="median")
     Traceback (most recent call last):
     ...
@@ -315,57 +294,16 @@ class LineAttractor(AttractorModel):
     kind: ClassVar[str] = "line_attractor"
 
     n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
-    criterion: float = attrs.field(default=1e-8, validator=attrs_positive)
-    finder: FixedPointFinder | None = attrs.field(default=None, validator=_optional_finder)
-    thresholds: tuple[float, ...] = attrs.field(
-        default=(1e-10, 1e-9, 1e-8, 1e-7, 1e-6), converter=_thresholds
-    )
-    initial_noise: float = attrs.field(default=0.0, validator=attrs_non_negative)
-    max_iter: int = attrs.field(default=200, validator=attrs_positive_int)
-    dedup_tol: float = attrs.field(default=1e-6, validator=attrs_non_negative)
-    link_fraction: float = attrs.field(default=0.05, validator=attrs_positive)
-    n_roots: int = attrs.field(default=256, validator=attrs_positive_int)
-    n_bins: int = attrs.field(default=40, validator=attrs_positive_int)
-    n_profile_starts: int = attrs.field(default=2000, validator=attrs_positive_int)
-    settle_steps: int = attrs.field(default=10, validator=attrs_non_negative)
-    drift_tolerance: float = attrs.field(default=0.1, validator=attrs_positive)
-    min_token_count: int = attrs.field(default=20, validator=attrs_positive_int)
-    tangent_neighbours: int = attrs.field(default=10, validator=attrs_positive_int)
-    n_null: int = attrs.field(default=2000, validator=attrs_positive_int)
-    n_top_words: int = attrs.field(default=100, validator=attrs_positive_int)
-    n_modes: int = attrs.field(default=10, validator=attrs_positive_int)
-    relaxation_steps: int = attrs.field(default=100, validator=attrs_positive_int)
-    n_relaxation: int = attrs.field(default=256, validator=attrs_positive_int)
-    n_plot: int = attrs.field(default=5000, validator=attrs_positive_int)
     baseline: BaselineSpec = attrs.field(default="mean", converter=check_baseline)
+    search: Search = attrs.field(factory=Search)
+    view: View = attrs.field(factory=View)
+    evidence: Evidence = attrs.field(factory=Evidence)
     comparison: BaselineComparison = attrs.field(factory=BaselineComparison)
     seed: int = 0
     progress: bool = False
 
     # ------------------------------------------------------------ stages
-    def make_finder(self, state_dim: int) -> FixedPointFinder:
-        """The configured finder, or damped LM steps stopped at the paper's criterion."""
-        if self.finder is not None:
-            return self.finder
-        # Damped steps only: a full Newton step would jump along an approximate line
-        # attractor to its exact roots instead of stopping where the criterion is met.
-        return LevenbergMarquardtFinder(
-            newton_steps=False,
-            tol=0.5 * self.criterion * state_dim,
-            max_iter=self.max_iter,
-            dedup_tol=self.dedup_tol,
-            progress=self.progress,
-        )
-
-    def accepted(self, fixed_points: xr.Dataset) -> xr.Dataset:
-        """Unique candidates that meet the criterion (not duplicate/outlier).
-
-        Candidates are accepted by the criterion on the speed recomputed at the
-        returned state, whatever the finder's own status.
-        """
-        return accepted_candidates(fixed_points, self.criterion)
-
-    def resolve_baseline(
+    def _resolve_baseline(
         self,
         classifier: RecurrentClassifier,
         trajectories: xr.Dataset | TrajectorySource,
@@ -384,18 +322,6 @@ class LineAttractor(AttractorModel):
         """
         ids = as_source(trajectories).token_ids if baseline_ids is None else baseline_ids
         return classifier_baseline(self.baseline, classifier, ids, given=baseline_ids is not None)
-
-    def find_fixed_points(
-        self,
-        classifier: RecurrentClassifier,
-        trajectories: xr.Dataset | TrajectorySource,
-        *,
-        baseline_ids: ArrayLike | None = None,
-    ) -> xr.Dataset:
-        """Search for fixed points at the baseline input from visited states."""
-        baseline = self.resolve_baseline(classifier, trajectories, baseline_ids)
-        summary = _first_pass(as_source(trajectories), classifier, self._n_sample, self.seed)
-        return self._search(classifier.system, summary.sample, baseline.vector)
 
     def fit(
         self,
@@ -504,7 +430,7 @@ class LineAttractor(AttractorModel):
             embedding; raised before any work.
         """
         source = self._check(classifier, trajectories, vader)
-        baseline = self.resolve_baseline(classifier, source, baseline_ids)
+        baseline = self._resolve_baseline(classifier, source, baseline_ids)
         _check_found_at(fixed_points, baseline, "fixed_points")
         _check_found_at(linearization, baseline, "linearization")
         vocab_size = len(classifier.vocabulary)
@@ -517,7 +443,7 @@ class LineAttractor(AttractorModel):
         clock = Stopwatch()
         with clock("trajectories, first pass"):
             first = _first_pass(source, classifier, self._n_sample, self.seed)
-        variables: dict[str, Any] = _stage_states(first, source, self.n_plot)
+        variables: dict[str, Any] = _stage_states(first, source, self.evidence.n_plot)
         if untrained_states is not None:
             with clock("untrained network"):
                 variables.update(
@@ -528,11 +454,12 @@ class LineAttractor(AttractorModel):
         axis = manifold_axis(first.sample, readout)
         view = self._view(classifier, baseline, first, axis, doc_length, fixed_points, clock)
         variables.update(view.variables)
-        variables["accepted_count"] = _accepted_counts(view.fixed_points, self.thresholds)
+        variables["accepted_count"] = accepted_counts(view.fixed_points, self.search.thresholds)
         linearization = self._linearize(classifier, view, linearization, clock)
         variables.update(self._stage_modes(linearization, view, readout))
+        ev = self.evidence
         variables.update(
-            _stage_alignment_nulls(first.pca, readout, axis, self.n_null, self.seed, variables)
+            _stage_alignment_nulls(first.pca, readout, axis, ev.n_null, self.seed, variables)
         )
         zero = self._zero_view(classifier, baseline, first, axis, doc_length, clock)
         counts = _token_counts(source, vocab_size)
@@ -547,7 +474,7 @@ class LineAttractor(AttractorModel):
                 vader,
                 evidence["truth"],
                 classifier.vocabulary.tokens,
-                self.n_top_words,
+                self.evidence.n_top_words,
                 special,
             )
         )
@@ -565,8 +492,8 @@ class LineAttractor(AttractorModel):
                 calibration_labels,
             )
         )
-        starts = sample_initial_states(first.sample, self.n_relaxation, seed=self.seed + 1)
-        variables["relaxation_speed"] = _relaxation(shifted.system, starts, self.relaxation_steps)
+        starts = sample_initial_states(first.sample, ev.n_relaxation, seed=self.seed + 1)
+        variables["relaxation_speed"] = _relaxation(shifted.system, starts, ev.relaxation_steps)
         continuation = self._continuation(classifier, view, zero, axis, clock)
         return self._assemble(
             classifier, source, view, variables, linearization, zero, continuation, clock
@@ -596,21 +523,6 @@ class LineAttractor(AttractorModel):
             raise ConfigurationError("vader must be a mapping token -> valence.")
         return source
 
-    @property
-    def _view_settings(self) -> ViewSettings:
-        return ViewSettings(
-            criterion=self.criterion,
-            link_fraction=self.link_fraction,
-            n_roots=self.n_roots,
-            n_bins=self.n_bins,
-            n_profile_starts=self.n_profile_starts,
-            settle_steps=self.settle_steps,
-            drift_tolerance=self.drift_tolerance,
-            n_modes=self.n_modes,
-            tangent_neighbours=self.tangent_neighbours,
-            seed=self.seed,
-        )
-
     def _view(
         self,
         classifier: RecurrentClassifier,
@@ -630,7 +542,9 @@ class LineAttractor(AttractorModel):
             axis=axis,
             readout=classifier.readout_weight,
             doc_length=doc_length,
-            settings=self._view_settings,
+            settings=self.view,
+            criterion=self.search.criterion,
+            seed=self.seed,
             fixed_points=fixed_points,
             clock=clock,
             label=label,
@@ -639,7 +553,7 @@ class LineAttractor(AttractorModel):
             logger.warning(
                 "No candidate met the criterion ||F(h, x_b) - h||^2/N < %g%s; the fixed-point "
                 "structure holds only the roots found from visited states.",
-                self.criterion,
+                self.search.criterion,
                 f" ({label})" if label else "",
             )
         return view
@@ -695,7 +609,7 @@ class LineAttractor(AttractorModel):
             view.variables["manifold_tangent"],
             system.state_dim,
             system.input_dim,
-            min(self.n_modes, system.state_dim),
+            min(self.view.n_modes, system.state_dim),
         )
 
     def _stage_neutral(
@@ -718,7 +632,7 @@ class LineAttractor(AttractorModel):
                 shifted.readout_weight,
                 counts,
                 special=special,
-                min_count=self.min_token_count,
+                min_count=self.evidence.min_token_count,
                 share=self.comparison.neutral_share,
                 min_tokens=self.comparison.neutral_min,
             )
@@ -750,7 +664,7 @@ class LineAttractor(AttractorModel):
         special: NDArray[np.int64],
     ) -> dict[str, Any]:
         """Token projections ``l1 . J_inp (e_w - x_b)`` along the manifold and at each root."""
-        frequent = counts >= self.min_token_count
+        frequent = counts >= self.evidence.min_token_count
         frequent[special] = False
         tokens = token_projections(
             shifted.system,
@@ -770,7 +684,7 @@ class LineAttractor(AttractorModel):
             shifted.readout_weight,
             special,
         )
-        out["token_count_floor"] = self.min_token_count
+        out["token_count_floor"] = self.evidence.min_token_count
         return out
 
     def _continuation(
@@ -812,7 +726,7 @@ class LineAttractor(AttractorModel):
         coords: dict[str, Any] = {
             **state,
             "fixed_point": view.accepted["fixed_point"].values,
-            "threshold": np.asarray(self.thresholds),
+            "threshold": np.asarray(self.search.thresholds),
             "token": np.asarray(classifier.vocabulary.tokens, dtype=object),
             "token_index": np.arange(vocab_size),
             "example": source.example_index,
@@ -846,15 +760,21 @@ class LineAttractor(AttractorModel):
 
     @property
     def _n_sample(self) -> int:
-        return max(self.n_initial, self.n_relaxation, self.n_plot, self.n_profile_starts)
+        ev = self.evidence
+        return max(self.n_initial, ev.n_relaxation, ev.n_plot, self.view.n_profile_starts)
 
     def _search(
         self, system: RecurrentSystem, sample: FloatArray, inputs: FloatArray
     ) -> xr.Dataset:
-        initial = sample_initial_states(
-            sample, self.n_initial, noise=self.initial_noise, seed=self.seed
+        return search_fixed_points(
+            self.search,
+            system,
+            sample,
+            inputs,
+            n_initial=self.n_initial,
+            seed=self.seed,
+            progress=self.progress,
         )
-        return self.make_finder(system.state_dim).find(system, initial, inputs)
 
     # ------------------------------------------------------ reduced model
     def _stage_reduced_model(
@@ -1122,7 +1042,7 @@ def _check_found_at(ds: xr.Dataset | None, baseline: BaselineInput, name: str) -
             f"{float(np.linalg.norm(found.reshape(-1, found.shape[-1]), axis=1).max()):.4g}, "
             f"but this analysis is at the {baseline.kind} baseline input (norm "
             f"{baseline.norm:.4g}). Find them at the baseline (inputs=x_b, x_b from "
-            "LineAttractor.resolve_baseline) or leave them out to have them found here."
+            "LineAttractor.fit(..., baseline_ids=)) or leave them out to have them found here."
         )
 
 
@@ -1130,14 +1050,6 @@ def _optional_per_token(
     values: Any, vocab_size: int, name: str, special: NDArray[np.int64]
 ) -> FloatArray | None:
     return None if values is None else _per_token(values, vocab_size, name, special)
-
-
-def _accepted_counts(fixed_points: xr.Dataset, thresholds: tuple[float, ...]) -> list[int]:
-    """Candidates (not duplicate / outlier) below each criterion."""
-    n_state = fixed_points.sizes["state"]
-    normalized = 2.0 * fixed_points["speed"].values / n_state
-    eligible = (fixed_points["is_duplicate"].values == 0) & (fixed_points["is_outlier"].values == 0)
-    return [int(np.sum(eligible & (normalized < t))) for t in thresholds]
 
 
 def _token_counts(source: TrajectorySource, vocab_size: int) -> NDArray[np.int64]:

@@ -507,11 +507,11 @@ class TokenProjections:
     Read off a fitted line attractor: the projections of the exact integrator are
     its word valences.
 
-    >>> from dynalyze.attractors import LineAttractor
+    >>> from dynalyze.attractors import Evidence, LineAttractor
     >>> from dynalyze.testing.toys import exact_integrator
     >>> clf, traj = exact_integrator()
-    >>> ds = LineAttractor(n_initial=60, n_plot=50, n_null=200, relaxation_steps=5,
-    ...                    n_relaxation=10).fit(clf, traj)
+    >>> ds = LineAttractor(n_initial=60, evidence=Evidence(n_plot=50, n_null=200,
+    ...                    relaxation_steps=5, n_relaxation=10)).fit(clf, traj)
     >>> ds["token_projection"].sel(token=["good", "bad"]).round(6).values.tolist()
     [0.7, -0.9]
     """

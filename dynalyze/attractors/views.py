@@ -31,7 +31,12 @@ import attrs
 import numpy as np
 import xarray as xr
 
-from dynalyze._validation import FloatArray
+from dynalyze._validation import (
+    FloatArray,
+    attrs_non_negative,
+    attrs_positive,
+    attrs_positive_int,
+)
 from dynalyze.attractors.geometry import abs_cosine, local_tangents, oriented_top_mode, pca
 from dynalyze.attractors.manifold import ManifoldProfile, manifold_profile, slow_ranges
 from dynalyze.attractors.structure import (
@@ -47,7 +52,7 @@ from dynalyze.systems.shifted import at_input
 
 __all__ = [
     "DynamicsView",
-    "ViewSettings",
+    "View",
     "accepted_candidates",
     "dynamics_view",
     "median",
@@ -56,27 +61,45 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class ViewSettings:
-    """The parts of a :class:`~dynalyze.attractors.LineAttractor` configuration a view uses.
+class View:
+    """How a view measures the structure and the slow manifold (part of a LineAttractor).
+
+    Parameters
+    ----------
+    link_fraction : float
+        Accepted candidates closer than this fraction of the line's extent are
+        one cluster (single linkage).
+    n_roots : int
+        Visited states from which exact roots are searched (full Newton).
+    n_bins : int
+        Slices of the manifold profile.
+    n_profile_starts : int
+        Visited states relaxed for the profile.
+    settle_steps : int
+        Steps at the view's input before the drift over a document is measured.
+    drift_tolerance : float
+        A slice is slow when the view's input moves it by less than this
+        fraction of the line's extent over a median-length document (and it has
+        a mode that keeps evidence over a document).
+    n_modes : int
+        Eigenmodes kept per cluster and slice (all are used for the statistics).
+    tangent_neighbours : int
+        Neighbours in the local PCA that gives the manifold tangent.
 
     Examples
     --------
-    >>> ViewSettings(criterion=1e-8, link_fraction=0.05, n_roots=256, n_bins=40,
-    ...              n_profile_starts=2000, settle_steps=10, drift_tolerance=0.1,
-    ...              n_modes=10, tangent_neighbours=10, seed=0).criterion
-    1e-08
+    >>> View().n_bins, View(n_bins=10).drift_tolerance
+    (40, 0.1)
     """
 
-    criterion: float
-    link_fraction: float
-    n_roots: int
-    n_bins: int
-    n_profile_starts: int
-    settle_steps: int
-    drift_tolerance: float
-    n_modes: int
-    tangent_neighbours: int
-    seed: int
+    link_fraction: float = attrs.field(default=0.05, validator=attrs_positive)
+    n_roots: int = attrs.field(default=256, validator=attrs_positive_int)
+    n_bins: int = attrs.field(default=40, validator=attrs_positive_int)
+    n_profile_starts: int = attrs.field(default=2000, validator=attrs_positive_int)
+    settle_steps: int = attrs.field(default=10, validator=attrs_non_negative)
+    drift_tolerance: float = attrs.field(default=0.1, validator=attrs_positive)
+    n_modes: int = attrs.field(default=10, validator=attrs_positive_int)
+    tangent_neighbours: int = attrs.field(default=10, validator=attrs_positive_int)
 
 
 @attrs.frozen
@@ -112,9 +135,8 @@ class DynamicsView:
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([0.5, 0.2]), np.zeros(2),
     ...                          activation="linear")
     >>> visited = np.c_[np.linspace(1.0, 3.0, 101), np.zeros(101)]
-    >>> settings = ViewSettings(criterion=1e-8, link_fraction=0.05, n_roots=16, n_bins=5,
-    ...     n_profile_starts=100, settle_steps=0, drift_tolerance=0.1, n_modes=2,
-    ...     tangent_neighbours=5, seed=0)
+    >>> settings = View(n_roots=16, n_bins=5, n_profile_starts=100, settle_steps=0,
+    ...                 n_modes=2, tangent_neighbours=5)
     >>> view = dynamics_view(system, resolve_baseline([1.0], input_dim=1),
     ...     search=lambda s, v, x: LevenbergMarquardtFinder().find(s, v[::10], x),
     ...     visited=visited, axis=manifold_axis(visited, [1.0, 0.0]),
@@ -169,7 +191,9 @@ def dynamics_view(
     axis: ManifoldAxis,
     readout: FloatArray,
     doc_length: int,
-    settings: ViewSettings,
+    settings: View,
+    criterion: float = 1e-8,
+    seed: int = 0,
     fixed_points: xr.Dataset | None = None,
     clock: Clock | None = None,
     label: str = "",
@@ -192,8 +216,12 @@ def dynamics_view(
         Readout weights.
     doc_length : int
         Median document length (steps of the drift).
-    settings : ViewSettings
-        Criterion, structure and profile options.
+    settings : View
+        Structure and profile options.
+    criterion : float
+        The paper's acceptance criterion on ``||F(h, x_b) - h||^2 / N``.
+    seed : int
+        Seed of the root searches and the profile's starts.
     fixed_points : xarray.Dataset, optional
         Searches already made at this input (skips the search).
     clock : callable, optional
@@ -215,9 +243,8 @@ def dynamics_view(
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([1.05, 0.3]), np.zeros(2))
     >>> visited = np.c_[np.linspace(-0.5, 0.5, 201), np.zeros(201)]
-    >>> settings = ViewSettings(criterion=1e-8, link_fraction=0.05, n_roots=64, n_bins=10,
-    ...     n_profile_starts=200, settle_steps=0, drift_tolerance=0.1, n_modes=2,
-    ...     tangent_neighbours=5, seed=0)
+    >>> settings = View(n_roots=64, n_bins=10, n_profile_starts=200, settle_steps=0,
+    ...                 n_modes=2, tangent_neighbours=5)
     >>> view = dynamics_view(system, resolve_baseline("zero", input_dim=1),
     ...     search=lambda s, v, x: LevenbergMarquardtFinder().find(s, v[::10], x),
     ...     visited=visited, axis=manifold_axis(visited, [1.0, 0.0]), readout=np.array([1.0, 0.0]),
@@ -231,7 +258,7 @@ def dynamics_view(
     if fixed_points is None:
         with timer(f"fixed points{suffix}"):
             fixed_points = search(system, visited, baseline.vector)
-    accepted = accepted_candidates(fixed_points, settings.criterion)
+    accepted = accepted_candidates(fixed_points, criterion)
     fps = accepted["fixed_point_state"].values
     variables: dict[str, Any] = dict(baseline.variables())
     variables.update(_stage_acceptance(fixed_points, accepted))
@@ -244,7 +271,7 @@ def dynamics_view(
             link_fraction=settings.link_fraction,
             n_roots=settings.n_roots,
             n_eigenvalues=settings.n_modes,
-            seed=settings.seed,
+            seed=seed,
         )
     variables.update(_stage_candidate_geometry(fps, visited, settings.tangent_neighbours))
     variables.update(_stage_structure(structure, axis, readout, doc_length))
@@ -261,7 +288,7 @@ def dynamics_view(
             settle_steps=settings.settle_steps,
             drift_tolerance=settings.drift_tolerance,
             n_modes=settings.n_modes,
-            seed=settings.seed + 2,
+            seed=seed + 2,
         )
     variables.update(_stage_profile(profile, axis))
     return DynamicsView(baseline, shifted, fixed_points, accepted, structure, profile, variables)

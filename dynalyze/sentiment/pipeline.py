@@ -28,11 +28,6 @@ import numpy as np
 
 from dynalyze._atomic import atomic_folder
 from dynalyze._timing import Stopwatch
-from dynalyze._validation import (
-    attrs_optional_positive,
-    attrs_optional_positive_int,
-    attrs_positive_int,
-)
 from dynalyze._version import __version__
 from dynalyze.errors import (
     ConfigurationError,
@@ -52,44 +47,79 @@ logger = logging.getLogger(__name__)
 
 
 
+def _check_dataset(value: str) -> None:
+    from dynalyze.sentiment.datasets import DATASET_NAMES
+
+    if value.startswith("csv:"):
+        if len(value) == 4:
+            raise ConfigurationError("csv: needs a path, e.g. --dataset csv:reviews.csv.")
+        return
+    if value not in DATASET_NAMES:
+        names = [n for n in DATASET_NAMES if n != "csv:PATH"] + ["csv:PATH"]
+        raise ConfigurationError(f"Unknown dataset {value!r}; choose one of {names}.")
+
+
+def _check_arch(value: str) -> None:
+    from dynalyze.keras.architectures import ARCHITECTURES
+
+    if value not in ARCHITECTURES:
+        raise ConfigurationError(
+            f"Unknown architecture {value!r}; choose one of {sorted(ARCHITECTURES)}."
+        )
+
+
+def _check_window(value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigurationError(
+            f"window must be an integer >= 0 (0: whole documents); got {value!r}."
+        )
+
+
+def _check_recipe(_instance: Any, _attribute: Any, value: Recipe) -> None:
+    if not isinstance(value, Recipe):
+        raise ConfigurationError(f"recipe must be a Recipe; got {type(value).__name__}.")
+    _check_dataset(value.dataset)
+    _check_arch(value.arch)
+
+
+def _check_analyses(_instance: Any, _attribute: Any, value: tuple[Any, ...] | None) -> None:
+    from dynalyze.analyses import Analysis, list_analyses
+
+    bad = [item for item in value or () if not isinstance(item, (str, Analysis))]
+    if bad:
+        raise ConfigurationError(
+            f"analyses must be analysis names or dynalyze.analyses.Analysis instances; "
+            f"got {bad!r}."
+        )
+    names = [item for item in value or () if isinstance(item, str)]
+    installed = list_analyses() if names else {}
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown analysis {unknown}; installed: {', '.join(installed)} "
+            "(a plug-in package adds its own; see tutorials/add_your_own_analysis.py)."
+        )
+
+
+def _options() -> AnalysisOptions:
+    from dynalyze.analyses import AnalysisOptions
+
+    return AnalysisOptions(progress=True)
+
+
 @attrs.frozen(kw_only=True)
 class RunConfig:
-    """Everything ``dynalyze run`` / ``dynalyze analyze`` can be told.
+    """What ``dynalyze run`` / ``dynalyze analyze`` do: a recipe, analyses, options, an output.
 
-    Options left at ``None`` take the dataset's recipe
-    (:func:`dynalyze.sentiment.defaults.default_recipe`).
+    Change one part with :func:`attrs.evolve` (``attrs.evolve(config,
+    recipe=attrs.evolve(config.recipe, units=64))``); :meth:`build` takes the
+    command line's flat options.
 
     Parameters
     ----------
-    dataset : str
-        ``"imdb"``, ``"rotten_tomatoes"``, ``"synthetic"`` or ``"csv:PATH"``.
-    arch : str
-        Recurrent architecture (``"gru"``, ``"lstm"``, ``"simple"``, ...).
-    units, embedding_dim, vocab_size, max_len, epochs, batch_size : int, optional
-        Network and training sizes.
-    learning_rate : float, optional
-        Adam learning rate.
-    patience : int, optional
-        Early-stopping patience (epochs without a better validation accuracy).
-    max_train : int, optional
-        Use at most this many training documents (quick runs).
-    window : int, optional
-        Train on random windows of this many tokens (0: whole documents; ``None``:
-        the recipe's choice).
-    n_analysis : int or None
-        Held-out (test) documents whose trajectories are analysed (``None``: the
-        whole test split; memory stays bounded, states are streamed).
-    n_initial : int
-        Fixed-point searches.
-    baseline : {"mean", "zero"}
-        The input the dynamics are analysed at: ``"mean"``, the mean token
-        embedding of the training documents (the input the network runs at), or
-        ``"zero"``, the paper's literal ``x = 0`` (:mod:`dynalyze.baseline`). The
-        other one is reported beside it.
-    base_recipe : Recipe, optional
-        A whole training recipe (weight decay, dropout, schedule, ...) to start
-        from instead of the dataset's default; the options above still override
-        its fields.
+    recipe : Recipe
+        What to train, on which dataset (:func:`dynalyze.sentiment.defaults.default_recipe`;
+        default IMDB's).
     analyses : tuple of str or Analysis, optional
         Which analyses to run: names (``"line_attractor"``, ``"modifier_words"``,
         ``"simplex_attractor"`` or a plug-in's) and configured
@@ -97,113 +127,123 @@ class RunConfig:
         ``LineAttractorAnalysis(config=LineAttractor(n_initial=200))``). Default:
         every installed analysis that applies to the classifier
         (:func:`dynalyze.analyses.analyses_for`).
-    seed : int
-        Seed of the split, the initialisation, training and the analysis.
+    options : AnalysisOptions
+        Documents analysed, fixed-point searches, baseline input, seed (of the
+        split, the initialisation, training and the analyses) and progress bars.
     out : str
         Output folder.
     overwrite : bool
         Replace an existing output folder.
-    progress : bool
-        Show progress bars.
 
     Examples
     --------
-    >>> RunConfig(dataset="synthetic", arch="gru").recipe().units
-    16
+    >>> config = RunConfig.build(dataset="synthetic", arch="gru", n_initial=50)
+    >>> config.recipe.units, config.options.n_initial, config.dataset
+    (16, 50, 'synthetic')
+    >>> attrs.evolve(config, out="elsewhere").out
+    'elsewhere'
     """
 
-    dataset: str = attrs.field(default="imdb")
-    arch: str = attrs.field(default="gru")
-    units: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    embedding_dim: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    vocab_size: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    max_len: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    epochs: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    batch_size: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    learning_rate: float | None = attrs.field(default=None, validator=attrs_optional_positive)
-    patience: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    max_train: int | None = attrs.field(default=None, validator=attrs_optional_positive_int)
-    window: int | None = attrs.field(default=None)
-    n_analysis: int | None = attrs.field(default=1000, validator=attrs_optional_positive_int)
-    n_initial: int = attrs.field(default=1000, validator=attrs_positive_int)
-    baseline: str = attrs.field(default="mean")
-    base_recipe: Recipe | None = None
+    recipe: Recipe = attrs.field(factory=lambda: default_recipe("imdb"), validator=_check_recipe)
     analyses: tuple[Any, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple)
+        default=None, converter=attrs.converters.optional(tuple), validator=_check_analyses
     )
-    seed: int = 0
+    options: AnalysisOptions = attrs.field(factory=_options)
     out: str = "dynalyze-output"
     overwrite: bool = False
-    progress: bool = True
 
-    @window.validator
-    def _check_window(self, _attribute: Any, value: int | None) -> None:
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
-        ):
-            raise ConfigurationError(
-                f"window must be an integer >= 0 (0: whole documents); got {value!r}."
-            )
+    @classmethod
+    def build(
+        cls,
+        *,
+        dataset: str = "imdb",
+        base_recipe: Recipe | None = None,
+        analyses: Any = None,
+        n_analysis: int | None = 1000,
+        n_initial: int = 1000,
+        baseline: str = "mean",
+        seed: int = 0,
+        progress: bool = True,
+        out: str = "dynalyze-output",
+        overwrite: bool = False,
+        window: int | None = None,
+        **recipe: Any,
+    ) -> RunConfig:
+        """A configuration from flat options, as the command line gives them.
 
-    @baseline.validator
-    def _check_baseline(self, _attribute: Any, value: str) -> None:
-        if value not in ("mean", "zero"):
-            raise ConfigurationError(
-                f"baseline must be 'mean' (the mean token embedding of the training "
-                f"documents) or 'zero' (x = 0); got {value!r}."
-            )
+        Parameters
+        ----------
+        dataset : str
+            ``"imdb"``, ``"rotten_tomatoes"``, ``"synthetic"``, an N-class dataset
+            or ``"csv:PATH"``.
+        base_recipe : Recipe, optional
+            Start from this recipe instead of the dataset's default.
+        analyses, out, overwrite
+            See the class.
+        n_analysis, n_initial, baseline, seed, progress
+            The :class:`~dynalyze.analyses.AnalysisOptions`.
+        window : int, optional
+            Train on random windows of this many tokens (0: whole documents;
+            ``None``: the recipe's choice).
+        **recipe
+            Recipe options left at ``None`` keep the recipe's value: ``arch``,
+            ``units``, ``embedding_dim``, ``vocab_size``, ``max_len``, ``epochs``,
+            ``batch_size``, ``learning_rate``, ``patience``, ``max_train``.
 
-    @arch.validator
-    def _check_arch(self, _attribute: Any, value: str) -> None:
-        from dynalyze.keras.architectures import ARCHITECTURES
+        Returns
+        -------
+        RunConfig
 
-        if value not in ARCHITECTURES:
-            raise ConfigurationError(
-                f"Unknown architecture {value!r}; choose one of {sorted(ARCHITECTURES)}."
-            )
+        Raises
+        ------
+        dynalyze.errors.ConfigurationError
+            An unknown dataset, architecture, analysis or option, or a bad value.
 
-    @dataset.validator
-    def _check_dataset(self, _attribute: Any, value: str) -> None:
-        from dynalyze.sentiment.datasets import DATASET_NAMES
-
-        if value.startswith("csv:"):
-            if len(value) == 4:
-                raise ConfigurationError("csv: needs a path, e.g. --dataset csv:reviews.csv.")
-            return
-        if value not in DATASET_NAMES:
-            names = [n for n in DATASET_NAMES if n != "csv:PATH"] + ["csv:PATH"]
-            raise ConfigurationError(f"Unknown dataset {value!r}; choose one of {names}.")
-
-    @analyses.validator
-    def _check_analyses(self, _attribute: Any, value: tuple[Any, ...] | None) -> None:
-        from dynalyze.analyses import Analysis, list_analyses
-
-        bad = [item for item in value or () if not isinstance(item, (str, Analysis))]
-        if bad:
-            raise ConfigurationError(
-                f"analyses must be analysis names or dynalyze.analyses.Analysis instances; "
-                f"got {bad!r}."
-            )
-        names = [item for item in value or () if isinstance(item, str)]
-        installed = list_analyses() if names else {}
-        unknown = [name for name in names if name not in installed]
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown analysis {unknown}; installed: {', '.join(installed)} "
-                "(a plug-in package adds its own; see tutorials/add_your_own_analysis.py)."
-            )
-
-    def options(self) -> AnalysisOptions:
-        """The options every analysis shares (sizes, baseline, seed, progress)."""
+        Examples
+        --------
+        >>> RunConfig.build(dataset="synthetic", window=12).recipe.window
+        12
+        >>> RunConfig.build(dataset="nope")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dynalyze.errors.ConfigurationError: Unknown dataset 'nope'; choose one of ...
+        """
         from dynalyze.analyses import AnalysisOptions
 
-        return AnalysisOptions(
-            n_analysis=self.n_analysis,
-            n_initial=self.n_initial,
-            baseline=self.baseline,
-            seed=self.seed,
-            progress=self.progress,
+        _check_dataset(dataset)
+        _check_window(window)
+        if "vocab_size" in recipe:
+            recipe["max_tokens"] = recipe.pop("vocab_size")
+        known = {field.name for field in attrs.fields(Recipe)}
+        unknown = sorted(set(recipe) - known)
+        if unknown:
+            raise ConfigurationError(f"Unknown recipe option(s) {unknown}; known: {sorted(known)}.")
+        chosen = (base_recipe or default_recipe(dataset)).with_overrides(**recipe)
+        if window is not None:
+            chosen = attrs.evolve(chosen, window=window or None)
+        options = AnalysisOptions(
+            n_analysis=n_analysis,
+            n_initial=n_initial,
+            baseline=baseline,
+            seed=seed,
+            progress=progress,
         )
+        return cls(recipe=chosen, analyses=analyses, options=options, out=out, overwrite=overwrite)
+
+    @property
+    def dataset(self) -> str:
+        """The recipe's dataset."""
+        return self.recipe.dataset
+
+    @property
+    def seed(self) -> int:
+        """The seed of the split, the initialisation, training and the analyses."""
+        return self.options.seed
+
+    @property
+    def progress(self) -> bool:
+        """Whether progress bars are shown."""
+        return self.options.progress
 
     def analysis_names(self) -> list[str] | None:
         """Names of the analyses asked for (None: every one that applies)."""
@@ -214,25 +254,6 @@ class RunConfig:
     def configured_analyses(self) -> list[Any]:
         """The configured Analysis instances among :attr:`analyses`."""
         return [item for item in self.analyses or () if not isinstance(item, str)]
-
-    def recipe(self) -> Recipe:
-        """The dataset's default recipe with this configuration's options applied."""
-        base = self.base_recipe or default_recipe(self.dataset)
-        recipe = base.with_overrides(
-            arch=self.arch,
-            units=self.units,
-            embedding_dim=self.embedding_dim,
-            max_tokens=self.vocab_size,
-            max_len=self.max_len,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            patience=self.patience,
-            max_train=self.max_train,
-        )
-        if self.window is not None:
-            recipe = attrs.evolve(recipe, window=self.window or None)
-        return recipe
 
 
 @attrs.frozen
@@ -319,7 +340,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = (Path(out) / "report.md").write_text("an earlier run")
-    ...     config = RunConfig(dataset="synthetic", out=out)
+    ...     config = RunConfig.build(dataset="synthetic", out=out)
     ...     run_pipeline(config)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -330,7 +351,7 @@ def run_pipeline(config: RunConfig) -> RunResult:
     from dynalyze.vocabulary import Vocabulary
 
     cfg = config
-    recipe = cfg.recipe()
+    recipe = cfg.recipe
     stages = Stopwatch(logger)
     with _output_folder(cfg.out, cfg.overwrite) as staging:
         with stages("data"):
@@ -438,8 +459,8 @@ def analyze_model(
     >>> vocab = Vocabulary.build(load_dataset("synthetic").train_texts)
     >>> model = build_model("gru", len(vocab), units=4, embedding_dim=3)
     >>> folder = save_model(model, vocab, Path(tmp.name) / "model")
-    >>> config = RunConfig(dataset="synthetic", n_analysis=20, n_initial=20,
-    ...                    out=str(Path(tmp.name) / "out"), progress=False)
+    >>> config = RunConfig.build(dataset="synthetic", n_analysis=20, n_initial=20,
+    ...                          out=str(Path(tmp.name) / "out"), progress=False)
     >>> result = analyze_model(folder, config)
     >>> sorted(path.name for path in result.out.iterdir())
     ['figures', 'report.md', 'results', 'run.json']
@@ -452,7 +473,7 @@ def analyze_model(
     from dynalyze.sentiment.datasets import load_dataset
 
     cfg = config
-    recipe = cfg.recipe()
+    recipe = cfg.recipe
     stages = Stopwatch(logger)
     with _output_folder(cfg.out, cfg.overwrite) as staging:
         with stages("load model"):
@@ -512,7 +533,7 @@ def _analyze(
         data=data,
         max_len=recipe.max_len,
         keep=recipe.keep,
-        options=cfg.options(),
+        options=cfg.options,
         bow=bow,
         untrained_model=untrained_model,
     )

@@ -182,7 +182,7 @@ def run_job(job: Job, out: str, *, n_probe: int = 200, threads: int = 1) -> JobO
             logger.info("Job %s on %s (pid %d)", job.key, _host(), os.getpid())
             # A worker killed while running this job left its staging folder behind.
             remove_stale_staging(job, out)
-            config = RunConfig(
+            config = RunConfig.build(
                 dataset=job.dataset,
                 arch=job.architecture,
                 seed=job.seed,
@@ -244,7 +244,7 @@ def _write_probe(job: Job, config: Any, folder: Path, n_probe: int) -> None:
     from dynalyze.classifier import RecurrentClassifier
     from dynalyze.results.io import save
 
-    recipe = config.recipe()
+    recipe = config.recipe
     texts, labels = probe_texts(job.dataset, n_probe, synthetic=recipe.synthetic)
     clf = RecurrentClassifier.load(folder / "model")
     traj = clf.trajectories(
