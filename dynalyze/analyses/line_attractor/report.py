@@ -113,26 +113,45 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     (True, '93.0%')
     """
     s = dict(summary)
+    return [
+        *_dimension_rows(s),
+        *_fixed_point_rows(s),
+        *_line_rows(s),
+        *_mode_rows(s),
+        *_alignment_rows(s),
+        *_token_rows(s),
+        *_model_rows(s),
+    ]
 
-    def get(name: str) -> Any:
-        value = s.get(name)
-        return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
-    def at_least(value: Any, bound: float) -> bool | None:
-        return None if value is None else bool(value >= bound)
+def _get(s: Mapping[str, Any], name: str) -> Any:
+    value = s.get(name)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
-    rows = []
-    top3 = get("state_top3_variance")
+
+def _at_least(value: Any, bound: float) -> bool | None:
+    return None if value is None else bool(value >= bound)
+
+
+def _structure(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The distinct fixed points and slow regions (isolated roots apart)."""
+    return [r for r in s.get("fixed_point_structure") or [] if r["kind"] != "isolated_root"]
+
+
+def _dimension_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The states' dimensionality, trained and untrained."""
+    rows: list[dict[str, Any]] = []
+    top3 = _get(s, "state_top3_variance")
     rows.append(
         _row(
             "variance of visited states in the top 3 PCs (trained)",
             _pct(top3),
             "~90% (target here: at least 80%)",
-            at_least(top3, 0.80),
+            _at_least(top3, 0.80),
             "the states of this network are not confined to a low-dimensional subspace",
         )
     )
-    untrained = get("untrained_state_top3_variance")
+    untrained = _get(s, "untrained_state_top3_variance")
     rows.append(
         _row(
             "the same for an untrained network of the same shape",
@@ -142,19 +161,25 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "training did not reduce the dimensionality",
         )
     )
-    accepted, candidates = get("n_accepted"), get("n_candidates")
+    return rows
+
+
+def _fixed_point_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """How many candidates meet the criterion; the distinct fixed points and their stability."""
+    rows: list[dict[str, Any]] = []
+    accepted, candidates = _get(s, "n_accepted"), _get(s, "n_candidates")
     rows.append(
         _row(
             "approximate fixed points with ||F(h, x_b) - h||^2 / N < 1e-8",
             f"{_num(accepted)} of {_num(candidates)} searches (each stops at the criterion; "
             "see the distinct clusters below)",
             "~500 (target here: at least 100)",
-            at_least(accepted, 100),
+            _at_least(accepted, 100),
             "too few searches met the paper's criterion (see the counts at other thresholds in "
             "results/line_attractor.nc, variable accepted_count)",
         )
     )
-    structure = [r for r in s.get("fixed_point_structure") or [] if r["kind"] != "isolated_root"]
+    structure = _structure(s)
     if structure:
         n_stable = sum(r["stability"] == "stable" for r in structure)
         unstable = [r for r in structure if r["stability"] in ("saddle", "unstable")]
@@ -209,40 +234,54 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "amplified, not held)",
                 )
             )
-    pc1 = get("fixed_point_pc1_variance")
+    return rows
+
+
+def _line_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Whether the fixed points form a line, and how slow it is between them."""
+    rows: list[dict[str, Any]] = []
+    pc1 = _get(s, "fixed_point_pc1_variance")
     rows.append(
         _row(
             "variance of the fixed points on their first PC",
             _pct(pc1),
             "they lie on a 1-D curve (target here: at least 90%)",
-            at_least(pc1, 0.90),
+            _at_least(pc1, 0.90),
             "the fixed points do not form a line",
         )
     )
-    coverage, groups = get("manifold_coverage"), get("n_fixed_point_clusters")
+    coverage, groups = _get(s, "manifold_coverage"), _get(s, "n_fixed_point_clusters")
     rows.append(
         _row(
             "share of the visited states' extent along the line tiled by fixed points",
             f"{_pct(coverage)} ({_num(groups)} cluster{'s' if groups != 1 else ''})",
             "a continuous line of fixed points (target here: at least 50%)",
-            at_least(coverage, 0.5),
+            _at_least(coverage, 0.5),
             "the fixed points form separate clusters rather than a continuous line",
         )
     )
-    slow, length = get("slow_fraction"), get("median_document_length")
-    drift, worst = get("median_drift_per_document"), get("max_drift_per_document")
-    tol = get("drift_tolerance") or 0.1
+    slow, length = _get(s, "slow_fraction"), _get(s, "median_document_length")
+    drift, worst = _get(s, "median_drift_per_document"), _get(s, "max_drift_per_document")
+    tol = _get(s, "drift_tolerance") or 0.1
     rows.append(
         _row(
             f"share of the line where the drift over a median document ({_num(length)} "
             f"tokens) is below {100 * tol:.0f}% of the line (and a mode keeps evidence)",
             f"{_pct(slow, 0)} (median drift {_pct(drift, 0)}, worst {_pct(worst, 0)})",
             "the whole line (the criterion q/N < 1e-8 allows ~0.001 per token)",
-            at_least(slow, 0.8),
+            _at_least(slow, 0.8),
             "between its fixed points the line is not slow on the time scale of a document: "
             "the dynamics at this input move states along it",
         )
     )
+    return rows
+
+
+def _mode_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Time constants of the top three modes at the stable fixed points."""
+    rows: list[dict[str, Any]] = []
+    structure = _structure(s)
+    length = _get(s, "median_document_length")
     stable_rows = [r for r in structure if r["stability"] == "stable"]
     for mode, label, paper, lo in (
         (0, "top", "hundreds to thousands of tokens (longer than a document)", None),
@@ -270,13 +309,19 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                 else "this mode decays within a few tokens",
             )
         )
-    null_p95, matched_p95 = get("null_alignment_p95"), get("matched_null_alignment_p95")
-    k95 = max(get("state_dim_95") or 2, 2)  # the matched nulls use at least 2 dimensions
+    return rows
+
+
+def _alignment_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Alignments, each judged against the matched null."""
+    rows: list[dict[str, Any]] = []
+    null_p95, matched_p95 = _get(s, "null_alignment_p95"), _get(s, "matched_null_alignment_p95")
+    k95 = max(_get(s, "state_dim_95") or 2, 2)  # the matched nulls use at least 2 dimensions
     rows.append(
         _alignment_row(
             "median |cos(r1, manifold axis)| at the stable fixed points",
-            get("stable_median_alignment_r1_tangent"),
-            get("matched_null_tangent_alignment_p95"),
+            _get(s, "stable_median_alignment_r1_tangent"),
+            _get(s, "matched_null_tangent_alignment_p95"),
             null_p95,
             k95,
             "aligned",
@@ -286,7 +331,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows.append(
         _alignment_row(
             "median |cos(readout, r1)| at the stable fixed points",
-            get("stable_median_alignment_readout_r1"),
+            _get(s, "stable_median_alignment_readout_r1"),
             matched_p95,
             null_p95,
             k95,
@@ -297,34 +342,40 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows.append(
         _alignment_row(
             "cos(readout, slow subspace) along the line (time-weighted median)",
-            get("median_alignment_readout_slow"),
-            get("matched_null_subspace_alignment_p95"),
-            get("null_subspace_alignment_p95"),
+            _get(s, "median_alignment_readout_slow"),
+            _get(s, "matched_null_subspace_alignment_p95"),
+            _get(s, "null_subspace_alignment_p95"),
             k95,
             "the readout lies in the integrating subspace",
             s.get("matched_null_subspace_informative", 1),
         )
     )
-    agreement = get("bow_sign_agreement")
+    return rows
+
+
+def _token_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Token projections against the bag of words, the saddle, VADER and the truth."""
+    rows: list[dict[str, Any]] = []
+    agreement = _get(s, "bow_sign_agreement")
     rows.append(
         _row(
             "sign agreement of token projections with BoW weights (top-100 +/- words)",
             _pct(agreement),
             "projections match BoW word weights (target here: at least 90%)",
-            at_least(agreement, 0.90),
+            _at_least(agreement, 0.90),
             "the token projections disagree with the bag-of-words model",
         )
     )
     rows.append(
         _row(
             "Pearson r, token projection vs BoW weight (whole vocabulary)",
-            _num(get("bow_pearson_r"), 3),
+            _num(_get(s, "bow_pearson_r"), 3),
             "positively correlated",
-            None if get("bow_pearson_r") is None else bool(get("bow_pearson_r") > 0.3),
+            None if _get(s, "bow_pearson_r") is None else bool(_get(s, "bow_pearson_r") > 0.3),
             "weak correlation with the bag-of-words weights",
         )
     )
-    share, ratio = get("valence_share_near_unstable"), get("saddle_token_gain_ratio")
+    share, ratio = _get(s, "valence_share_near_unstable"), _get(s, "saddle_token_gain_ratio")
     if share is not None and ratio is not None:
         rows.append(
             _row(
@@ -338,28 +389,34 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "move it",
             )
         )
-    vader = get("vader_pearson_r")
+    vader = _get(s, "vader_pearson_r")
     rows.append(
         _row(
-            f"Pearson r, token projection vs VADER human valence ({_num(get('vader_n_shared'))} "
-            "shared words)",
+            "Pearson r, token projection vs VADER human valence "
+            f"({_num(_get(s, 'vader_n_shared'))} shared words)",
             _num(vader, 3),
             "(not in the paper; positive expected)",
             None if vader is None else bool(vader > 0.2),
             "weak agreement with human ratings",
         )
     )
-    if get("true_valence_pearson_r") is not None:
+    if _get(s, "true_valence_pearson_r") is not None:
         rows.append(
             _row(
                 "Pearson r, token projection vs true word valence (synthetic task)",
-                _num(get("true_valence_pearson_r"), 3),
+                _num(_get(s, "true_valence_pearson_r"), 3),
                 "(ground truth; target at least 0.9)",
-                at_least(get("true_valence_pearson_r"), 0.9),
+                _at_least(_get(s, "true_valence_pearson_r"), 0.9),
                 "projections miss the true valences",
             )
         )
-    err = get("linearization_error_median")
+    return rows
+
+
+def _model_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The linearization error and the reduced model."""
+    rows: list[dict[str, Any]] = []
+    err = _get(s, "linearization_error_median")
     rows.append(
         _row(
             "median one-step linearization error around the nearest fixed point",
@@ -369,7 +426,7 @@ def checks(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "the linearization is a poor one-step model here",
         )
     )
-    red, net = get("reduced_accuracy"), get("network_accuracy")
+    red, net = _get(s, "reduced_accuracy"), _get(s, "network_accuracy")
     rows.append(
         _row(
             "accuracy of the reduced line model (integrated token projections) vs the network",
