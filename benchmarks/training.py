@@ -10,7 +10,7 @@ epochs), each on the same thread count:
   validation_data, shuffle=True)`` on NumPy arrays, ``EarlyStopping`` on
   validation accuracy with the best weights restored (same patience and warm-up
   epochs as the recipe), ``model.evaluate`` on the padded test split.
-* ``dynalyze``: :func:`dynalyze.sentiment.training.train_model`, what
+* ``dynalyze``: :func:`dynalyze.keras.train_model`, what
   ``dynalyze run`` calls: batches bucketed by document length and trimmed to
   their longest document (the padding is masked either way), ``tf.data`` with
   autotuning off, deterministic ops.
@@ -97,7 +97,7 @@ def plain_keras(model: Any, data: Any, vocab: Any, recipe: Any, seed: int) -> di
 
 
 def ours(model: Any, data: Any, vocab: Any, recipe: Any, seed: int) -> dict[str, Any]:
-    from dynalyze.sentiment.training import train_model
+    from dynalyze.keras import train_model
 
     begin = time.perf_counter()
     result = train_model(
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.getLogger("dynalyze").setLevel(logging.WARNING)
+    from dynalyze.keras import build_model
     from dynalyze.sentiment.datasets import load_dataset
-    from dynalyze.sentiment.models import build_model
     from dynalyze.vocabulary import Vocabulary
 
     dataset = "synthetic" if args.quick else args.dataset

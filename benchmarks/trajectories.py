@@ -48,7 +48,7 @@ def classifier(model: str | None, texts: list[str], seed: int) -> Any:
 
     if model is not None:
         return RecurrentClassifier.load(model)
-    from dynalyze.sentiment.models import build_model
+    from dynalyze.keras import build_model
     from dynalyze.vocabulary import Vocabulary
 
     vocab = Vocabulary.build(texts, max_tokens=20000)

@@ -242,11 +242,11 @@ def _checked_settings(
 
 def _check_data(model: keras.Model, data: SentimentData, vocab: Vocabulary) -> None:
     """The data are a non-empty split with the model's classes, encoded by ``vocab``."""
-    from dynalyze.sentiment.datasets import SentimentData
-
-    if not isinstance(data, SentimentData):
+    # Duck-typed: dynalyze.keras does not import the sentiment application.
+    if not all(hasattr(data, name) for name in ("split", "n_classes", "class_names", "name")):
         raise ConfigurationError(
-            f"data must be a SentimentData from load_dataset; got {type(data).__name__}."
+            "data must be a split of documents like dynalyze.sentiment.datasets.SentimentData "
+            f"(load_dataset), with split(), n_classes and class_names; got {type(data).__name__}."
         )
     check_vocabulary(model, vocab)
     for split in ("train", "validation"):
