@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 import pytest
+from _plugins import fake_entry_points
 
 from dynalyze import LineAttractor
 from dynalyze.analyses import (
@@ -86,18 +86,8 @@ def test_built_in_analyses_are_registered_in_run_order() -> None:
 
 
 def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, specs: list[tuple[str, str]]) -> None:
-    fakes = importlib.metadata.EntryPoints(
-        importlib.metadata.EntryPoint(name=name, value=value, group=registry.ENTRY_POINT_GROUP)
-        for name, value in specs
-    )
-    real = importlib.metadata.entry_points
-
-    def entry_points(**params: Any) -> Any:
-        if params.get("group") == registry.ENTRY_POINT_GROUP:
-            return fakes
-        return real(**params)
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    """Make importlib.metadata report these (name, "module:attr") plug-ins; forget found ones."""
+    fake_entry_points(monkeypatch, registry.ENTRY_POINT_GROUP, specs)
     registry._reset_plugins()
 
 

@@ -6,7 +6,6 @@ Oracles: the Keras cell's own output, TensorFlow autodiff through the same cell
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _plugins import fake_entry_points
 
 keras = pytest.importorskip("keras")
 
@@ -371,19 +371,8 @@ class ClashesWithGRU(GRUSystem):
 
 
 def _fake_entry_points(monkeypatch: pytest.MonkeyPatch, specs: list[tuple[str, str]]) -> None:
-    """Make importlib.metadata report these (name, "module:attr") plugin entry points."""
-    fakes = importlib.metadata.EntryPoints(
-        importlib.metadata.EntryPoint(name=name, value=value, group=registry.ENTRY_POINT_GROUP)
-        for name, value in specs
-    )
-    real = importlib.metadata.entry_points
-
-    def entry_points(**params: Any) -> Any:
-        if params.get("group") == registry.ENTRY_POINT_GROUP:
-            return fakes
-        return real(**params)
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    """Make importlib.metadata report these (name, "module:attr") plug-ins; forget found ones."""
+    fake_entry_points(monkeypatch, registry.ENTRY_POINT_GROUP, specs)
     registry._reset_plugins()
 
 
