@@ -245,8 +245,8 @@ def page(record: dict[str, Any]) -> str:
             "neutral frequent tokens. *Null p95*: the 95th percentile of |cos| between the "
             "readout and random directions inside the states' 95%-variance subspace ('cannot "
             "tell' when that subspace is too small for the null to reject). *Mechanism*: "
-            "`dynalyze.attractors.mechanism`, structure first (a switch is two stable ends and "
-            "a saddle, whatever the time constants).",
+            "`dynalyze.analyses.line_attractor.mechanism`, structure first (a switch is two "
+            "stable ends and a saddle, whatever the time constants).",
             "",
         ]
     )

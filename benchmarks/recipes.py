@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import attrs
 
-from dynalyze.attractors.modifiers import INTENSIFIERS
+from dynalyze.analyses.modifiers.measure import INTENSIFIERS
 from dynalyze.sentiment.defaults import Recipe, default_recipe
 from dynalyze.sentiment.pipeline import RunConfig, analyze_model, run_pipeline
 
@@ -250,8 +250,8 @@ def _write_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
         "be many clusters tiling the line (or one continuum), none unstable, and a slow share "
         "near 100%. *Strength*: a valence word's effect right after the modifier over its "
         "effect after a neutral word (below 0 flips, above 1 amplifies; "
-        "`dynalyze.attractors.ModifierAnalysis`), with its bootstrap 95% interval over "
-        "contexts.\n"
+        "`dynalyze.analyses.modifiers.measure.ModifierAnalysis`), with its bootstrap 95% "
+        "interval over contexts.\n"
     )
     path.write_text(text)
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from dynalyze import errors
 from dynalyze._version import __version__
-from dynalyze.attractors import AttractorModel, LineAttractor
+from dynalyze.analyses.attractor import AttractorModel
+from dynalyze.analyses.line_attractor import LineAttractor
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.fixedpoints import (
     AdamFinder,

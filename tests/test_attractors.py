@@ -6,20 +6,22 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dynalyze.attractors import (
-    Evidence,
-    LineAttractor,
-    Search,
+from dynalyze.analyses.geometry import (
     StreamingPCA,
     abs_cosine,
     local_tangents,
     oriented_top_mode,
     pca,
-    pearson_r,
     random_alignment_null,
+)
+from dynalyze.analyses.line_attractor import (
+    Evidence,
+    LineAttractor,
+    Search,
+    pearson_r,
     sign_agreement,
 )
-from dynalyze.attractors.line import _calibrate, _hash_keys
+from dynalyze.analyses.line_attractor.attractor import _calibrate, _hash_keys
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.testing.toys import INTEGRATOR_VALENCES, exact_integrator

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from dynalyze.attractors import Evidence, LineAttractor
-from dynalyze.attractors.line import BaselineComparison
-from dynalyze.attractors.mechanism import mechanism, structure_rows
+from dynalyze.analyses.line_attractor import Evidence, LineAttractor
+from dynalyze.analyses.line_attractor.attractor import BaselineComparison
+from dynalyze.analyses.line_attractor.mechanism import mechanism, structure_rows
 from dynalyze.baseline import check_baseline, mean_embedding, resolve_baseline
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.errors import ConfigurationError, DataError

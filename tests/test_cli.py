@@ -258,7 +258,7 @@ def test_no_command_prints_help(capsys):
 
 def test_line_attractor_stream_equals_in_memory(run_dir):
     """The streamed analysis gives the same numbers as the in-memory one."""
-    from dynalyze.attractors import Evidence, LineAttractor
+    from dynalyze.analyses.line_attractor import Evidence, LineAttractor
     from dynalyze.classifier import RecurrentClassifier
     from dynalyze.sentiment import load_dataset
 
@@ -297,7 +297,7 @@ def test_the_cli_leaves_the_library_logger_as_it_found_it(caplog):
     assert main(["systems"]) == 0
     assert (list(logger.handlers), logger.level, logger.propagate) == before
     with caplog.at_level(logging.INFO, logger="dynalyze"):
-        logging.getLogger("dynalyze.attractors").info("reaches the application")
+        logging.getLogger("dynalyze.analyses").info("reaches the application")
     assert "reaches the application" in caplog.text
 
 
@@ -318,8 +318,7 @@ def test_the_readmes_own_model_example_runs(run_dir, tmp_path, monkeypatch):
 
 
 def test_a_baseline_of_the_wrong_width_is_refused_before_anything_is_written(run_dir, tmp_path):
-    from dynalyze.analyses.line_attractor import LineAttractorAnalysis
-    from dynalyze.attractors import LineAttractor
+    from dynalyze.analyses.line_attractor import LineAttractor, LineAttractorAnalysis
     from dynalyze.errors import ConfigurationError
     from dynalyze.sentiment.pipeline import RunConfig, analyze_model
 

@@ -66,10 +66,10 @@ def test_only_the_keras_package_imports_keras_or_tensorflow() -> None:
 
 
 def test_the_rule_catches_a_keras_import(tmp_path: Path) -> None:
-    fake = tmp_path / "dynalyze" / "attractors" / "bad.py"
+    fake = tmp_path / "dynalyze" / "analyses" / "bad.py"
     fake.parent.mkdir(parents=True)
     fake.write_text("def f():\n    import tensorflow as tf\n    from keras import ops\n")
-    names = [name for _, name in _imports("dynalyze.attractors.bad", fake)]
+    names = [name for _, name in _imports("dynalyze.analyses.bad", fake)]
     assert "tensorflow" in names and "keras" in names
 
 
@@ -97,7 +97,7 @@ def test_the_rule_catches_an_import_of_the_keras_package(tmp_path: Path) -> None
         "    from dynalyze.keras.autodiff import tape_functions\n"
         "    import dynalyze.keras.registry\n"
     )
-    modules = {"dynalyze.systems.bad": bad, "dynalyze.attractors.fine": bad}
+    modules = {"dynalyze.systems.bad": bad, "dynalyze.analyses.fine": bad}
     assert _imports_of(modules, "dynalyze.systems", "dynalyze.keras") == [
         "dynalyze.systems.bad:1 imports dynalyze.keras",
         "dynalyze.systems.bad:3 imports dynalyze.keras.autodiff",

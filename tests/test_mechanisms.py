@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dynalyze.attractors import Evidence, LineAttractor
-from dynalyze.attractors.manifold import subspace_alignment, subspace_null
-from dynalyze.attractors.mechanism import mechanism, structure_rows
-from dynalyze.attractors.structure import link_clusters, manifold_axis
+from dynalyze.analyses.line_attractor import Evidence, LineAttractor
+from dynalyze.analyses.line_attractor.manifold import subspace_alignment, subspace_null
+from dynalyze.analyses.line_attractor.mechanism import mechanism, structure_rows
+from dynalyze.analyses.line_attractor.structure import link_clusters, manifold_axis
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.results import make_dataset
 from dynalyze.systems import SimpleRNNSystem

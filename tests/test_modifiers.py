@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynalyze.attractors.modifiers import ModifierAnalysis, augmented_bow, fit_decay
+from dynalyze.analyses.modifiers.measure import ModifierAnalysis, augmented_bow, fit_decay
 from dynalyze.errors import DataError
 from dynalyze.sentiment.datasets import load_dataset
 from dynalyze.sentiment.sources import SyntheticConfig, make_synthetic

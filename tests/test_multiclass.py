@@ -64,8 +64,8 @@ def test_n_class_data_errors() -> None:
 
 keras = pytest.importorskip("keras")
 
-from dynalyze.attractors import LineAttractor  # noqa: E402
-from dynalyze.attractors.simplex import SimplexAttractor  # noqa: E402
+from dynalyze.analyses.line_attractor import LineAttractor  # noqa: E402
+from dynalyze.analyses.simplex.attractor import SimplexAttractor  # noqa: E402
 from dynalyze.classifier import RecurrentClassifier  # noqa: E402
 from dynalyze.sentiment.models import build_model  # noqa: E402
 from dynalyze.sentiment.training import evaluate_accuracy, predict_logits, train_model  # noqa: E402

@@ -458,7 +458,9 @@ def test_load_model_errors(trained: tuple, tmp_path: Path) -> None:
     with pytest.raises(VocabularyMismatchError):
         train_model(model, data, wrong, max_len=5, epochs=1, batch_size=8, seed=0, patience=0)
     with pytest.raises(ConfigurationError, match="data must be a split of documents"):
-        train_model(model, data.train_texts, vocab, max_len=5, epochs=1, batch_size=8, seed=0)
+        train_model(
+            model, data.train_texts, vocab, max_len=5, epochs=1, batch_size=8, seed=0, patience=0
+        )
     with pytest.raises(ModelLoadError, match="does not exist"):
         load_model(tmp_path / "nothing.keras")
     (tmp_path / "corrupt").mkdir()

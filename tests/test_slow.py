@@ -21,7 +21,7 @@ import pytest
 from scipy.optimize import root
 
 import dynalyze
-from dynalyze.attractors.mechanism import structure_rows
+from dynalyze.analyses.line_attractor.mechanism import structure_rows
 from dynalyze.classifier import RecurrentClassifier
 from dynalyze.cli import main
 

@@ -74,7 +74,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         damped Levenberg-Marquardt steps for the rest of its search. Turn it off
         to move every point by damped steps only, which keeps points that reach
         the tolerance spread along a slow manifold rather than jumping along it
-        to its exact roots (what :class:`dynalyze.attractors.LineAttractor` does).
+        to its exact roots (what :class:`dynalyze.LineAttractor` does).
     bounded : bool
         Keep the iterates inside the system's :attr:`~RecurrentSystem.state_bounds`
         (the box no trajectory leaves, e.g. ``[-1, 1]`` for a tanh GRU) by

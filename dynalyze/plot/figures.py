@@ -125,7 +125,7 @@ _MARKERS = {
 
 def _mark_clusters(ax: Any, attractor: xr.Dataset, mean: Any, axes: Any) -> None:
     """Mark the distinct fixed points by stability (stable, saddle, marginal)."""
-    from dynalyze.attractors.mechanism import structure_rows
+    from dynalyze.analyses.line_attractor.mechanism import structure_rows
 
     rows = structure_rows(attractor)
     if not rows:
@@ -218,7 +218,7 @@ def manifold_profile(attractor: xr.Dataset) -> Figure:
     bottom.axhline(1.0, color="grey", lw=0.8)
     bottom.set_ylabel("$|\\lambda_1|$ at slowest state")
     bottom.set_xlabel("position along the manifold axis (PC1 of visited states)")
-    from dynalyze.attractors.mechanism import structure_rows
+    from dynalyze.analyses.line_attractor.mechanism import structure_rows
 
     for row in structure_rows(attractor):
         label = row["stability"] if row["kind"] != "slow_region" else "marginal"

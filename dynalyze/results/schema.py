@@ -74,7 +74,7 @@ STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
 STABILITY_FLAGS: Mapping[int, str] = MappingProxyType(
     {0: "stable", 1: "marginal", 2: "saddle", 3: "unstable"}
 )
-#: Kind of a row of the fixed-point structure (dynalyze.attractors.structure).
+#: Kind of a row of the fixed-point structure (dynalyze.analyses.line_attractor.structure).
 CLUSTER_KIND_FLAGS: Mapping[int, str] = MappingProxyType(
     {0: "fixed_point", 1: "slow_region", 2: "continuum", 3: "isolated_root"}
 )

@@ -57,7 +57,7 @@ network analysed is the trained-to-convergence line attractor of the paper,
 at the same accuracy.
 
 Modifier words (issue 11). The default GRU barely processes context: its
-modifier strengths (:class:`~dynalyze.attractors.ModifierAnalysis`, a valence
+modifier strengths (:class:`~dynalyze.analyses.modifiers.measure.ModifierAnalysis`, a valence
 word's effect after "not" / "very" over its effect after a neutral word) are
 0.9-1.05, so "not" dampens a little and flips nothing. Measured on seed 0 (mean
 strength over 12-14 common valence words; test accuracy):

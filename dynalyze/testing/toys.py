@@ -1,7 +1,7 @@
 """Constructed networks whose answers are known, for tests and examples.
 
 :func:`exact_integrator` is a linear two-unit classifier with an exact line
-attractor: every analysis of :mod:`dynalyze.attractors` must recover its line,
+attractor: every analysis of :mod:`dynalyze.analyses.line_attractor` must recover its line,
 its unit eigenvalue and its word valences exactly. Its documents meet the
 paper's condition for analysing at zero input: their mean token embedding is
 zero (to rounding), so the baseline input and ``x = 0`` coincide.

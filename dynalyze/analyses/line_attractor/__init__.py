@@ -1,8 +1,8 @@
 """The line-attractor analysis (Maheswaranathan et al. 2019) as a run plug-in.
 
-:class:`LineAttractorAnalysis` runs :class:`dynalyze.attractors.LineAttractor`
+:class:`LineAttractorAnalysis` runs :class:`dynalyze.LineAttractor`
 on a binary classifier inside ``dynalyze run``: the stages are the pure
-functions of :mod:`dynalyze.attractors` (views, structure, manifold, drift,
+functions of this package (search, views, structure, manifold, drift, stages,
 geometry, continuation); this package owns what the run needs around them: its
 schema fragment, its typed summary (:mod:`.summary`), its report section
 (:mod:`.report`) and its figures.
@@ -21,12 +21,34 @@ import xarray as xr
 
 from dynalyze.analyses.base import Analysis, AnalysisOutput, ReportSection, Summary
 from dynalyze.analyses.context import RunContext
+from dynalyze.analyses.line_attractor.attractor import (
+    BaselineComparison,
+    Evidence,
+    LineAttractor,
+    LineAttractorResult,
+)
 from dynalyze.analyses.line_attractor.report import line_attractor_section
+from dynalyze.analyses.line_attractor.search import Search
+from dynalyze.analyses.line_attractor.stages import pearson_r, sign_agreement
 from dynalyze.analyses.line_attractor.summary import LineAttractorSummary, summarize
+from dynalyze.analyses.line_attractor.views import View
 from dynalyze.results.fragments import SchemaFragment
 from dynalyze.results.schema import KINDS, SCHEMA_VERSION
 
-__all__ = ["FRAGMENT", "LineAttractorAnalysis", "LineAttractorSummary", "vader_lexicon"]
+__all__ = [
+    "FRAGMENT",
+    "BaselineComparison",
+    "Evidence",
+    "LineAttractor",
+    "LineAttractorAnalysis",
+    "LineAttractorResult",
+    "LineAttractorSummary",
+    "Search",
+    "View",
+    "pearson_r",
+    "sign_agreement",
+    "vader_lexicon",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +138,7 @@ class LineAttractorAnalysis(Analysis):
 
     Parameters
     ----------
-    config : dynalyze.attractors.LineAttractor, optional
+    config : dynalyze.LineAttractor, optional
         The analysis's configuration; by default ``LineAttractor`` with the run's
         ``n_initial``, ``seed``, ``baseline`` and ``progress``.
 
@@ -145,9 +167,7 @@ class LineAttractorAnalysis(Analysis):
         return int(getattr(classifier, "n_outputs", 1)) == 1
 
     def resolved(self, context: RunContext) -> Any:
-        """The :class:`~dynalyze.attractors.LineAttractor` this run uses."""
-        from dynalyze.attractors import LineAttractor
-
+        """The :class:`~dynalyze.LineAttractor` this run uses."""
         if self.config is not None:
             return self.config
         opts = context.options

@@ -440,8 +440,8 @@ def _model_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _headline(s: Mapping[str, Any]) -> str:
-    """The verdict generated from the structure and profile (dynalyze.attractors.mechanism)."""
-    from dynalyze.attractors.mechanism import mechanism
+    """The verdict generated from the structure and profile (:mod:`.mechanism`)."""
+    from dynalyze.analyses.line_attractor.mechanism import mechanism
 
     if s.get("headline"):
         return str(s["headline"])
@@ -497,7 +497,7 @@ def _structure_section(s: Mapping[str, Any]) -> list[str]:
 def _profile_section(s: Mapping[str, Any]) -> list[str]:
     if s.get("slow_fraction") is None:
         return []
-    from dynalyze.attractors.mechanism import _slowness_sentence
+    from dynalyze.analyses.line_attractor.mechanism import _slowness_sentence
 
     dim = s.get("median_slow_subspace_dim")
     lines = [

@@ -307,7 +307,7 @@ class LineAttractorSummary(Summary):
 
 
 def _zero_view(zero_view: xr.Dataset | None) -> dict[str, Any]:
-    from dynalyze.attractors.mechanism import mechanism, structure_rows
+    from dynalyze.analyses.line_attractor.mechanism import mechanism, structure_rows
 
     if zero_view is None:
         return {}
@@ -350,7 +350,7 @@ def summarize(
     >>> summary.mechanism, summary.n_stable_clusters
     ('line_attractor', 0)
     """
-    from dynalyze.attractors.mechanism import mechanism, structure_rows
+    from dynalyze.analyses.line_attractor.mechanism import mechanism, structure_rows
     from dynalyze.baseline import BASELINE_KINDS
     from dynalyze.fixedpoints.continuation import branch_rows
 

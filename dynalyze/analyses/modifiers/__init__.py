@@ -127,7 +127,7 @@ class ModifierWordsAnalysis(Analysis):
 
     def fit(self, context: RunContext) -> AnalysisOutput | None:
         """Modifier strengths at the baseline input, and the modifier-augmented bag of words."""
-        from dynalyze.attractors.modifiers import ModifierAnalysis, augmented_bow
+        from dynalyze.analyses.modifiers.measure import ModifierAnalysis, augmented_bow
 
         attractor = context.outputs["line_attractor"].datasets["line_attractor"]
         clf = context.classifier.at_input(attractor["baseline_input"].values)

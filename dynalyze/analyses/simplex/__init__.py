@@ -110,7 +110,7 @@ class SimplexAnalysis(Analysis):
 
     Parameters
     ----------
-    config : dynalyze.attractors.SimplexAttractor, optional
+    config : dynalyze.analyses.simplex.attractor.SimplexAttractor, optional
         Default: ``SimplexAttractor`` with the run's ``n_initial``, ``seed`` and
         ``baseline``.
 
@@ -135,7 +135,7 @@ class SimplexAnalysis(Analysis):
 
     def fit(self, context: RunContext) -> AnalysisOutput:
         """Trace the analysed documents and measure the attractor."""
-        from dynalyze.attractors.simplex import SimplexAttractor
+        from dynalyze.analyses.simplex.attractor import SimplexAttractor
 
         clf, data, opts = context.classifier, context.data, context.options
         trajectories = clf.trajectories(

@@ -1,6 +1,6 @@
 """Geometry of state clouds and fixed-point manifolds (float64 NumPy, no Keras).
 
-The building blocks of :class:`dynalyze.attractors.LineAttractor`: streaming
+The building blocks of :class:`dynalyze.LineAttractor`: streaming
 PCA, 1-D ordering and local tangents of a fixed-point manifold, alignments
 with a random-vector null, and eigenvector orientation.
 """
@@ -45,7 +45,7 @@ class PCAResult:
     Examples
     --------
     >>> import numpy as np
-    >>> from dynalyze.attractors.geometry import pca
+    >>> from dynalyze.analyses.geometry import pca
     >>> result = pca(np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]]))
     >>> result.mean.tolist(), np.abs(result.components[0]).tolist(), result.n_samples
     ([2.0, 0.0], [1.0, 0.0], 3)

@@ -7,18 +7,18 @@ paper's literal ``x = 0``. What changes with that input is a *view*:
 1. **Search**: approximate fixed points from visited states, each search frozen
    at the paper's criterion ``||F(h, x) - h||^2 / N < 1e-8``.
 2. **Acceptance**: the unique candidates that meet it.
-3. **Structure** (:mod:`dynalyze.attractors.structure`): distinct clusters, their
+3. **Structure** (:mod:`dynalyze.analyses.line_attractor.structure`): distinct clusters, their
    exact roots and stability.
 4. **Candidate geometry**: the accepted points' own PCA, 1-D coordinate, tangents.
 5. **Cluster modes**: the top right eigenvector at each root against the
    manifold axis and the readout.
-6. **Profile** (:mod:`dynalyze.attractors.manifold`): speed, drift over a
+6. **Profile** (:mod:`dynalyze.analyses.line_attractor.manifold`): speed, drift over a
    document and slow modes slice by slice.
 
 :func:`dynamics_view` runs these stages on a system seen at the view's input
 (:class:`~dynalyze.systems.shifted.InputShiftedSystem`) and returns their
 variables, named as in the ``line_attractor`` schema, so the same readers
-(:func:`~dynalyze.attractors.mechanism.mechanism`, the report) work on either.
+(:func:`~dynalyze.analyses.line_attractor.mechanism.mechanism`, the report) work on either.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from dynalyze._validation import (
     attrs_positive,
     attrs_positive_int,
 )
-from dynalyze.attractors.geometry import abs_cosine, local_tangents, oriented_top_mode, pca
-from dynalyze.attractors.manifold import ManifoldProfile, manifold_profile, slow_ranges
-from dynalyze.attractors.structure import (
+from dynalyze.analyses.geometry import abs_cosine, local_tangents, oriented_top_mode, pca
+from dynalyze.analyses.line_attractor.manifold import ManifoldProfile, manifold_profile, slow_ranges
+from dynalyze.analyses.line_attractor.structure import (
     FixedPointStructure,
     ManifoldAxis,
     fixed_point_structure,
@@ -128,7 +128,7 @@ class DynamicsView:
     The view of a leaky unit ``h' = 0.5 h + x`` at the input ``x_b = 1``: one stable
     root at ``h = 2``, and its dataset.
 
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.baseline import resolve_baseline
     >>> from dynalyze.fixedpoints import LevenbergMarquardtFinder
     >>> from dynalyze.systems import SimpleRNNSystem
@@ -238,7 +238,7 @@ def dynamics_view(
     A bistable unit beside a fast one, viewed at zero input:
 
     >>> from dynalyze.baseline import resolve_baseline
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.fixedpoints import LevenbergMarquardtFinder
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([1.05, 0.3]), np.zeros(2))
@@ -445,7 +445,7 @@ def middle_half(profile: ManifoldProfile, axis: ManifoldAxis) -> np.ndarray:
 
     Examples
     --------
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([1.0, 0.3]), np.zeros(2),
     ...                          activation="linear")

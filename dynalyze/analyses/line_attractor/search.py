@@ -1,6 +1,6 @@
 """How a line-attractor analysis searches for fixed points and accepts candidates.
 
-:class:`Search` is the part of a :class:`~dynalyze.attractors.LineAttractor`
+:class:`Search` is the part of a :class:`~dynalyze.LineAttractor`
 configuration that the fixed-point stage owns: the paper's acceptance criterion,
 the finder and its budget. :func:`search_fixed_points` and
 :func:`accepted_counts` are the stage's pure functions.

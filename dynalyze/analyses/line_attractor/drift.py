@@ -30,9 +30,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dynalyze._validation import FloatArray
-from dynalyze.attractors.manifold import ManifoldProfile, _weighted_median
-from dynalyze.attractors.structure import ManifoldAxis
-from dynalyze.attractors.views import median
+from dynalyze.analyses.line_attractor.manifold import ManifoldProfile, _weighted_median
+from dynalyze.analyses.line_attractor.structure import ManifoldAxis
+from dynalyze.analyses.line_attractor.views import median
 from dynalyze.errors import DataError
 from dynalyze.systems.base import RecurrentSystem
 
@@ -179,8 +179,8 @@ def neutral_drift(
     --------
     An exact integrator whose neutral token pushes nothing along the line: no drift.
 
-    >>> from dynalyze.attractors.manifold import manifold_profile
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.manifold import manifold_profile
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.5]), np.zeros(2),
     ...                          activation="linear")

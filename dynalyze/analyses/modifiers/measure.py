@@ -40,8 +40,8 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
-from dynalyze.attractors.geometry import eigenvector_span
-from dynalyze.attractors.simplex import dimension_for, subspace_share
+from dynalyze.analyses.geometry import eigenvector_span
+from dynalyze.analyses.simplex.attractor import dimension_for, subspace_share
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results.build import make_dataset
 

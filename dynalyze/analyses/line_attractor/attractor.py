@@ -10,7 +10,7 @@ input projections for the whole vocabulary compared with a bag-of-words model
 and human valence ratings, the one-step linearization error along real
 trajectories, a reduced model that integrates token projections along the
 line, and the relaxation at x_b. The configuration-free stages are the pure
-functions of :mod:`dynalyze.attractors.stages`.
+functions of :mod:`dynalyze.analyses.line_attractor.stages`.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from dynalyze._validation import (
     attrs_positive,
     attrs_positive_int,
 )
-from dynalyze.attractors.base import AttractorModel
-from dynalyze.attractors.drift import neutral_drift, neutral_summary, neutral_tokens
-from dynalyze.attractors.manifold import (
+from dynalyze.analyses.attractor import AttractorModel
+from dynalyze.analyses.line_attractor.drift import neutral_drift, neutral_summary, neutral_tokens
+from dynalyze.analyses.line_attractor.manifold import (
     token_projections,
 )
-from dynalyze.attractors.search import Search, accepted_counts, search_fixed_points
-from dynalyze.attractors.stages import (  # noqa: F401 - _calibrate, _hash_keys: tested here
+from dynalyze.analyses.line_attractor.search import Search, accepted_counts, search_fixed_points
+from dynalyze.analyses.line_attractor.stages import (  # noqa: F401 - _calibrate, _hash_keys: tested here
     _NULL_NAMES,
     _calibrate,
     _check_found_at,
@@ -62,8 +62,8 @@ from dynalyze.attractors.stages import (  # noqa: F401 - _calibrate, _hash_keys:
     pearson_r,
     sign_agreement,
 )
-from dynalyze.attractors.structure import ManifoldAxis, manifold_axis
-from dynalyze.attractors.views import (
+from dynalyze.analyses.line_attractor.structure import ManifoldAxis, manifold_axis
+from dynalyze.analyses.line_attractor.views import (
     DynamicsView,
     View,
     dynamics_view,
@@ -149,7 +149,7 @@ class BaselineComparison:
         (:func:`dynalyze.fixedpoints.continue_fixed_points`); needs the zero view.
     neutral_share : float
         Share of the frequent tokens (smallest one-step readout effect first)
-        that make up the neutral streams (:mod:`dynalyze.attractors.drift`).
+        that make up the neutral streams (:mod:`dynalyze.analyses.line_attractor.drift`).
     neutral_min : int
         Keep at least this many neutral tokens (all of them when fewer are frequent).
     neutral_states : int
@@ -206,8 +206,8 @@ class LineAttractor(AttractorModel):
 
     The analysis states the structure before any median: which distinct fixed
     points the accepted candidates form, stable or not, where along the line
-    (:mod:`dynalyze.attractors.structure`); how slow the line is between them
-    under zero input compared with a document (:mod:`dynalyze.attractors.manifold`);
+    (:mod:`dynalyze.analyses.line_attractor.structure`); how slow the line is between them
+    under zero input compared with a document (:mod:`dynalyze.analyses.line_attractor.manifold`);
     where word valence is read; and alignments judged against a null of
     directions the states actually occupy.
 
@@ -229,10 +229,10 @@ class LineAttractor(AttractorModel):
         from ``x_b``.
     search : Search
         The fixed-point search: the paper's criterion, the finder and its budget
-        (:class:`dynalyze.attractors.search.Search`).
+        (:class:`dynalyze.analyses.line_attractor.search.Search`).
     view : View
         How the structure and the slow manifold are measured at each input
-        (:class:`dynalyze.attractors.views.View`).
+        (:class:`dynalyze.analyses.line_attractor.views.View`).
     evidence : Evidence
         Token gains, alignment nulls, relaxation and the plotted sample.
     comparison : BaselineComparison
@@ -342,7 +342,7 @@ class LineAttractor(AttractorModel):
 
         A pipeline of named stages, each taking explicit inputs and returning the
         variables it adds: the baseline input, the states (first pass), the view
-        at the baseline (:func:`dynalyze.attractors.views.dynamics_view`), its
+        at the baseline (:func:`dynalyze.analyses.line_attractor.views.dynamics_view`), its
         linearization and modes, the alignment nulls, the zero-input view and the
         continuation between the two, the neutral streams, token projections and
         evidence, the linearization error (second pass), the reduced model and
@@ -473,8 +473,8 @@ class LineAttractor(AttractorModel):
         if getattr(classifier, "n_outputs", 1) != 1:
             raise ConfigurationError(
                 f"LineAttractor describes binary classifiers (one logit); this classifier "
-                f"has {classifier.n_outputs} classes. Use dynalyze.attractors.SimplexAttractor "
-                "for N-class readouts."
+                f"has {classifier.n_outputs} classes. Use "
+                "dynalyze.analyses.simplex.attractor.SimplexAttractor for N-class readouts."
             )
         source = as_source(trajectories)
         n_state = classifier.system.state_dim
@@ -586,7 +586,7 @@ class LineAttractor(AttractorModel):
         special: NDArray[np.int64],
         zero: DynamicsView | None,
     ) -> dict[str, Any]:
-        """Drift under random streams of neutral tokens (:mod:`dynalyze.attractors.drift`)."""
+        """Drift under random streams of neutral tokens (:mod:`.drift`)."""
         states = first.sample[: self.comparison.neutral_states]
         try:
             neutral = neutral_tokens(

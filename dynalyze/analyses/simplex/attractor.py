@@ -20,8 +20,8 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
-from dynalyze.attractors.base import AttractorModel
-from dynalyze.attractors.geometry import eigenvector_span, pca
+from dynalyze.analyses.attractor import AttractorModel
+from dynalyze.analyses.geometry import eigenvector_span, pca
 from dynalyze.baseline import BaselineSpec, check_baseline, classifier_baseline
 from dynalyze.errors import ConfigurationError, DataError
 from dynalyze.results.build import make_dataset, state_coords

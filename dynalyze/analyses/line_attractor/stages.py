@@ -1,10 +1,10 @@
 """The line attractor's stages that need no configuration: pure functions on arrays.
 
-:class:`~dynalyze.attractors.LineAttractor` composes them (with the view stages of
-:mod:`dynalyze.attractors.views` and the search of :mod:`dynalyze.attractors.search`)
-into its analysis: the first pass over the trajectories, the states' PCA, the modes
-at the candidates, the alignment nulls, token projections and their evidence, the
-one-step linearization error, the reduced model's calibration and the relaxation.
+:class:`~dynalyze.LineAttractor` composes them (with the view stages of
+:mod:`.views` and the search of :mod:`.search`) into its analysis: the first pass
+over the trajectories, the states' PCA, the modes at the candidates, the alignment
+nulls, token projections and their evidence, the one-step linearization error, the
+reduced model's calibration and the relaxation.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from dynalyze._validation import FloatArray
-from dynalyze.attractors.geometry import (
+from dynalyze.analyses.geometry import (
     PCAResult,
     StreamingPCA,
     abs_cosine,
@@ -27,15 +27,15 @@ from dynalyze.attractors.geometry import (
     pca,
     random_alignment_null,
 )
-from dynalyze.attractors.manifold import (
+from dynalyze.analyses.line_attractor.manifold import (
     ManifoldProfile,
     TokenProjections,
     _weighted_median,
     matched_null,
     subspace_null,
 )
-from dynalyze.attractors.structure import FixedPointStructure, ManifoldAxis
-from dynalyze.attractors.views import median
+from dynalyze.analyses.line_attractor.structure import FixedPointStructure, ManifoldAxis
+from dynalyze.analyses.line_attractor.views import median
 from dynalyze.baseline import BaselineInput
 from dynalyze.errors import DataError
 from dynalyze.linearization import eigendecompose

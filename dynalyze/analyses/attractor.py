@@ -35,7 +35,7 @@ class AttractorModel(abc.ABC):
     exact line attractor its reduced model reproduces the network's logits:
 
     >>> import numpy as np
-    >>> from dynalyze.attractors import Evidence, LineAttractor
+    >>> from dynalyze.analyses.line_attractor import Evidence, LineAttractor
     >>> from dynalyze.testing.toys import exact_integrator
     >>> clf, traj = exact_integrator()
     >>> model = LineAttractor(n_initial=60, evidence=Evidence(n_plot=50, n_null=200,

@@ -3,7 +3,7 @@
 Roots alone do not say whether a network integrates along a line: between its
 fixed points the states may drift across the line within one document. This
 module profiles the continuum the states travel along, on ``n_bins`` slices
-of the manifold axis (:class:`~dynalyze.attractors.structure.ManifoldAxis`)
+of the manifold axis (:class:`~dynalyze.analyses.line_attractor.structure.ManifoldAxis`)
 spanning the 1st-99th percentile of the visited states:
 
 The map is taken at its zero input; pass the system seen at the network's
@@ -39,8 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dynalyze._validation import FloatArray
-from dynalyze.attractors.geometry import eigenvector_span, oriented_top_mode
-from dynalyze.attractors.structure import FixedPointStructure, ManifoldAxis
+from dynalyze.analyses.geometry import eigenvector_span, oriented_top_mode
+from dynalyze.analyses.line_attractor.structure import FixedPointStructure, ManifoldAxis
 from dynalyze.errors import DataError
 from dynalyze.linearization import eigendecompose, time_constants
 from dynalyze.systems.base import RecurrentSystem
@@ -113,7 +113,7 @@ class ManifoldProfile:
     A leaky integrator ``h' = 0.8 h``: no slice of the manifold is slow.
 
     >>> import numpy as np
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([0.8, 0.3]), np.zeros(2),
     ...                          activation="linear")
@@ -327,7 +327,7 @@ def manifold_profile(
     --------
     A leaky integrator ``h' = 0.8 h`` forgets within a few tokens: no slice is slow.
 
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([0.8, 0.3]), np.zeros(2),
     ...                          activation="linear")
@@ -455,7 +455,7 @@ def slow_ranges(profile: ManifoldProfile) -> list[tuple[float, float]]:
     --------
     An exact integrator along ``e_0`` is slow everywhere: one range spans the line.
 
-    >>> from dynalyze.attractors.structure import manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import manifold_axis
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2)[:1], np.diag([1.0, 0.3]), np.zeros(2),
     ...                          activation="linear")
@@ -507,7 +507,7 @@ class TokenProjections:
     Read off a fitted line attractor: the projections of the exact integrator are
     its word valences.
 
-    >>> from dynalyze.attractors import Evidence, LineAttractor
+    >>> from dynalyze.analyses.line_attractor import Evidence, LineAttractor
     >>> from dynalyze.testing.toys import exact_integrator
     >>> clf, traj = exact_integrator()
     >>> ds = LineAttractor(n_initial=60, evidence=Evidence(n_plot=50, n_null=200,
@@ -571,7 +571,7 @@ def token_projections(
     An exact integrator along ``e_0``: each token's projection is its push along the line.
 
     >>> import numpy as np
-    >>> from dynalyze.attractors.structure import fixed_point_structure, manifold_axis
+    >>> from dynalyze.analyses.line_attractor.structure import fixed_point_structure, manifold_axis
     >>> from dynalyze.systems import SimpleRNNSystem
     >>> system = SimpleRNNSystem(np.eye(2), np.diag([1.0, 0.3]), np.zeros(2), activation="linear")
     >>> visited = np.c_[np.linspace(-1, 1, 400), np.zeros(400)]
