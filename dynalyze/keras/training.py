@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -41,16 +41,71 @@ from dynalyze.vocabulary import Keep, Vocabulary
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from dynalyze.sentiment.datasets import SentimentData
 
 __all__ = [
     "LR_SCHEDULES",
+    "LabelledSplits",
     "TrainingResult",
     "evaluate_accuracy",
     "n_outputs",
     "predict_logits",
     "train_model",
 ]
+
+
+@runtime_checkable
+class LabelledSplits(Protocol):
+    """Labelled documents split for training (``SentimentData`` from ``load_dataset`` is one).
+
+    Examples
+    --------
+    >>> from dynalyze.sentiment.datasets import load_dataset
+    >>> isinstance(load_dataset("synthetic"), LabelledSplits)
+    True
+    """
+
+    @property
+    def name(self) -> str:
+        """The dataset's name."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names, by label."""
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+
+    @property
+    def train_texts(self) -> list[str]:
+        """Training documents."""
+
+    @property
+    def train_labels(self) -> NDArray[np.int8]:
+        """Their labels."""
+
+    @property
+    def validation_texts(self) -> list[str]:
+        """Validation documents (early stopping)."""
+
+    @property
+    def validation_labels(self) -> NDArray[np.int8]:
+        """Their labels."""
+
+    @property
+    def test_texts(self) -> list[str]:
+        """Test documents."""
+
+    @property
+    def test_labels(self) -> NDArray[np.int8]:
+        """Their labels."""
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Documents per split."""
+
+    def split(self, which: Any) -> tuple[list[str], NDArray[np.int8]]:
+        """Texts and labels of one split (``"train"``, ``"validation"`` or ``"test"``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -240,10 +295,10 @@ def _checked_settings(
     }
 
 
-def _check_data(model: keras.Model, data: SentimentData, vocab: Vocabulary) -> None:
+def _check_data(model: keras.Model, data: LabelledSplits, vocab: Vocabulary) -> None:
     """The data are a non-empty split with the model's classes, encoded by ``vocab``."""
-    # Duck-typed: dynalyze.keras does not import the sentiment application.
-    if not all(hasattr(data, name) for name in ("split", "n_classes", "class_names", "name")):
+    # A protocol: dynalyze.keras does not import the sentiment application.
+    if not isinstance(data, LabelledSplits):
         raise ConfigurationError(
             "data must be a split of documents like dynalyze.sentiment.datasets.SentimentData "
             f"(load_dataset), with split(), n_classes and class_names; got {type(data).__name__}."
@@ -263,7 +318,7 @@ def _check_data(model: keras.Model, data: SentimentData, vocab: Vocabulary) -> N
 
 def _fit(
     model: keras.Model,
-    data: SentimentData,
+    data: LabelledSplits,
     vocab: Vocabulary,
     settings: Mapping[str, Any],
     progress: bool,
@@ -324,7 +379,7 @@ def _fit(
 
 def train_model(
     model: keras.Model,
-    data: SentimentData,
+    data: LabelledSplits,
     vocab: Vocabulary,
     *,
     max_len: int,

@@ -1,27 +1,10 @@
-"""Figures of the analyses (matplotlib, object-oriented API, no pyplot state)."""
+"""Figures shared across analyses (matplotlib, object-oriented API, no pyplot state).
 
-from dynalyze.plot.figures import (
-    FIGURES,
-    eigenvalue_spectra,
-    linearization_error,
-    projection_vs_bow,
-    relaxation,
-    save_all,
-    state_pca,
-    time_constants,
-    token_projections,
-    variance_explained,
-)
+Each analysis draws its own figures in its package (``dynalyze.analyses.line_attractor.figures``,
+``dynalyze.analyses.modifiers.figures``, ``dynalyze.analyses.simplex.figures``); what
+is here compares runs: the universality maps of a sweep.
+"""
 
-__all__ = [
-    "FIGURES",
-    "eigenvalue_spectra",
-    "linearization_error",
-    "projection_vs_bow",
-    "relaxation",
-    "save_all",
-    "state_pca",
-    "time_constants",
-    "token_projections",
-    "variance_explained",
-]
+from dynalyze.plot.universality import mds_map, save_universality_figures
+
+__all__ = ["mds_map", "save_universality_figures"]

@@ -214,8 +214,8 @@ class LineAttractorAnalysis(Analysis):
         )
 
     def figures(self, output: AnalysisOutput, folder: Path) -> dict[str, Path]:
-        """The standard figures (:func:`dynalyze.plot.save_all`)."""
-        from dynalyze.plot import save_all
+        """The standard figures (:func:`.figures.save_all`)."""
+        from dynalyze.analyses.line_attractor.figures import save_all
 
         return save_all(
             folder,

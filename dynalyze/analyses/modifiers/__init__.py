@@ -164,7 +164,7 @@ class ModifierWordsAnalysis(Analysis):
     def figures(self, output: AnalysisOutput, folder: Path) -> dict[str, Path]:
         """``modifiers.png``: each modifier's strength against the separation."""
         from dynalyze._atomic import atomic_path
-        from dynalyze.plot.modifiers import modifier_strength
+        from dynalyze.analyses.modifiers.figures import modifier_strength
 
         path = folder / "modifiers.png"
         with atomic_path(path, keep_suffix=True) as tmp:

@@ -169,7 +169,7 @@ class SimplexAnalysis(Analysis):
     def figures(self, output: AnalysisOutput, folder: Path) -> dict[str, Path]:
         """``class_states.png``: the final states by class on their first two PCs."""
         from dynalyze._atomic import atomic_path
-        from dynalyze.plot.classes import class_states
+        from dynalyze.analyses.simplex.figures import class_states
 
         path = folder / "class_states.png"
         with atomic_path(path, keep_suffix=True) as tmp:

@@ -522,7 +522,7 @@ def save_all(
         paths[name] = path
         logger.debug("wrote %s", path)
     if continuation is not None:
-        from dynalyze.plot.continuation import continuation_figure
+        from dynalyze.analyses.line_attractor.continuation_figure import continuation_figure
 
         path = out / "continuation.png"
         with atomic_path(path, keep_suffix=True) as tmp:
