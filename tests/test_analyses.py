@@ -227,3 +227,28 @@ def test_check_analysis_passes_the_built_in_and_catches_a_wrong_summary() -> Non
 
     with pytest.raises(ConformanceError, match="not its summary_type"):
         check_analysis(Wrong())
+
+
+def test_a_sweep_collects_an_n_class_jobs_simplex_metrics(tmp_path: Path) -> None:
+    """The sweep reads each analysis's typed summary: an N-class job has real metrics."""
+    import json
+
+    from dynalyze.sweep.collect import collect
+    from dynalyze.sweep.engine import JobOutcome
+    from dynalyze.sweep.grid import SweepGrid
+
+    grid = SweepGrid(architectures=["gru"], datasets=["bbc_news"], seeds=[0])
+    (job,) = grid.jobs()
+    job.folder(tmp_path).mkdir(parents=True)
+    summary = {
+        "test_accuracy": 0.9,
+        "late_state_dim_95": 4,
+        "median_n_slow_modes": 3.5,
+        "mechanism": "simplex_attractor",
+    }
+    (job.folder(tmp_path) / "run.json").write_text(json.dumps({"summary": summary}))
+    ds = collect(grid, tmp_path, [JobOutcome(key=job.key, status="done", seconds=1.0)])
+    assert float(ds["late_state_dim_95"].squeeze()) == 4
+    assert float(ds["median_n_slow_modes"].squeeze()) == 3.5
+    assert str(ds["mechanism"].squeeze().values) == "simplex_attractor"
+    assert np.isnan(float(ds["slow_fraction"].squeeze()))  # a line-attractor metric: not run
