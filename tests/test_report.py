@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynalyze.analyses.line_attractor.report import checks, figure_captions, line_attractor_section
+from dynalyze.analyses.line_attractor.checks import checks
+from dynalyze.analyses.line_attractor.report import figure_captions, line_attractor_section
 from dynalyze.analyses.report import render_report as render_run_report
 from dynalyze.keras import architecture_of
 from dynalyze.results import make_dataset
