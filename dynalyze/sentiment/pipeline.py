@@ -245,6 +245,25 @@ class RunConfig:
         """Whether progress bars are shown."""
         return self.options.progress
 
+    def describe(self) -> dict[str, Any]:
+        """The run's settings for ``run.json`` (flat; the whole recipe is recorded apart).
+
+        Examples
+        --------
+        >>> described = RunConfig.build(dataset="synthetic", seed=3).describe()
+        >>> described["dataset"], described["arch"], described["seed"], described["analyses"]
+        ('synthetic', 'gru', 3, None)
+        """
+        return {
+            "dataset": self.dataset,
+            "arch": self.recipe.arch,
+            "seed": self.seed,
+            **{k: v for k, v in attrs.asdict(self.options).items() if k != "seed"},
+            "analyses": self.analysis_names(),
+            "out": self.out,
+            "overwrite": self.overwrite,
+        }
+
     def analysis_names(self) -> list[str] | None:
         """Names of the analyses asked for (None: every one that applies)."""
         if self.analyses is None:
@@ -540,8 +559,11 @@ def _analyze(
     with stages("test accuracy"):
         test_accuracy = context.test_accuracy
     run = run_analyses(analyses, context, staging, stage=stages)
-    for output in run.outputs.values():
-        stages.timings.update(output.timings)
+    for analysis in analyses:
+        output = run.outputs.get(analysis.name)
+        if output is not None and output.timings:  # its own stages replace its total
+            stages.timings.pop(analysis.title, None)
+            stages.timings.update(output.timings)
     summary = {
         **run.summary,
         "dataset": recipe.dataset,
@@ -573,7 +595,7 @@ def write_run_record(
     record = {
         "dynalyze_version": __version__,
         "python": platform.python_version(),
-        "config": attrs.asdict(cfg),
+        "config": cfg.describe(),
         "recipe": recipe.describe(),
         "analyses": analyses,
         "data": data.describe(),
