@@ -246,3 +246,88 @@ def test_bbc_news_five_class_run(tmp_path):
     report = (out / "report.md").read_text()
     assert "multinomial bag-of-words" in report and "N - 1 = 4" in report
     assert (out / "figures" / "class_states.png").exists()
+
+
+def _torch_twin(clf: RecurrentClassifier):
+    """The trained Keras GRU classifier as a PyTorch module with the same weights.
+
+    Keras's GRU (reset_after=True) is torch.nn.GRU: gate blocks z|r|h become r|z|n,
+    kernels are transposed, the two bias rows are bias_ih and bias_hh.
+    """
+    import torch
+
+    layer = next(layer for layer in clf.model.layers if hasattr(layer, "cell"))
+    kernel, recurrent, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+    units = recurrent.shape[0]
+
+    def rzn(block: np.ndarray) -> np.ndarray:  # columns z|r|h -> rows r|z|n
+        z, r, h = np.split(block, 3, axis=-1)
+        return np.concatenate([r, z, h], axis=-1)
+
+    class Classifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(*clf.embedding.shape, padding_idx=0)
+            self.gru = torch.nn.GRU(clf.embedding.shape[1], units, batch_first=True)
+            self.readout = torch.nn.Linear(units, 1)
+
+    model = Classifier().double()
+    values = {
+        "embedding.weight": clf.embedding,
+        "gru.weight_ih_l0": rzn(kernel).T,
+        "gru.weight_hh_l0": rzn(recurrent).T,
+        "gru.bias_ih_l0": rzn(bias[0]),
+        "gru.bias_hh_l0": rzn(bias[1]),
+        "readout.weight": clf.readout_weight[None, :],
+        "readout.bias": np.atleast_1d(clf.readout_bias),
+    }
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in values.items()})
+    return model
+
+
+def test_a_pytorch_gru_gets_the_keras_report(tmp_path):
+    """Issue 22: a PyTorch GRU holding a trained Keras GRU's weights, analysed through
+    dynalyze-torch, gets the Keras run's report: the same structure and verdicts."""
+    pytest.importorskip("torch")
+    import sys
+
+    try:
+        from dynalyze_torch import from_torch
+    except ImportError:  # the package's source when it is not installed here
+        sys.path.insert(
+            0, str(Path(__file__).resolve().parents[1] / "extensions" / "dynalyze-torch" / "src")
+        )
+        from dynalyze_torch import from_torch
+    from dynalyze.sentiment.pipeline import RunConfig, analyze_classifier
+
+    keras_out = _run(tmp_path / "keras", "--dataset", "rotten_tomatoes", "--arch", "gru")
+    keras_clf = RecurrentClassifier.load(keras_out / "model")
+    torch_clf = from_torch(_torch_twin(keras_clf), keras_clf.vocabulary)
+    ids = keras_clf.encode(["a good film", "not good at all"], 60)
+    np.testing.assert_allclose(torch_clf.logits(ids), keras_clf.logits(ids), atol=1e-4)
+    config = RunConfig.build(dataset="rotten_tomatoes", out=str(tmp_path / "torch"), progress=False)
+    torch_run = analyze_classifier(torch_clf, config)
+    k = json.loads((keras_out / "run.json").read_text())["summary"]
+    t = torch_run.summary
+    assert t["arch"] == "gru" and t["test_accuracy"] == pytest.approx(k["test_accuracy"], abs=2e-3)
+    for name in ("mechanism", "mechanism_at_zero", "n_stable_clusters", "n_unstable_clusters",
+                 "n_stable_clusters_at_zero", "n_unstable_clusters_at_zero"):  # fmt: skip
+        assert t[name] == k[name], name
+    roots = [
+        (r["stability"], r["position"])
+        for r in k["fixed_point_structure"]
+        if r["kind"] != "slow_region"
+    ]
+    ours = [
+        (r["stability"], r["position"])
+        for r in t["fixed_point_structure"]
+        if r["kind"] != "slow_region"
+    ]
+    assert [s for s, _ in ours] == [s for s, _ in roots]
+    np.testing.assert_allclose([p for _, p in ours], [p for _, p in roots], atol=0.02)
+    assert t["slow_fraction"] == pytest.approx(k["slow_fraction"], abs=0.05)
+    assert t["bow_pearson_r"] == pytest.approx(k["bow_pearson_r"], abs=0.01)
+    def headings(path: Path) -> list[str]:
+        return [line for line in path.read_text().splitlines() if line.startswith("## ")]
+
+    assert headings(tmp_path / "torch" / "report.md") == headings(keras_out / "report.md")

@@ -212,8 +212,9 @@ def register_architecture(
 def architecture_of(system: Any) -> str:
     """The architecture name (``"gru"``, ``"lstm"``, ``"simple"``, ``"ugrnn"``) of a system.
 
-    Read from :data:`ARCHITECTURES`; other systems (custom cells) are named by
-    their registry name or class.
+    Read from :data:`ARCHITECTURES`, by the system's registry name or its base
+    classes' (a subclass of ``GRUSystem``, e.g. dynalyze-torch's, is a ``"gru"``);
+    other systems (custom cells) are named by their registry name or class.
 
     Examples
     --------
@@ -225,12 +226,18 @@ def architecture_of(system: Any) -> str:
     ...     name = ""
     >>> architecture_of(Custom())
     'Custom'
+    >>> class TorchSimple(SimpleRNNSystem):
+    ...     name = "torch_rnn"
+    >>> architecture_of(TorchSimple(np.eye(1), np.eye(1), np.zeros(1)))
+    'simple'
     """
     name = str(getattr(system, "name", "") or "")
-    if name:
-        for arch, entry in ARCHITECTURES.items():
-            if getattr(entry, "system", None) == name:
-                return arch
+    by_system = {getattr(entry, "system", None): arch for arch, entry in ARCHITECTURES.items()}
+    # The system's own name first, then its base classes' (a PyTorch GRU system is a GRU).
+    for cls in type(system).__mro__:
+        own = name if cls is type(system) else cls.__dict__.get("name")
+        if isinstance(own, str) and own in by_system:
+            return by_system[own]
     return name or type(system).__name__
 
 

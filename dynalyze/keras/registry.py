@@ -162,7 +162,8 @@ def list_adapters() -> dict[str, Adapter]:
     -------
     dict
         ``name -> adapter``: the built-in table
-        (:data:`~dynalyze.keras.adapters.BUILTIN_ADAPTERS`), plugins, and the
+        (:data:`~dynalyze.keras.adapters.BUILTIN_ADAPTERS`), plugins (those whose
+        adapter sets ``fallback = True``, a catch-all, after the others), and the
         generic ``"keras"`` autodiff system last.
 
     Examples
@@ -175,7 +176,11 @@ def list_adapters() -> dict[str, Adapter]:
     (False, True)
     """
     adapters: dict[str, Adapter] = {adapter.name: adapter for adapter in BUILTIN_ADAPTERS}
-    adapters.update(_plugin_adapters())
+    plugins = _plugin_adapters()
+    # A plugin's own catch-all (``fallback = True``, e.g. autodiff for any module of its
+    # framework) comes after every other plugin, whatever the entry points' order.
+    adapters.update({k: a for k, a in plugins.items() if not getattr(a, "fallback", False)})
+    adapters.update({k: a for k, a in plugins.items() if getattr(a, "fallback", False)})
     adapters[_FALLBACK.name] = _FALLBACK
     return adapters
 

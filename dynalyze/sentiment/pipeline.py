@@ -41,7 +41,7 @@ from dynalyze.sentiment.defaults import Recipe, default_recipe
 if TYPE_CHECKING:
     from dynalyze.analyses import AnalysisOptions
 
-__all__ = ["RunConfig", "RunResult", "analyze_model", "run_pipeline"]
+__all__ = ["RunConfig", "RunResult", "analyze_classifier", "analyze_model", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -306,9 +306,8 @@ class RunResult:
     timings: dict[str, float]
 
 
-@contextmanager
-def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
-    """A staging folder that becomes ``out`` only if the block succeeds (atomic_folder)."""
+def _check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
+    """The output folder, refused if it is a file or holds results (without ``overwrite``)."""
     target = Path(out).resolve()
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} exists and is not a folder; choose another --out.")
@@ -317,9 +316,22 @@ def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Pat
             f"Output folder {target} already holds results; pass --overwrite to replace "
             "them or choose another --out."
         )
+    return target
+
+
+@contextmanager
+def _output_folder(out: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
+    """A staging folder that becomes ``out`` only if the block succeeds (atomic_folder)."""
+    target = _check_output(out, overwrite)
+    with _os_errors(target), atomic_folder(target) as staging:
+        yield staging
+
+
+@contextmanager
+def _os_errors(target: Path) -> Iterator[None]:
+    """An OSError as the dynalyze error it is: writing the output, or reading an input."""
     try:
-        with atomic_folder(target) as staging:
-            yield staging
+        yield
     except DynalyzeError:
         raise  # already says what happened (e.g. a model that cannot be loaded)
     except OSError as exc:
@@ -488,15 +500,72 @@ def analyze_model(
     >>> tmp.cleanup()
     """
     from dynalyze.classifier import RecurrentClassifier
+
+    target = _check_output(config.out, config.overwrite)  # before loading anything
+    stages = Stopwatch(logger)
+    with stages("load model"), _os_errors(target):
+        clf = RecurrentClassifier.load(model_path, vocabulary, layer=layer, safe_mode=safe_mode)
+    return analyze_classifier(
+        clf, config, training={"model_path": str(model_path)}, stopwatch=stages
+    )
+
+
+def analyze_classifier(
+    classifier: Any,
+    config: RunConfig,
+    *,
+    training: dict[str, Any] | None = None,
+    stopwatch: Stopwatch | None = None,
+) -> RunResult:
+    """Run every analysis that applies on a classifier you already hold (any framework).
+
+    What :func:`analyze_model` does after loading: the data split, the bag of
+    words, the analyses, the report and ``run.json``. The classifier may come
+    from :meth:`RecurrentClassifier.load`, a PyTorch model
+    (``dynalyze_torch.from_torch``) or arrays; without a Keras model the
+    untrained-network comparison is left out and forward passes are the
+    system's own float64 steps.
+
+    Parameters
+    ----------
+    classifier : RecurrentClassifier
+        The trained network with its vocabulary.
+    config : RunConfig
+        Dataset, options and output folder (the recipe's ``max_len`` and
+        ``keep`` encode the documents).
+    training : dict, optional
+        What to record about where the network came from.
+    stopwatch : Stopwatch, optional
+        Stage timings to continue.
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    A classifier built from arrays (here the exact integrator; a PyTorch model
+    through ``dynalyze_torch.from_torch`` is the same) is analysed like a loaded
+    one; an output folder that holds results is refused before any work:
+
+    >>> import tempfile
+    >>> from dynalyze.testing.toys import exact_integrator
+    >>> clf, _ = exact_integrator()
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     _ = (Path(out) / "report.md").write_text("an earlier run")
+    ...     analyze_classifier(clf, RunConfig.build(dataset="synthetic", out=out))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dynalyze.errors.OutputExistsError: Output folder ... already holds results; pass --overwrite ...
+    """
     from dynalyze.keras import architecture_of, untrained_copy
     from dynalyze.sentiment.datasets import load_dataset
 
-    cfg = config
+    cfg, clf = config, classifier
     recipe = cfg.recipe
-    stages = Stopwatch(logger)
+    stages = stopwatch if stopwatch is not None else Stopwatch(logger)
     with _output_folder(cfg.out, cfg.overwrite) as staging:
-        with stages("load model"):
-            clf = RecurrentClassifier.load(model_path, vocabulary, layer=layer, safe_mode=safe_mode)
         arch = architecture_of(clf.system)
         if arch != recipe.arch:
             logger.info("the model's recurrent layer is %s; reporting it as such", arch)
@@ -505,9 +574,10 @@ def analyze_model(
             data = load_dataset(
                 cfg.dataset, seed=cfg.seed, max_train=recipe.max_train, synthetic=recipe.synthetic
             )
-        untrained = untrained_copy(clf.model, seed=cfg.seed + 1)
+        model = getattr(clf, "model", None)
+        untrained = None if model is None else untrained_copy(model, seed=cfg.seed + 1)
         summary = _analyze(
-            clf.model,
+            model,
             untrained,
             clf.vocabulary,
             data,
@@ -515,7 +585,7 @@ def analyze_model(
             recipe,
             staging,
             stages,
-            training={"model_path": str(model_path)},
+            training=training or {},
             classifier=clf,
         )
         result = RunResult(Path(cfg.out).resolve(), summary, dict(stages.timings))

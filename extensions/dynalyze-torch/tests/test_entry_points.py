@@ -11,16 +11,22 @@ import textwrap
 ANALYTIC = ["torch_gru", "torch_lstm", "torch_rnn", "torch_stacked"]
 
 
-def test_the_package_declares_its_entry_points_fallback_last() -> None:
-    found = [
-        (ep.name, ep.value)
+def test_the_autodiff_fallback_is_consulted_after_every_other_adapter() -> None:
+    found = {
+        ep.name: ep.value
         for ep in importlib.metadata.entry_points(group="dynalyze.systems")
         if ep.value.startswith("dynalyze_torch.")
-    ]
-    # dynalyze consults a package's entry points in this order: the autodiff fallback,
-    # which claims every nn.Module, must come after the analytic adapters.
-    assert [name for name, _ in found] == [*ANALYTIC, "torchfunc"]
-    assert found[-1][1] == "dynalyze_torch.adapters:AUTODIFF_ADAPTER"
+    }
+    assert sorted(found) == sorted([*ANALYTIC, "torch"])
+    # The fallback claims every nn.Module: it says so, and dynalyze orders it after the
+    # analytic adapters (and after any other plugin's), just before the Keras fallback.
+    import dynalyze
+    from dynalyze.keras.registry import list_adapters
+
+    assert getattr(list_adapters()["torch"], "fallback", False) is True
+    names = list(dynalyze.list_systems())
+    assert names[-2:] == ["torch", "keras"]
+    assert all(names.index(name) < names.index("torch") for name in ANALYTIC)
 
 
 def test_dynalyze_wraps_pytorch_modules_through_the_entry_points() -> None:

@@ -14,12 +14,12 @@ system (entry pt.)  claims                                  builds
 ``torch_stacked``   ``nn.RNN``/``GRU``/``LSTM`` with        :class:`StackedSystem` of the
                     ``num_layers > 1``                      above, one per layer
 ``torch``           any other ``nn.Module``                 :class:`TorchCellSystem`
-(``torchfunc``)                                             (``torch.func`` autodiff)
+                                                            (``torch.func`` autodiff)
 ==================  ======================================  ===============================
 
-dynalyze consults a package's entry points in the order of its
-``entry_points.txt``, which setuptools writes sorted by name; the fallback's
-entry point is named ``torchfunc`` so that it comes after the analytic ones.
+The fallback claims every ``nn.Module``, so its adapter sets ``fallback = True``:
+dynalyze consults it after every other plugin adapter, whatever the order of the
+entry points.
 
 The analytic adapters claim a module of their classes whose ``forward`` is not
 overridden, also a bidirectional one or one with ``proj_size``, so that
@@ -210,6 +210,9 @@ class TorchFallbackAdapter:
     >>> AUTODIFF_ADAPTER.from_keras(torch.nn.GRU(2, 3)).jacobian_method
     'autodiff'
     """
+
+    #: A catch-all: dynalyze consults it after every other plugin adapter.
+    fallback = True
 
     @property
     def system(self) -> type[RecurrentSystem]:
