@@ -285,19 +285,33 @@ def _torch_twin(clf: RecurrentClassifier):
     return model
 
 
-def test_a_pytorch_gru_gets_the_keras_report(tmp_path):
+def test_a_pytorch_gru_gets_the_keras_report(tmp_path, monkeypatch):
     """Issue 22: a PyTorch GRU holding a trained Keras GRU's weights, analysed through
     dynalyze-torch, gets the Keras run's report: the same structure and verdicts."""
     pytest.importorskip("torch")
+    import importlib.metadata
     import sys
 
-    try:
-        from dynalyze_torch import from_torch
-    except ImportError:  # the package's source when it is not installed here
-        sys.path.insert(
-            0, str(Path(__file__).resolve().parents[1] / "extensions" / "dynalyze-torch" / "src")
-        )
-        from dynalyze_torch import from_torch
+    from dynalyze.keras import registry
+
+    if not any(
+        ep.value.startswith("dynalyze_torch.")
+        for ep in importlib.metadata.entry_points(group="dynalyze.systems")
+    ):  # not installed here: its source, and its entry points as its pyproject declares them
+        from _plugins import fake_entry_points
+
+        package = Path(__file__).resolve().parents[1] / "extensions" / "dynalyze-torch"
+        sys.path.insert(0, str(package / "src"))
+        declared = (package / "pyproject.toml").read_text().split('"dynalyze.systems"]')[1]
+        specs = [
+            tuple(part.strip().strip('"') for part in line.split("=", 1))
+            for line in declared.strip().split("\n\n")[0].splitlines()
+            if "=" in line
+        ]
+        fake_entry_points(monkeypatch, registry.ENTRY_POINT_GROUP, specs)
+        monkeypatch.setattr(registry, "_plugins", None)  # found again now, restored after
+    from dynalyze_torch import from_torch
+
     from dynalyze.sentiment.pipeline import RunConfig, analyze_classifier
 
     keras_out = _run(tmp_path / "keras", "--dataset", "rotten_tomatoes", "--arch", "gru")
