@@ -76,3 +76,49 @@ def test_add_your_own_analysis(tmp_path: Path) -> None:
     assert "## Reading one word forever" in report and "## The line attractor" in report
     assert (tmp_path / "run" / "results" / "driven_points.nc").is_file()
     assert (tmp_path / "run" / "figures" / "driven_points.png").is_file()
+
+
+#: The unmodified FixedPointFinder the benchmarks use (shared folder beside the checkout).
+FIXED_POINT_FINDER = (
+    Path(__file__).resolve().parents[2] / "shared" / "anchors" / "fixed-point-finder"
+)
+
+
+def test_flip_flop_torch_agrees_with_fixed_point_finder() -> None:
+    """FixedPointFinder's PyTorch flip-flop GRU: dynalyze-torch finds the 8 stable points (one
+    per memory), and FixedPointFinderTorch, from the same starts, the same ones; both timed."""
+    pytest.importorskip("torch")
+    result = run_script(
+        TUTORIALS / "flip_flop_torch.py", "--quick", "--fpf", str(FIXED_POINT_FINDER)
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    out = result.stdout
+    found = r": (\d+) unique fixed points, (\d+) stable \((\d+) of them converged\), in [\d.]+ s"
+    ours = re.search(r"\ndynalyze" + found, out)
+    assert ours is not None, out
+    assert int(ours.group(2)) == int(ours.group(3)) == 8
+    assert "distinct memories held by the converged stable points: 8" in out
+    if not FIXED_POINT_FINDER.is_dir():
+        assert "Comparison skipped: FixedPointFinderTorch is not importable" in out
+        pytest.skip(f"FixedPointFinder not found at {FIXED_POINT_FINDER}: comparison not run")
+    for label in ("lr_init 1.0 (the example's)", "lr_init 0.05 (tuned)"):
+        name = re.escape(label)
+        theirs = re.search(r"\nFixedPointFinderTorch, " + name + found, out)
+        assert theirs is not None, out
+        converged = int(theirs.group(3))
+        matched = re.search(
+            r"Matched, FixedPointFinderTorch, " + name + r": (\d+) of dynalyze's 8 and of its "
+            rf"{converged} converged stable points",
+            out,
+        )
+        # Every stable point it converges to is one of dynalyze's (the same point, to 1e-3).
+        assert matched is not None and int(matched.group(1)) == converged >= 1, out
+        timing = re.search(
+            r"Seconds \(one thread each\): dynalyze ([\d.]+), FixedPointFinderTorch, "
+            + name
+            + r" ([\d.]+); ratio [\d.e+]+",
+            out,
+        )
+        assert timing is not None, out
+    # Tuned, it finds all 8, as dynalyze does from the same starts.
+    assert converged == 8
