@@ -93,7 +93,10 @@ def test_flip_flop_torch_agrees_with_fixed_point_finder() -> None:
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     out = result.stdout
-    found = r": (\d+) unique fixed points, (\d+) stable \((\d+) of them converged\), in [\d.]+ s"
+    found = (
+        r": (\d+) unique fixed points \(\d+ converged\), (\d+) stable "
+        r"\((\d+) of them converged\), in [\d.]+ s"
+    )
     ours = re.search(r"\ndynalyze" + found, out)
     assert ours is not None, out
     assert int(ours.group(2)) == int(ours.group(3)) == 8

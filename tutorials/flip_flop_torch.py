@@ -234,10 +234,11 @@ def wrap_function() -> tuple[Callable[[Any], Any], str]:
 
 @dataclass
 class Result:
-    """One tool's answer: its unique fixed points, which are stable and converged, its time."""
+    """One tool's answer: its unique fixed points, their q, which are stable and converged."""
 
     tool: str
     unique: np.ndarray
+    speed: np.ndarray
     stable: np.ndarray
     converged: np.ndarray
     seconds: float
@@ -260,6 +261,7 @@ def run_dynalyze(rnn: torch.nn.GRU, starts: np.ndarray, n_bits: int) -> Result:
     return Result(
         "dynalyze",
         lin["fixed_point_state"].values,
+        dynalyze.unique_fixed_points(fps)["speed"].values,
         stable,
         np.ones_like(stable),  # unique_fixed_points keeps converged points only
         seconds,
@@ -314,6 +316,7 @@ def run_fpf(
     return Result(
         f"FixedPointFinderTorch, {name}",
         np.asarray(unique.xstar, dtype=np.float64).reshape(n, starts.shape[1]),
+        np.asarray(unique.qstar, dtype=np.float64).reshape(n),
         np.asarray(unique.is_stable, dtype=bool).reshape(n),
         np.asarray(unique.qstar).reshape(n) <= finder.tol_q,
         seconds,
@@ -350,16 +353,17 @@ def report(result: Result, model: FlipFlop) -> None:
     """
     stable, converged = result.unique[result.stable], result.converged[result.stable]
     print(
-        f"\n{result.tool}: {result.unique.shape[0]} unique fixed points, {stable.shape[0]} "
-        f"stable ({int(converged.sum())} of them converged), in {result.seconds:.2f} s "
+        f"\n{result.tool}: {result.unique.shape[0]} unique fixed points "
+        f"({int(result.converged.sum())} converged), {stable.shape[0]} stable "
+        f"({int(converged.sum())} of them converged), in {result.seconds:.2f} s "
         f"({result.detail})"
     )
-    rows = zip(memory(model, stable), np.abs(stable).max(axis=1), converged, strict=True)
-    for bits, size, ok in sorted(rows):
-        print(
-            f"  stable point, memory {bits}, max |h_i| {size:.3f}"
-            + ("" if ok else ", NOT converged")
-        )
+    sizes, speeds = np.abs(stable).max(axis=1), result.speed[result.stable]
+    for bits, size, q, ok in sorted(
+        zip(memory(model, stable), sizes, speeds, converged, strict=True)
+    ):
+        status = "" if ok else ", NOT converged"
+        print(f"  stable point, memory {bits}, max |h_i| {size:.3f}, q {q:.1e}{status}")
     held = {bits for bits, ok in zip(memory(model, stable), converged, strict=True) if ok}
     print(f"  distinct memories held by the converged stable points: {len(held)}")
 
@@ -374,6 +378,13 @@ def compare(ours: Result, theirs: Result) -> None:
         f"\nMatched, {theirs.tool}: {len(pairs)} of dynalyze's {a.shape[0]} and of its "
         f"{b.shape[0]} converged stable points (mutual nearest within {MATCH_DISTANCE:g}; "
         f"largest distance {largest:.1e})"
+    )
+    every = mutual_matches(
+        ours.unique[ours.converged], theirs.unique[theirs.converged], MATCH_DISTANCE
+    )
+    print(
+        f"All converged fixed points (stable or not): {len(every)} matched, of dynalyze's "
+        f"{int(ours.converged.sum())} and its {int(theirs.converged.sum())}"
     )
     print(
         f"Seconds (one thread each): dynalyze {ours.seconds:.2f}, {theirs.tool} "
