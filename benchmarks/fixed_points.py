@@ -24,6 +24,12 @@ Finders:
   ``torch.nn.GRU`` holding exactly the same weights, ``inputs`` of shape
   (1, n_inputs), tol_q as in the row, ``max_iters`` 5,000 (``--fpf-iter``).
   Skipped, with a note, when torch or the anchor is missing.
+* ``dynalyze-torch LM``: the same finder on the very ``torch.nn.GRU`` that
+  FixedPointFinder searches (its float32 weights), read by the PyTorch extension
+  (``dynalyze_torch.system_from_module``, what ``dynalyze.wrap`` calls once
+  ``extensions/dynalyze-torch`` is installed; imported from its source folder
+  otherwise) into a float64 ``TorchGRUSystem``; its q is recomputed on that
+  system. Every GRU row, whenever torch is installed.
 * ``dynalyze Adam lr 0.05`` (secondary): our own NumPy reimplementation of
   FixedPointFinder's optimiser, float64.
 
@@ -50,6 +56,12 @@ Usage::
     python benchmarks/fixed_points.py --model runs/imdb/model --json fp.json
     python benchmarks/fixed_points.py --systems gru128-g2 --threads 1
     python benchmarks/fixed_points.py --quick              # tiny smoke run (CI)
+
+``docs/benchmarks/fixed_points_torch.json`` records the dynalyze-torch rows beside
+FixedPointFinder's on torch-initialised GRUs, one thread::
+
+    python benchmarks/fixed_points.py --systems gru64-g1-torch,gru128-g1-torch,gru128-g2-torch \\
+        --threads 1 --json fixed_points_torch.json
 """
 
 from __future__ import annotations
@@ -85,6 +97,7 @@ from _fpf import (
     load_fpf,
     run_fpf,
     torch_default_gru,
+    torch_gru,
     torch_threads,
 )
 
@@ -92,6 +105,9 @@ from dynalyze.fixedpoints import AdamFinder, LevenbergMarquardtFinder, unique_fi
 from dynalyze.linearization import Linearization
 from dynalyze.systems.base import RecurrentSystem
 from dynalyze.systems.gru import GRUSystem
+
+#: The PyTorch extension's source folder (used when dynalyze-torch is not installed).
+TORCH_EXTENSION = Path(__file__).resolve().parents[1] / "extensions" / "dynalyze-torch" / "src"
 
 #: Spurious: reported as a fixed point with a recomputed q above this many tolerances.
 SPURIOUS_FACTOR = 10.0
@@ -222,6 +238,38 @@ def dynalyze_row(
     return out, unique
 
 
+def load_dynalyze_torch() -> tuple[Callable[[Any], RecurrentSystem] | None, str]:
+    """``(dynalyze_torch.system_from_module, "")``, or ``(None, why not)``."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None, "torch is not installed (pip install 'dynalyze[bench]')"
+    try:  # installed (pip install ./extensions/dynalyze-torch) or from its source
+        import dynalyze_torch
+    except ImportError:
+        sys.path.insert(0, str(TORCH_EXTENSION))
+        import dynalyze_torch
+    return dynalyze_torch.system_from_module, ""
+
+
+def torch_row(
+    label: str,
+    lm: LevenbergMarquardtFinder,
+    lm_tol: float,
+    tol: float,
+    system: GRUSystem,
+    starts: np.ndarray,
+    reference: float,
+    from_module: Callable[[Any], RecurrentSystem],
+) -> dict[str, Any]:
+    """dynalyze-torch on the ``torch.nn.GRU`` FixedPointFinder searches (float32 weights)."""
+    torch_system = from_module(torch_gru(system))
+    out, _ = dynalyze_row(
+        label, f"dynalyze-torch LM (tol {lm_tol:.0e})", lm, tol, torch_system, starts, reference
+    )
+    return out
+
+
 def benchmark_system(
     label: str,
     system: RecurrentSystem,
@@ -233,10 +281,12 @@ def benchmark_system(
     fpf_iter: int,
     adam_iter: int,
     uniques: dict[str, np.ndarray] | None = None,
+    from_module: Callable[[Any], RecurrentSystem] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for one system: per tolerance group, dynalyze LM first (the time reference).
 
-    ``uniques`` (optional) receives each default-tolerance finder's unique fixed points.
+    ``uniques`` (optional) receives each default-tolerance finder's unique fixed points;
+    ``from_module`` (dynalyze-torch's, optional) adds its row on a GRU.
     """
     rows: list[dict[str, Any]] = []
     is_gru = isinstance(system, GRUSystem) and system.reset_after
@@ -257,6 +307,10 @@ def benchmark_system(
             reference = lm_row["wall s"]
             if uniques is not None and group == "default":
                 uniques["dynalyze"] = unique
+            if from_module is not None and is_gru:
+                rows.append(
+                    torch_row(label, lm, lm_tol, tol, system, starts, reference, from_module)
+                )
             if fpf is not None and is_gru:
                 for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
                     out = run_fpf(fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=fpf_iter)
@@ -395,6 +449,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(catalogue)}")
     fpf, why = load_fpf(args.fpf)
     notes = [] if fpf is not None else [f"FixedPointFinder rows skipped: {why}."]
+    from_module, why_not_torch = load_dynalyze_torch()
+    if from_module is None:
+        notes.append(f"dynalyze-torch rows skipped: {why_not_torch}.")
 
     jobs: list[tuple[str, RecurrentSystem, np.ndarray, list[tuple[str, float, float]]]] = []
     for name in names:
@@ -425,6 +482,7 @@ def main(argv: list[str] | None = None) -> None:
                 fpf_iter=args.fpf_iter,
                 adam_iter=args.adam_iter,
                 uniques=uniques,
+                from_module=from_module,
             )
             if fpf is not None and isinstance(system, GRUSystem) and label.startswith("trained"):
                 sets = [(f"the same {starts.shape[0]} states", starts, starts)]
