@@ -18,12 +18,14 @@ squared error is below 1e-4; fixed points: 1,024 starts, noise 0.5, zero input,
 ``lr_init=1.0``, ``max_iters=10000``, ``outlier_distance_scale=10``). Upstream's
 script sets ``rnn_type='tanh'`` by default (its comment says fixed-point finding
 on the PyTorch GRU was "not working as expected"); this tutorial uses its
-``rnn_type='gru'`` model, the case the note is about. Only two things are added:
-fixed seeds, and a cap on the epochs (upstream trains until the loss
-criterion, however long that takes).
+``rnn_type='gru'`` model, the case the note is about. Added: fixed seeds, a cap
+on the epochs (upstream trains until the loss criterion, however long that
+takes), and the starts are drawn once, with ``dynalyze.sample_initial_states``
+(visited states plus Gaussian noise, as ``FixedPointFinder.sample_states``
+draws them), so that every tool gets the same array.
 
-Then it analyses the same trained ``torch.nn.GRU`` twice, from the same starts,
-each tool pinned to one thread:
+Then it analyses the same trained ``torch.nn.GRU`` from those starts, each
+tool pinned to one thread:
 
 1. dynalyze-torch, in three lines (``dynalyze.wrap`` gives a float64
    ``TorchGRUSystem`` with analytic Jacobians)::
@@ -43,9 +45,10 @@ searches that did not among its unique fixed points), matches the converged
 ones (mutual nearest neighbours within ``MATCH_DISTANCE``) and prints the
 seconds each took and their ratio.
 
-Run it with ``python tutorials/flip_flop_torch.py`` (the example's settings; a
-few minutes on a laptop CPU) or ``--quick`` (looser training criterion, 256
-starts; what dynalyze's test suite runs, ``tests/test_tutorials.py``). It works
+Run it with ``python tutorials/flip_flop_torch.py`` (the example's settings;
+about 20 s on a 2-core CPU, the network trains in a few seconds) or ``--quick``
+(the same network, 256 starts; what dynalyze's test suite runs,
+``tests/test_tutorials.py``). It works
 without installing dynalyze-torch (it then imports it from
 ``extensions/dynalyze-torch/src`` and builds the system with
 ``dynalyze_torch.system_from_module``, which is what ``dynalyze.wrap`` calls once
