@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,6 +65,12 @@ class RecurrentClassifier:
         The Keras model (needed for trajectories and predictions).
     provenance : dict, optional
         Where the classifier came from (stored in results).
+    forward : callable, optional
+        ``forward(ids) -> states``: the network's own forward pass in its own
+        framework (e.g. a PyTorch module), token ids ``(n, T)`` padded with the
+        vocabulary's ``pad_id`` to every step's flat state ``(n, T, state_dim)``,
+        padding steps holding the last real state. Default: the Keras model's
+        compiled pass, or (built from arrays) the system's own float64 steps.
 
     Examples
     --------
@@ -93,6 +99,7 @@ class RecurrentClassifier:
         model: Any = None,
         rnn_layer: Any = None,
         provenance: dict[str, Any] | None = None,
+        forward: Callable[[NDArray[np.int32]], NDArray[np.float32]] | None = None,
     ) -> None:
         self.system = system
         self.embedding = np.array(embedding, dtype=np.float64)
@@ -127,7 +134,7 @@ class RecurrentClassifier:
                 f"{np.shape(self.readout_bias)}."
             )
         self._parts: Any = None
-        self._state_model: Any = None
+        self._state_model: Any = forward
         self._logit_fn: Any = None
 
     # ------------------------------------------------------------ builders
@@ -328,7 +335,7 @@ class RecurrentClassifier:
         matrix = _as_ids(ids, len(self.vocabulary))
         shape = (len(matrix),) if self.n_outputs == 1 else (len(matrix), self.n_outputs)
         out = np.empty(shape, dtype=np.float32)
-        if self.model is None:  # built from arrays: the system's own steps
+        if self.model is None:  # its own forward pass, or the system's own steps
             for part in self.iter_states(matrix, batch_size=batch_size):
                 out[part.index] = self.readout(part.states[:, -1])
             return out

@@ -62,6 +62,38 @@ def test_the_classifier_computes_the_models_logits(rnn: nn.Module, outputs: int)
     np.testing.assert_allclose(clf.readout(states), want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "rnn",
+    [
+        nn.GRU(4, 6, batch_first=True),
+        nn.LSTM(4, 5, num_layers=2),
+        nn.RNN(4, 3, num_layers=3, nonlinearity="relu", batch_first=True),
+        nn.LSTMCell(4, 5),
+    ],
+    ids=["gru", "stacked-lstm", "stacked-relu-rnn", "lstm-cell"],
+)
+def test_trajectories_run_in_torch_and_equal_the_systems_own_steps(rnn: nn.Module) -> None:
+    """Every layer's state at every step, from the module itself, held over padding."""
+    torch.manual_seed(1)
+    embed = nn.Embedding(len(VOCAB), 4, padding_idx=0)
+    model = nn.ModuleDict({"embed": embed, "rnn": rnn, "head": nn.Linear(5, 1)})
+    if not isinstance(rnn, (nn.LSTM, nn.LSTMCell)):
+        model["head"] = nn.Linear(rnn.hidden_size, 1)
+    clf = from_torch(model, VOCAB)
+    ids = _documents(n=12, length=9)
+    ids[3, 4:] = 0  # padding: the state is held
+    in_torch = clf.trajectories(ids)["hidden_state"].values
+    numpy_steps = dynalyze.classifier.RecurrentClassifier(
+        system=clf.system,
+        embedding=clf.embedding,
+        readout_weight=clf.readout_weight,
+        readout_bias=clf.readout_bias,
+        vocabulary=VOCAB,
+    ).trajectories(ids)["hidden_state"].values
+    np.testing.assert_allclose(in_torch, numpy_steps, rtol=0, atol=1e-6, equal_nan=True)
+    assert np.isnan(in_torch[3, 4:]).all() and np.isfinite(in_torch[3, :4]).all()
+
+
 def test_a_line_attractor_run_on_a_pytorch_classifier() -> None:
     torch.manual_seed(0)
     clf = from_torch(Sentiment(nn.GRU(4, 8, batch_first=True)), VOCAB)

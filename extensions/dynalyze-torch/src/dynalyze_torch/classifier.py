@@ -28,6 +28,7 @@ from dynalyze.systems import RecurrentSystem
 from dynalyze.vocabulary import Vocabulary
 from dynalyze_torch._modules import describe_module, is_module, tensor_array, torch_class
 from dynalyze_torch.adapters import recurrent_submodules
+from dynalyze_torch.forward import torch_forward
 
 __all__ = ["from_torch", "readout_slice"]
 
@@ -169,8 +170,11 @@ def from_torch(
     Returns
     -------
     RecurrentClassifier
-        Built from float64 arrays; its forward passes run the system's NumPy
-        steps (not torch), holding the state over padding.
+        Built from float64 arrays; its forward passes (trajectories, logits)
+        run a float64 copy of the PyTorch module token by token
+        (:func:`~dynalyze_torch.forward.torch_forward`: every layer's state at
+        every step), holding the state over padding; a recurrent module of
+        another kind runs the system's own NumPy steps.
 
     Raises
     ------
@@ -217,6 +221,7 @@ def from_torch(
         readout_weight=full,
         readout_bias=np.zeros(n_outputs) if bias is None else bias,
         vocabulary=vocabulary,
+        forward=torch_forward(emb, rec, pad_id=int(getattr(vocabulary, "pad_id", 0))),
         provenance={
             "framework": "torch",
             "torch_model_class": f"{cls.__module__}.{cls.__qualname__}",
