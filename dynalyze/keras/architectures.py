@@ -232,7 +232,9 @@ def architecture_of(system: Any) -> str:
     'simple'
     """
     name = str(getattr(system, "name", "") or "")
-    by_system = {getattr(entry, "system", None): arch for arch, entry in ARCHITECTURES.items()}
+    by_system: dict[Any, str] = {}
+    for arch, entry in ARCHITECTURES.items():  # the first architecture naming a system wins
+        by_system.setdefault(getattr(entry, "system", None), arch)
     # The system's own name first, then its base classes' (a PyTorch GRU system is a GRU).
     for cls in type(system).__mro__:
         own = name if cls is type(system) else cls.__dict__.get("name")
