@@ -26,7 +26,13 @@ from dynalyze.analyses.base import Analysis
 from dynalyze.errors import ConfigurationError, DynalyzePluginWarning
 from dynalyze.results.fragments import ANALYSIS_GROUP, register_fragment
 
-__all__ = ["ENTRY_POINT_GROUP", "analyses_for", "list_analyses", "order_analyses"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "analyses_for",
+    "check_names",
+    "list_analyses",
+    "order_analyses",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +118,31 @@ def list_analyses() -> dict[str, type[Analysis]]:
     return {**builtins, **_plugins}
 
 
+def check_names(names: Sequence[str]) -> None:
+    """Refuse names that no installed analysis has (before any work is done).
+
+    Raises
+    ------
+    dynalyze.errors.ConfigurationError
+        Naming the unknown ones, the installed ones and how to add one.
+
+    Examples
+    --------
+    >>> check_names(["line_attractor"])
+    >>> check_names(["line"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dynalyze.errors.ConfigurationError: Unknown analysis ['line']; installed: line_attractor, ...
+    """
+    installed = list_analyses() if names else {}
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown analysis {unknown}; installed: {', '.join(installed)} "
+            "(a plug-in package adds its own; see tutorials/add_your_own_analysis.py)."
+        )
+
+
 def order_analyses(analyses: Sequence[Analysis]) -> list[Analysis]:
     """``analyses`` in an order where each comes after the ones it requires.
 
@@ -185,9 +216,7 @@ def analyses_for(
     """
     given = {a.name: a for a in overrides}
     installed = list_analyses()
-    unknown = [n for n in (names or ()) if n not in installed and n not in given]
-    if unknown:
-        raise ConfigurationError(f"Unknown analysis {unknown}; installed: {sorted(installed)}.")
+    check_names([n for n in names or () if n not in given])
     chosen = [
         given.get(name) or cls()
         for name, cls in installed.items()

@@ -83,7 +83,8 @@ def _check_recipe(_instance: Any, _attribute: Any, value: Recipe) -> None:
 
 
 def _check_analyses(_instance: Any, _attribute: Any, value: tuple[Any, ...] | None) -> None:
-    from dynalyze.analyses import Analysis, list_analyses
+    from dynalyze.analyses import Analysis
+    from dynalyze.analyses.registry import check_names
 
     bad = [item for item in value or () if not isinstance(item, (str, Analysis))]
     if bad:
@@ -91,14 +92,7 @@ def _check_analyses(_instance: Any, _attribute: Any, value: tuple[Any, ...] | No
             f"analyses must be analysis names or dynalyze.analyses.Analysis instances; "
             f"got {bad!r}."
         )
-    names = [item for item in value or () if isinstance(item, str)]
-    installed = list_analyses() if names else {}
-    unknown = [name for name in names if name not in installed]
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown analysis {unknown}; installed: {', '.join(installed)} "
-            "(a plug-in package adds its own; see tutorials/add_your_own_analysis.py)."
-        )
+    check_names([item for item in value or () if isinstance(item, str)])
 
 
 def _options() -> AnalysisOptions:
