@@ -623,11 +623,7 @@ def _analyze(
     with stages("test accuracy"):
         test_accuracy = context.test_accuracy
     run = run_analyses(analyses, context, staging, stage=stages)
-    for analysis in analyses:
-        output = run.outputs.get(analysis.name)
-        if output is not None and output.timings:  # its own stages replace its total
-            stages.timings.pop(analysis.title, None)
-            stages.timings.update(output.timings)
+    stages.timings.update(run.timings)
     summary = {
         **run.summary,
         "dataset": recipe.dataset,
