@@ -302,12 +302,9 @@ def test_a_pytorch_gru_gets_the_keras_report(tmp_path, monkeypatch):
 
         package = Path(__file__).resolve().parents[1] / "extensions" / "dynalyze-torch"
         sys.path.insert(0, str(package / "src"))
-        declared = (package / "pyproject.toml").read_text().split('"dynalyze.systems"]')[1]
-        specs = [
-            tuple(part.strip().strip('"') for part in line.split("=", 1))
-            for line in declared.strip().split("\n\n")[0].splitlines()
-            if "=" in line
-        ]
+        tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+        project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+        specs = list(project["entry-points"]["dynalyze.systems"].items())
         fake_entry_points(monkeypatch, registry.ENTRY_POINT_GROUP, specs)
         monkeypatch.setattr(registry, "_plugins", None)  # found again now, restored after
     from dynalyze_torch import from_torch
