@@ -103,11 +103,14 @@ def run_fpf(
     lr_init: float,
     tol_q: float,
     max_iters: int,
+    linearize: bool = False,
 ) -> dict[str, Any]:
     """One ``find_fixed_points`` call; returns its wall time and every start's final state.
 
     ``seconds`` is the optimisation plus FixedPointFinder's own unique/outlier
-    filtering (Jacobians off: :func:`fpf_linearize_seconds` times those).
+    filtering; with ``linearize`` also the Jacobians and their eigendecomposition
+    at its unique fixed points (its defaults, the whole job as its users run it;
+    otherwise :func:`fpf_linearize_seconds` times those).
     """
     rnn = torch_gru(system)
     inputs = np.zeros((1, system.input_dim), dtype=np.float32)
@@ -116,8 +119,8 @@ def run_fpf(
         lr_init=lr_init,
         tol_q=tol_q,
         max_iters=max_iters,
-        do_compute_jacobians=False,
-        do_decompose_jacobians=False,
+        do_compute_jacobians=linearize,
+        do_decompose_jacobians=linearize,
         verbose=False,
     )
     # The anchor prints regardless of verbose (e.g. "Freezing model parameters").

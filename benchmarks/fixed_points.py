@@ -54,6 +54,7 @@ right and left eigenvectors, condition numbers, float64).
 Usage::
 
     python benchmarks/fixed_points.py --model runs/imdb/model --json fp.json
+    python benchmarks/fixed_points.py --systems none --continuum runs/gru256 --json fp256.json
     python benchmarks/fixed_points.py --systems gru128-g2 --threads 1
     python benchmarks/fixed_points.py --quick              # tiny smoke run (CI)
 
@@ -101,8 +102,13 @@ from _fpf import (
     torch_threads,
 )
 
-from dynalyze.fixedpoints import AdamFinder, LevenbergMarquardtFinder, unique_fixed_points
-from dynalyze.linearization import Linearization
+from dynalyze.fixedpoints import (
+    AdamFinder,
+    LevenbergMarquardtFinder,
+    find_fixed_points,
+    unique_fixed_points,
+)
+from dynalyze.linearization import Linearization, linearize
 from dynalyze.systems.base import RecurrentSystem
 from dynalyze.systems.gru import GRUSystem
 
@@ -386,6 +392,79 @@ def linearization_rows(
     return rows
 
 
+def end_to_end_rows(
+    label: str,
+    system: GRUSystem,
+    starts: np.ndarray,
+    tols: list[tuple[str, float, float]],
+    *,
+    threads: int,
+    fpf: Any,
+    fpf_iter: int,
+) -> list[dict[str, Any]]:
+    """The whole job as each tool's users run it, at the same tolerance.
+
+    dynalyze: ``find_fixed_points`` (LM, ``tol`` on q) -> ``unique_fixed_points``
+    -> ``linearize`` (Jacobians, eigenvalues and eigenvectors, float64).
+    FixedPointFinder: ``find_fixed_points`` with its defaults (its unique and
+    outlier filter, then the Jacobians and their eigendecomposition at its unique
+    points), ``tol_q = tol``, tuned (lr 0.05) and default (lr 1.0) learning rates.
+    ``true roots``: unique points whose q, recomputed in float64, is below 10 tol.
+    """
+    rows: list[dict[str, Any]] = []
+    with pinned(threads):
+        for _, _, tol in tols:
+            begin = time.perf_counter()
+            found = find_fixed_points(system, starts, tol=tol)
+            unique = unique_fixed_points(found)
+            linearize(system, unique)
+            ours = time.perf_counter() - begin
+            points = unique["fixed_point_state"].values
+            rows.append(
+                _end_to_end(
+                    "dynalyze find -> unique -> linearize", label, tol, ours, ours, system, points
+                )
+            )
+            for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
+                out = run_fpf(
+                    fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=fpf_iter, linearize=True
+                )
+                rows.append(
+                    _end_to_end(
+                        f"FixedPointFinder {name}",
+                        label,
+                        tol,
+                        out["seconds"],
+                        ours,
+                        system,
+                        out["unique_states"],
+                    )
+                )
+    return rows
+
+
+def _end_to_end(
+    tool: str,
+    label: str,
+    tol: float,
+    seconds: float,
+    reference: float,
+    system: RecurrentSystem,
+    points: np.ndarray,
+) -> dict[str, Any]:
+    speed = recomputed_speed(system, points)
+    true = (speed <= SPURIOUS_FACTOR * tol) & ~outside_box(system, points)
+    return {
+        "system": label,
+        "tool": tool,
+        "tol": tol,
+        "wall s": seconds,
+        "unique": int(points.shape[0]),
+        "true roots": int(true.sum()),
+        "x dyn": seconds / reference,
+    }
+
+
 def trained_starts(
     path: str, n_starts: int, n_docs: int, max_len: int | None, dataset: str, seed: int
 ) -> tuple[RecurrentSystem, np.ndarray, str]:
@@ -411,6 +490,34 @@ def trained_starts(
     return clf.system, starts, label
 
 
+#: The near-continuum network of issue 23: the renn notebook's recipe on IMDB, seed 0.
+CONTINUUM_RECIPE = {
+    "units": 256,
+    "embedding_dim": 128,
+    "batch_size": 64,
+    "epochs": 4,
+    "max_len": 1000,
+}
+
+
+def continuum_model(folder: str, seed: int) -> str:
+    """``folder/model``, trained first (``dynalyze run`` with :data:`CONTINUUM_RECIPE`) if absent.
+
+    The run's own analysis is kept beside it (``run.json``: its stage timings).
+    """
+    from dynalyze.sentiment.pipeline import RunConfig, run_pipeline
+
+    model = Path(folder) / "model"
+    if not model.is_dir():
+        logging.getLogger(__name__).warning(
+            "training the near-continuum GRU-256 into %s (dynalyze run %s)",
+            folder,
+            CONTINUUM_RECIPE,
+        )
+        run_pipeline(RunConfig.build(out=folder, seed=seed, progress=False, **CONTINUUM_RECIPE))
+    return str(model)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__)
     parser.add_argument(
@@ -426,6 +533,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--adam-iter", type=int, default=5000, help="our Adam's budget")
     parser.add_argument("--threads", type=csv_ints, default=[1, 2], help="thread counts")
     parser.add_argument("--model", metavar="PATH", help="a `dynalyze run` model/ folder")
+    parser.add_argument(
+        "--continuum",
+        metavar="FOLDER",
+        help="the near-continuum GRU-256 (dynalyze run --units 256 --embedding-dim 128 "
+        "--batch-size 64 --epochs 4 --max-len 1000, seed --seed): its run folder, trained "
+        "there first if it holds no model (about 10 min on 2 cores)",
+    )
     parser.add_argument("--docs", type=int, default=1000, help="test documents for --model")
     parser.add_argument(
         "--max-len", type=int, default=None, help="tokens per document (default: the run's)"
@@ -459,9 +573,12 @@ def main(argv: list[str] | None = None) -> None:
         system = make()
         starts = visited_states(system, args.starts, noise=0.05, seed=args.seed + 1)
         jobs.append((label, system, starts, [("default", 1e-20, 1e-12)]))
-    if args.model:
+    models = [args.model] if args.model else []
+    if args.continuum:
+        models.append(continuum_model(args.continuum, args.seed))
+    for model in models:
         system, starts, label = trained_starts(
-            args.model, args.starts, args.docs, args.max_len, args.dataset, args.seed
+            model, args.starts, args.docs, args.max_len, args.dataset, args.seed
         )
         paper = 0.5e-8 * system.state_dim
         jobs.append((label, system, starts, [("default", 1e-20, 1e-12), ("paper", paper, paper)]))
@@ -470,6 +587,7 @@ def main(argv: list[str] | None = None) -> None:
     for threads in args.threads:
         rows: list[dict[str, Any]] = []
         lin: list[dict[str, Any]] = []
+        whole: list[dict[str, Any]] = []
         for label, system, starts, tols in jobs:
             uniques: dict[str, np.ndarray] = {}
             rows += benchmark_system(
@@ -496,9 +614,22 @@ def main(argv: list[str] | None = None) -> None:
                         )
                     )
                 lin += linearization_rows(label, system, sets, threads=threads, fpf=fpf)
+            if fpf is not None and isinstance(system, GRUSystem) and system.reset_after:
+                if label.startswith("trained") or (args.quick and not whole):
+                    whole += end_to_end_rows(
+                        label,
+                        system,
+                        starts,
+                        tols,
+                        threads=threads,
+                        fpf=fpf,
+                        fpf_iter=args.fpf_iter,
+                    )
         tables[f"Fixed points, {threads} thread(s)"] = rows
         if lin:
             tables[f"Jacobians + eigendecomposition, {threads} thread(s)"] = lin
+        if whole:
+            tables[f"The whole job, end to end, {threads} thread(s)"] = whole
     notes.append(
         f"{args.starts} starts per system; FixedPointFinder max_iters {args.fpf_iter} "
         f"(float32, as shipped); our Adam {args.adam_iter} iterations; wall time of the "

@@ -124,6 +124,13 @@ def attrs_non_negative(_instance: object, attribute: Any, value: float) -> None:
     non_negative(attribute.name, value)
 
 
+def attrs_unit_interval(_instance: object, attribute: Any, value: float) -> None:
+    """attrs validator: a number in the open interval (0, 1)."""
+    positive(attribute.name, value)
+    if value >= 1:
+        raise ConfigurationError(f"{attribute.name} must be below 1; got {value!r}.")
+
+
 def attrs_optional_positive_int(_instance: object, attribute: Any, value: int | None) -> None:
     """attrs validator: ``None`` or an integer >= 1."""
     if value is not None:

@@ -85,6 +85,10 @@ class SolverOutput:
         ``STOP_DAMPING`` (3, no damped step lowered the speed) or
         ``STOP_BUDGET`` (4, iteration budget). The status is decided again
         from the returned states (see :mod:`dynalyze.fixedpoints.base`).
+    shared_steps : ndarray of int, shape (n,), optional
+        How many of the iterations took a step with another point's
+        factorisation (chord steps, :mod:`dynalyze.fixedpoints.sharing`);
+        ``None`` for solvers that do not share.
 
     Examples
     --------
@@ -98,6 +102,7 @@ class SolverOutput:
     states: FloatArray
     iterations: NDArray[np.int64]
     stop_reason: NDArray[np.int8]
+    shared_steps: NDArray[np.int64] | None = None
 
 
 def residual_and_speed(
@@ -299,6 +304,7 @@ class FixedPointFinder(abc.ABC):
                 "initial_speed": speed0,
                 "gradient_norm": grad_norm,
                 "iterations": out.iterations,
+                **({} if out.shared_steps is None else {"shared_steps": out.shared_steps}),
                 "status": status,
                 "is_duplicate": (duplicate_of != np.arange(h.shape[0])).astype(np.int8),
                 "duplicate_of": duplicate_of,

@@ -18,7 +18,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dynalyze._parallel import map_batches, single_threaded_blas
-from dynalyze._validation import FloatArray, attrs_positive
+from dynalyze._validation import (
+    FloatArray,
+    attrs_non_negative,
+    attrs_positive,
+    attrs_unit_interval,
+)
 from dynalyze.fixedpoints.base import (
     STOP_BUDGET,
     STOP_DAMPING,
@@ -28,6 +33,7 @@ from dynalyze.fixedpoints.base import (
     FixedPointFinder,
     SolverOutput,
 )
+from dynalyze.fixedpoints.sharing import chord_trial, gather, shared_directions
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["LevenbergMarquardtFinder"]
@@ -75,6 +81,17 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         to move every point by damped steps only, which keeps points that reach
         the tolerance spread along a slow manifold rather than jumping along it
         to its exact roots (what :class:`dynalyze.LineAttractor` does).
+    share_radius : float
+        Shared factorisations (:mod:`dynalyze.fixedpoints.sharing`): points
+        taking Newton steps that have gathered within this distance of a
+        lower-speed point with the same input take chord steps with that
+        point's factorisation of ``J - I`` instead of factorising their own,
+        as long as each such step shrinks their residual by ``contraction``
+        or more (otherwise they take their own Newton step next). ``0`` turns
+        it off. The chord steps are counted among the ``iterations`` and apart
+        (``shared_steps``).
+    contraction : float
+        Least shrinking of ``||F(h) - h||`` a chord step must achieve to be kept.
     bounded : bool
         Keep the iterates inside the system's :attr:`~RecurrentSystem.state_bounds`
         (the box no trajectory leaves, e.g. ``[-1, 1]`` for a tanh GRU) by
@@ -103,6 +120,8 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     initial_damping: float = attrs.field(default=1e-3, validator=attrs_positive)
     step_tol: float = attrs.field(default=1e-15, validator=attrs_positive)
     newton_steps: bool = True
+    share_radius: float = attrs.field(default=0.5, validator=attrs_non_negative)
+    contraction: float = attrs.field(default=0.25, validator=attrs_unit_interval)
     bounded: bool = True
 
     def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
@@ -110,6 +129,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         chunk = max(1, _CHUNK_BYTES // (3 * 8 * d * d))
         states = np.empty_like(h0)
         iterations = np.zeros(n, dtype=np.int64)
+        shared = np.zeros(n, dtype=np.int64)
         stop = np.empty(n, dtype=np.int8)
         with (
             tqdm(
@@ -120,183 +140,309 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         ):
             for start in range(0, n, chunk):
                 part = slice(start, min(start + chunk, n))
-                states[part], iterations[part], stop[part] = self._solve_chunk(
-                    system, h0[part], x[part], bar
-                )
-        return SolverOutput(states, iterations, stop)
+                it = self._solve_chunk(system, h0[part], x[part], bar)
+                states[part], iterations[part], stop[part] = it.h, it.iterations, it.stop
+                shared[part] = it.shared
+        return SolverOutput(states, iterations, stop, shared_steps=shared)
 
     def _solve_chunk(
         self, system: RecurrentSystem, h0: FloatArray, x: FloatArray, bar: tqdm[Any]
-    ) -> tuple[FloatArray, np.ndarray, np.ndarray]:
-        m, d = h0.shape
-        h = h0.copy()
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = system._step(h, x) - h
-        cost = 0.5 * np.einsum("ni,ni->n", r, r)
-        iterations = np.zeros(m, dtype=np.int64)
-        stop = np.full(m, _RUNNING, dtype=np.int8)  # why each point stopped
-        newton = np.full(m, self.newton_steps)  # still trying full Newton steps
-        newton_step = np.zeros((m, d))
-        mu = np.zeros(m)
-        nu = np.full(m, 2.0)
-        normal = np.empty((m, d, d))  # A^T A (points in damped mode)
-        grad = np.empty((m, d))  # A^T r
-        trace = np.zeros(m)  # trace(A^T A)
-        bounds = system.state_bounds if self.bounded else None
-
-        active = np.flatnonzero(~(cost <= self.tol))
-        bar.update(m - active.size)
+    ) -> _Iterates:
+        """Iterate one chunk of points until each converges, stops or runs out of budget."""
+        it = _Iterates.start(system, h0, x, newton=self.newton_steps)
+        active = np.flatnonzero(~(it.cost <= self.tol))
+        bar.update(it.h.shape[0] - active.size)
         relinearize = active
         while active.size:
             if relinearize.size:
-                # Newton points: the full step solves A delta = -r (no normal equations).
-                rel_newton = relinearize[newton[relinearize]]
-                if rel_newton.size:
-                    newton_step[rel_newton] = map_batches(
-                        partial(_newton_directions, system),
-                        [h[rel_newton], x[rel_newton], r[rel_newton]],
-                    )
-                rel_damped = relinearize[~newton[relinearize]]
-                if rel_damped.size:
-                    active = self._linearize_damped(
-                        system,
-                        h,
-                        x,
-                        r,
-                        cost,
-                        rel_damped,
-                        normal,
-                        grad,
-                        trace,
-                        mu,
-                        stop,
-                        active,
-                        bar,
-                    )
-                    if not active.size:
-                        break
+                active = self._relinearize(system, it, relinearize, active, bar)
+                if not active.size:
+                    break
+            trial = self._trial_steps(system, it, active)
+            active, relinearize = self._update(it, active, trial, bar)
+        it.stop[it.cost <= self.tol] = STOP_TOLERANCE
+        it.stop[it.stop == _RUNNING] = STOP_BUDGET
+        return it
 
-            is_newton = newton[active]
-            delta = np.empty((active.size, d))
-            trial = np.empty((active.size, d))
-            r_trial = np.empty((active.size, d))
-            cost_trial = np.full(active.size, np.inf)
-            accept = np.zeros(active.size, dtype=bool)
-            rho = np.zeros(active.size)
-            if is_newton.any():
-                at = active[is_newton]
-                found, step, state, res, value = _newton_line_search(
-                    system, h[at], x[at], newton_step[at], cost[at], bounds
-                )
-                delta[is_newton], trial[is_newton] = step, state
-                r_trial[is_newton], cost_trial[is_newton] = res, value
-                accept[is_newton] = found
-            damped_pos = np.flatnonzero(~is_newton)
-            damped = active[damped_pos]
-            if damped.size:
-                step = map_batches(
-                    partial(_damped_step, normal), [damped, mu[damped], grad[damped]]
-                )
-                predicted = 0.5 * np.einsum(
-                    "ni,ni->n", step, mu[damped, None] * step - grad[damped]
-                )
-                state = h[damped] + step
-                if bounds is not None:
-                    # Projected step: stay in the invariant box of reachable states.
-                    inside = np.clip(state, bounds[0], bounds[1])
-                    moved = np.flatnonzero(np.any(inside != state, axis=1))
-                    if moved.size:
-                        state[moved] = inside[moved]
-                        step[moved] = state[moved] - h[damped[moved]]
-                        # Decrease the quadratic model predicts for the projected step.
-                        curvature = np.einsum("nij,nj->ni", normal[damped[moved]], step[moved])
-                        predicted[moved] = -(
-                            np.einsum("ni,ni->n", step[moved], grad[damped[moved]])
-                            + 0.5 * np.einsum("ni,ni->n", step[moved], curvature)
-                        )
-                with np.errstate(over="ignore", invalid="ignore"):
-                    res = system._step(state, x[damped]) - state
-                    value = 0.5 * np.einsum("ni,ni->n", res, res)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    ratio = (cost[damped] - value) / predicted
-                delta[damped_pos], trial[damped_pos] = step, state
-                r_trial[damped_pos], cost_trial[damped_pos] = res, value
-                rho[damped_pos] = ratio
-                accept[damped_pos] = np.isfinite(value) & (value < cost[damped]) & (ratio > 0)
+    def _relinearize(
+        self,
+        system: RecurrentSystem,
+        it: _Iterates,
+        index: np.ndarray,
+        active: np.ndarray,
+        bar: tqdm[Any],
+    ) -> np.ndarray:
+        """New steps at the points that moved: Newton directions or damped normal equations.
 
-            iterations[active] += 1
-            acc, rej = active[accept], active[~accept]
-            small = np.linalg.norm(delta[accept], axis=1) <= self.step_tol * (
-                np.linalg.norm(h[acc], axis=1) + self.step_tol
+        Returns the points still active (damped points can turn out stationary).
+        """
+        rel_newton = index[it.newton[index]]
+        if rel_newton.size:
+            self._newton_directions(system, it, rel_newton)
+        rel_damped = index[~it.newton[index]]
+        if rel_damped.size:
+            active = self._linearize_damped(system, it, rel_damped, active, bar)
+        return active
+
+    def _newton_directions(self, system: RecurrentSystem, it: _Iterates, index: np.ndarray) -> None:
+        """Newton directions at ``index``: shared factorisations where points have gathered."""
+        it.chord[index] = False
+        own = index
+        if self.share_radius > 0 and index.size > 1:
+            groups = gather(
+                it.h[index], it.x[index], it.cost[index], ~it.own[index], self.share_radius
             )
-            h[acc], r[acc], cost[acc] = trial[accept], r_trial[accept], cost_trial[accept]
-            acc_damped = acc[~newton[acc]]
-            mu[acc_damped] *= np.maximum(
-                1.0 / 3.0, 1.0 - (2.0 * rho[accept & ~is_newton] - 1.0) ** 3
+            if groups.members:
+                step, ok = shared_directions(
+                    system,
+                    it.h[index],
+                    it.x[index],
+                    it.r[index],
+                    groups,
+                    max_leader_step=self.share_radius,
+                )
+                it.newton_step[index[ok]] = step[ok]
+                # The leaders' steps are their own Newton steps; their members' are chord steps.
+                it.chord[index[ok]] = True
+                it.chord[index[groups.leaders]] = False
+                own = index[~ok]
+        it.own[index] = False
+        if own.size:
+            it.newton_step[own] = map_batches(
+                partial(_newton_directions, system), [it.h[own], it.x[own], it.r[own]]
             )
-            nu[acc_damped] = 2.0
-            rej_newton = rej[newton[rej]]
-            rej_damped = rej[~newton[rej]]
-            mu[rej_damped] *= nu[rej_damped]
-            nu[rej_damped] *= 2.0
-            # A rejected Newton step (no step length along it lowers the speed): switch the
-            # point to damped (LM) steps from here on.
-            newton[rej_newton] = False
 
-            stop[acc[small]] = STOP_SMALL_STEP
-            # Damping this large means no damped step lowers the speed any more.
-            hopeless = mu[rej_damped] > 1e16 * np.maximum(1.0, trace[rej_damped])
-            stop[rej_damped[hopeless]] = STOP_DAMPING
-            reached = cost[active] <= self.tol
-            stop[active[reached]] = STOP_TOLERANCE
-            done = reached | (stop[active] != _RUNNING) | (iterations[active] >= self.max_iter)
-            bar.update(int(done.sum()))
-            keep = ~done
-            still = np.zeros(m, dtype=bool)
-            still[active[keep]] = True
-            # Accepted points move (new linearization); rejected Newton points need the
-            # normal equations at their unchanged state.
-            relinearize = np.union1d(acc, rej_newton)
-            relinearize = relinearize[still[relinearize]]
-            active = active[keep]
-        stop[cost <= self.tol] = STOP_TOLERANCE
-        stop[stop == _RUNNING] = STOP_BUDGET
-        return h, iterations, stop
+    def _trial_steps(self, system: RecurrentSystem, it: _Iterates, active: np.ndarray) -> _Trial:
+        """One trial step per active point: Newton (line search), chord or damped."""
+        bounds = system.state_bounds if self.bounded else None
+        trial = _Trial.empty(active.size, it.h.shape[1])
+        is_newton = it.newton[active]
+        is_chord = it.chord[active] & is_newton
+        own_newton = np.flatnonzero(is_newton & ~is_chord)
+        if own_newton.size:
+            at = active[own_newton]
+            found, *moved = _newton_line_search(
+                system, it.h[at], it.x[at], it.newton_step[at], it.cost[at], bounds
+            )
+            trial.set(own_newton, found, *moved)
+        chord = np.flatnonzero(is_chord)
+        if chord.size:
+            at = active[chord]
+            found, state, res, value = chord_trial(
+                system,
+                it.h[at],
+                it.x[at],
+                it.newton_step[at],
+                it.cost[at],
+                bounds,
+                self.contraction,
+            )
+            trial.set(chord, found, state - it.h[at], state, res, value)
+        damped_pos = np.flatnonzero(~is_newton)
+        if damped_pos.size:
+            self._damped_trials(system, it, active[damped_pos], damped_pos, trial, bounds)
+        return trial
+
+    def _damped_trials(
+        self,
+        system: RecurrentSystem,
+        it: _Iterates,
+        damped: np.ndarray,
+        pos: np.ndarray,
+        trial: _Trial,
+        bounds: tuple[FloatArray, FloatArray] | None,
+    ) -> None:
+        """Damped LM steps (projected onto the state box) and their gain ratios into ``trial``."""
+        step = map_batches(
+            partial(_damped_step, it.normal), [damped, it.mu[damped], it.grad[damped]]
+        )
+        predicted = 0.5 * np.einsum("ni,ni->n", step, it.mu[damped, None] * step - it.grad[damped])
+        state = it.h[damped] + step
+        if bounds is not None:
+            # Projected step: stay in the invariant box of reachable states.
+            inside = np.clip(state, bounds[0], bounds[1])
+            moved = np.flatnonzero(np.any(inside != state, axis=1))
+            if moved.size:
+                state[moved] = inside[moved]
+                step[moved] = state[moved] - it.h[damped[moved]]
+                # Decrease the quadratic model predicts for the projected step.
+                curvature = np.einsum("nij,nj->ni", it.normal[damped[moved]], step[moved])
+                predicted[moved] = -(
+                    np.einsum("ni,ni->n", step[moved], it.grad[damped[moved]])
+                    + 0.5 * np.einsum("ni,ni->n", step[moved], curvature)
+                )
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = system._step(state, it.x[damped]) - state
+            value = 0.5 * np.einsum("ni,ni->n", res, res)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = (it.cost[damped] - value) / predicted
+        accept = np.isfinite(value) & (value < it.cost[damped]) & (ratio > 0)
+        trial.set(pos, accept, step, state, res, value)
+        trial.rho[pos] = ratio
+
+    def _update(
+        self, it: _Iterates, active: np.ndarray, trial: _Trial, bar: tqdm[Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Accept or reject the trial steps, adapt the damping, stop finished points.
+
+        Returns the points still active and those among them that need new steps.
+        """
+        accept = trial.accept
+        is_newton = it.newton[active]
+        is_chord = it.chord[active] & is_newton
+        it.iterations[active] += 1
+        it.shared[active[is_chord]] += 1
+        acc, rej = active[accept], active[~accept]
+        small = np.linalg.norm(trial.delta[accept], axis=1) <= self.step_tol * (
+            np.linalg.norm(it.h[acc], axis=1) + self.step_tol
+        )
+        it.h[acc], it.r[acc], it.cost[acc] = (
+            trial.state[accept],
+            trial.res[accept],
+            trial.value[accept],
+        )
+        acc_damped = acc[~it.newton[acc]]
+        it.mu[acc_damped] *= np.maximum(
+            1.0 / 3.0, 1.0 - (2.0 * trial.rho[accept & ~is_newton] - 1.0) ** 3
+        )
+        it.nu[acc_damped] = 2.0
+        rej_newton = rej[it.newton[rej] & ~it.chord[rej]]
+        rej_chord = rej[it.newton[rej] & it.chord[rej]]
+        rej_damped = rej[~it.newton[rej]]
+        it.mu[rej_damped] *= it.nu[rej_damped]
+        it.nu[rej_damped] *= 2.0
+        # A rejected Newton step (no step length along it lowers the speed): switch the
+        # point to damped (LM) steps from here on. A rejected chord step: its own Newton
+        # step next, from where it is.
+        it.newton[rej_newton] = False
+        it.own[rej_chord] = True
+
+        it.stop[acc[small]] = STOP_SMALL_STEP
+        # Damping this large means no damped step lowers the speed any more.
+        hopeless = it.mu[rej_damped] > 1e16 * np.maximum(1.0, it.trace[rej_damped])
+        it.stop[rej_damped[hopeless]] = STOP_DAMPING
+        reached = it.cost[active] <= self.tol
+        it.stop[active[reached]] = STOP_TOLERANCE
+        done = reached | (it.stop[active] != _RUNNING) | (it.iterations[active] >= self.max_iter)
+        bar.update(int(done.sum()))
+        still = np.zeros(it.h.shape[0], dtype=bool)
+        still[active[~done]] = True
+        # Accepted points move (new linearization); rejected Newton points need the
+        # normal equations at their unchanged state, rejected chord points their own step.
+        relinearize = np.union1d(acc, np.union1d(rej_newton, rej_chord))
+        return active[~done], relinearize[still[relinearize]]
 
     def _linearize_damped(
         self,
         system: RecurrentSystem,
-        h: FloatArray,
-        x: FloatArray,
-        r: FloatArray,
-        cost: FloatArray,
+        it: _Iterates,
         index: np.ndarray,
-        normal: FloatArray,
-        grad: FloatArray,
-        trace: FloatArray,
-        mu: FloatArray,
-        stop: np.ndarray,
         active: np.ndarray,
         bar: tqdm[Any],
     ) -> np.ndarray:
         """Normal equations at ``index``; flag stationary points; return the still-active."""
-        d = h.shape[1]
+        d = it.h.shape[1]
         # Written into `normal` by the workers: no full-size gather or scatter here.
-        diag, grad[index] = map_batches(
-            partial(_damped_linearization, system, normal), [index, h[index], x[index], r[index]]
+        diag, it.grad[index] = map_batches(
+            partial(_damped_linearization, system, it.normal),
+            [index, it.h[index], it.x[index], it.r[index]],
         )
-        trace[index] = diag.sum(axis=1)
-        fresh = mu[index] == 0.0
-        mu[index[fresh]] = self.initial_damping * np.maximum(diag[fresh].max(axis=1), 1e-12)
+        it.trace[index] = diag.sum(axis=1)
+        fresh = it.mu[index] == 0.0
+        it.mu[index[fresh]] = self.initial_damping * np.maximum(diag[fresh].max(axis=1), 1e-12)
         # Stationary points of the speed above tolerance: slow points.
         # The same scale-free test as the status (FixedPointFinder._relative_gradient).
-        scale = np.maximum(np.sqrt(diag.sum(axis=1) / d), 1.0) * np.sqrt(2.0 * cost[index])
-        flat = np.linalg.norm(grad[index], axis=1) <= self.stationarity_tol * scale
-        stop[index[flat]] = STOP_STATIONARY
+        scale = np.maximum(np.sqrt(diag.sum(axis=1) / d), 1.0) * np.sqrt(2.0 * it.cost[index])
+        flat = np.linalg.norm(it.grad[index], axis=1) <= self.stationarity_tol * scale
+        it.stop[index[flat]] = STOP_STATIONARY
         if flat.any():
-            active = active[stop[active] == _RUNNING]
+            active = active[it.stop[active] == _RUNNING]
             bar.update(int(flat.sum()))
         return active
+
+
+@attrs.define
+class _Iterates:
+    """The mutable state of one chunk's search, one row per point."""
+
+    h: FloatArray
+    x: FloatArray
+    r: FloatArray  # F(h, x) - h
+    cost: FloatArray  # q = 1/2 ||r||^2
+    iterations: np.ndarray
+    shared: np.ndarray  # iterations whose step came from another point's factorisation
+    stop: np.ndarray  # why each point stopped (_RUNNING while it goes on)
+    newton: np.ndarray  # still taking Newton steps (else damped LM)
+    own: np.ndarray  # a chord step failed: its own Newton step next
+    chord: np.ndarray  # this iteration's step is a chord step
+    newton_step: FloatArray
+    mu: FloatArray  # damping
+    nu: FloatArray  # damping growth after a rejection
+    normal: FloatArray  # A^T A (points in damped mode)
+    grad: FloatArray  # A^T r
+    trace: FloatArray  # trace(A^T A)
+
+    @classmethod
+    def start(
+        cls, system: RecurrentSystem, h0: FloatArray, x: FloatArray, *, newton: bool
+    ) -> _Iterates:
+        m, d = h0.shape
+        h = h0.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = system._step(h, x) - h
+        return cls(
+            h=h,
+            x=x,
+            r=r,
+            cost=0.5 * np.einsum("ni,ni->n", r, r),
+            iterations=np.zeros(m, dtype=np.int64),
+            shared=np.zeros(m, dtype=np.int64),
+            stop=np.full(m, _RUNNING, dtype=np.int8),
+            newton=np.full(m, newton),
+            own=np.zeros(m, dtype=bool),
+            chord=np.zeros(m, dtype=bool),
+            newton_step=np.zeros((m, d)),
+            mu=np.zeros(m),
+            nu=np.full(m, 2.0),
+            normal=np.empty((m, d, d)),
+            grad=np.empty((m, d)),
+            trace=np.zeros(m),
+        )
+
+
+@attrs.define
+class _Trial:
+    """Each active point's trial step: the step, where it lands, and whether it is taken."""
+
+    delta: FloatArray
+    state: FloatArray
+    res: FloatArray
+    value: FloatArray
+    accept: np.ndarray
+    rho: FloatArray  # gain ratio of damped steps
+
+    @classmethod
+    def empty(cls, k: int, d: int) -> _Trial:
+        return cls(
+            delta=np.empty((k, d)),
+            state=np.empty((k, d)),
+            res=np.empty((k, d)),
+            value=np.full(k, np.inf),
+            accept=np.zeros(k, dtype=bool),
+            rho=np.zeros(k),
+        )
+
+    def set(
+        self,
+        pos: np.ndarray,
+        accept: np.ndarray,
+        delta: FloatArray,
+        state: FloatArray,
+        res: FloatArray,
+        value: FloatArray,
+    ) -> None:
+        self.accept[pos], self.delta[pos], self.state[pos] = accept, delta, state
+        self.res[pos], self.value[pos] = res, value
 
 
 #: Bytes of the Jacobians one worker holds at a time: small blocks keep the buffers
