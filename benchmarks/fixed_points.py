@@ -108,12 +108,16 @@ from dynalyze.fixedpoints import (
     find_fixed_points,
     unique_fixed_points,
 )
+from dynalyze.fixedpoints.base import CONVERGED, SLOW_MANIFOLD, SLOW_POINT
 from dynalyze.linearization import Linearization, linearize
 from dynalyze.systems.base import RecurrentSystem
 from dynalyze.systems.gru import GRUSystem
 
 #: The PyTorch extension's source folder (used when dynalyze-torch is not installed).
 TORCH_EXTENSION = Path(__file__).resolve().parents[1] / "extensions" / "dynalyze-torch" / "src"
+
+#: Statuses that say where a search ended: converged, slow point, slow manifold.
+SETTLED = (CONVERGED, SLOW_POINT, SLOW_MANIFOLD)
 
 #: Spurious: reported as a fixed point with a recomputed q above this many tolerances.
 SPURIOUS_FACTOR = 10.0
@@ -197,6 +201,7 @@ def row(
     unique: int,
     iterations: int,
     reference: float | None,
+    classified: np.ndarray | None = None,
 ) -> dict[str, Any]:
     speed = recomputed_speed(system, states)
     spurious = claimed & ((speed > SPURIOUS_FACTOR * tol) | outside_box(system, states))
@@ -211,6 +216,7 @@ def row(
         "q max all": _max(speed),
         "unique": unique,
         "spurious": int(spurious.sum()),
+        "settled": float(np.mean(classified)) if classified is not None else float("nan"),
         "x dyn": seconds / reference if reference else 1.0,
     }
 
@@ -240,6 +246,7 @@ def dynalyze_row(
         int(unique.shape[0]),
         int(ds["iterations"].values.max()),
         reference,
+        np.isin(ds["status"].values, SETTLED),
     )
     return out, unique
 
@@ -456,7 +463,7 @@ def _end_to_end(
     true = (speed <= SPURIOUS_FACTOR * tol) & ~outside_box(system, points)
     return {
         "system": label,
-        "tool": tool,
+        "finder": tool,
         "tol": tol,
         "wall s": seconds,
         "unique": int(points.shape[0]),

@@ -127,7 +127,12 @@ def fixedpointfinder_available() -> bool:
 def test_fixed_points_quick_runs_the_real_fixedpointfinder_when_present(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     payload = check_output(run_benchmark("fixed_points.py", "--json", str(out), cwd=tmp_path), out)
-    rows = [row for table in payload["tables"].values() for row in table]
+    rows = [
+        row
+        for title, table in payload["tables"].items()
+        if "Fixed points" in title
+        for row in table
+    ]
     anchor = [row for row in rows if row["finder"].startswith("FixedPointFinder")]
     if not fixedpointfinder_available():
         assert not anchor
@@ -140,7 +145,15 @@ def test_fixed_points_quick_runs_the_real_fixedpointfinder_when_present(tmp_path
         if row["finder"].startswith("dynalyze LM"):
             # Ours: every start reaches the tolerance, none spurious, q recomputed in float64.
             assert row["reach tol"] == 1.0 and row["spurious"] == 0
-            assert row["q max"] <= row["tol"]
+            assert row["q max"] <= row["tol"] and row["settled"] == 1.0
+    # The whole job as each tool runs it (find, unique, Jacobians and eigenvectors), per
+    # thread count: dynalyze's unique points are all true roots.
+    whole = [
+        row for title, table in payload["tables"].items() if "end to end" in title for row in table
+    ]
+    assert len(whole) == 3 * 2
+    ours = [row for row in whole if row["finder"].startswith("dynalyze")]
+    assert ours and all(row["true roots"] == row["unique"] >= 1 for row in ours)
 
 
 def test_readme_results_block_is_generated_from_the_recorded_run():

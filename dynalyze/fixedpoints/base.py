@@ -20,7 +20,16 @@ decided from the returned state itself, not from the solver's word:
 ``at_bounds``
     like ``stalled``, but on the face of the system's state box, where the
     projected steps cannot go further (the unconstrained minimum lies outside
-    the reachable states). Nothing is dropped; :func:`unique_fixed_points`
+    the reachable states);
+``slow_manifold``
+    above the tolerance and not stationary, but its residual lies (almost)
+    entirely along nearly neutral directions, where ``J - I`` nearly vanishes
+    (90% or more of ``q``, recomputed, along directions whose singular values
+    are about ``neutral_tol`` or less): a point of
+    a slow manifold, e.g. a near-continuum of fixed points, where the flow
+    crawls along the manifold and no step of any local solver lowers ``q``
+    much. A search that stops there is not a failed one; more iterations
+    would only crawl. Nothing is dropped; :func:`unique_fixed_points`
 selects.
 """
 
@@ -45,6 +54,7 @@ from dynalyze._validation import (
     attrs_positive_int,
 )
 from dynalyze.errors import InputShapeError
+from dynalyze.fixedpoints.neutral import NEUTRAL_SHARE, neutral_share
 from dynalyze.fixedpoints.selection import deduplicate, outlier_mask
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.systems.base import RecurrentSystem
@@ -53,6 +63,7 @@ __all__ = [
     "AT_BOUNDS",
     "CONVERGED",
     "FAILED",
+    "SLOW_MANIFOLD",
     "SLOW_POINT",
     "STALLED",
     "FixedPointFinder",
@@ -62,10 +73,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CONVERGED, SLOW_POINT, FAILED, STALLED, AT_BOUNDS = 0, 1, 2, 3, 4
+CONVERGED, SLOW_POINT, FAILED, STALLED, AT_BOUNDS, SLOW_MANIFOLD = 0, 1, 2, 3, 4, 5
 
 #: Why a solver stopped iterating a point (:attr:`SolverOutput.stop_reason`).
-STOP_TOLERANCE, STOP_STATIONARY, STOP_SMALL_STEP, STOP_DAMPING, STOP_BUDGET = 0, 1, 2, 3, 4
+STOP_TOLERANCE, STOP_STATIONARY, STOP_SMALL_STEP, STOP_DAMPING, STOP_BUDGET, STOP_NEUTRAL = range(6)
 
 
 @attrs.frozen
@@ -82,8 +93,9 @@ class SolverOutput:
         Why the solver stopped each point: ``STOP_TOLERANCE`` (0, speed below
         tolerance), ``STOP_STATIONARY`` (1, its own stationarity test),
         ``STOP_SMALL_STEP`` (2, accepted steps too small to matter),
-        ``STOP_DAMPING`` (3, no damped step lowered the speed) or
-        ``STOP_BUDGET`` (4, iteration budget). The status is decided again
+        ``STOP_DAMPING`` (3, no damped step lowered the speed),
+        ``STOP_BUDGET`` (4, iteration budget) or ``STOP_NEUTRAL`` (5, crawling
+        along nearly neutral directions). The status is decided again
         from the returned states (see :mod:`dynalyze.fixedpoints.base`).
     shared_steps : ndarray of int, shape (n,), optional
         How many of the iterations took a step with another point's
@@ -146,6 +158,14 @@ class FixedPointFinder(abc.ABC):
         the speed ``||(J - I)^T r|| / (max(||J - I||_F / sqrt(N), 1) ||r||)`` is below
         this (a stationary point of the speed); otherwise it stalled, stopped
         at the state bounds or failed (see the module docstring).
+    neutral_tol : float
+        A non-converged, non-stationary candidate with 90% or more of its
+        speed along nearly neutral directions of ``J - I`` is on a slow
+        manifold (status ``slow_manifold``; see
+        :mod:`dynalyze.fixedpoints.neutral`). A direction whose singular value
+        is ``neutral_tol / 3`` counts 81% neutral, ``neutral_tol`` 25%,
+        ``3 neutral_tol`` 1%: with the default 0.03, directions with time
+        constants of about 100 steps or more count fully.
     progress : bool
         Show a progress bar.
 
@@ -173,6 +193,7 @@ class FixedPointFinder(abc.ABC):
     dedup_tol: float = attrs.field(default=1e-3, validator=attrs_non_negative)
     outlier_scale: float | None = attrs.field(default=10.0, validator=attrs_optional_positive)
     stationarity_tol: float = attrs.field(default=1e-6, validator=attrs_positive)
+    neutral_tol: float = attrs.field(default=3e-2, validator=attrs_positive)
     progress: bool = False
 
     def find(
@@ -254,13 +275,20 @@ class FixedPointFinder(abc.ABC):
         # The scale-free stationarity test needs ||J - I||: only where it decides the status.
         undecided = rows[~(speed[rows] <= self.tol)]
         chunk = max(1, 2**24 // (h.shape[1] ** 2))
+        neutral = np.zeros(h.shape[0])
         for begin in range(0, undecided.size, chunk):
             part = undecided[begin : begin + chunk]
             jac = system._jacobian_state(h[part], x[part])
             relative_grad[part] = _relative_gradient(jac, residual[part], grad_norm[part])
+            neutral[part] = neutral_share(jac, residual[part], self.neutral_tol)
         _, speed0 = residual_and_speed(system, h0, x)
         status = _status(
-            system, h, speed, relative_grad, out.stop_reason, self.tol, self.stationarity_tol
+            system,
+            h,
+            speed,
+            (relative_grad, neutral),
+            out.stop_reason,
+            (self.tol, self.stationarity_tol),
         )
 
         joint = np.concatenate([np.where(finite[:, None], h, 0.0), x], axis=1)
@@ -324,6 +352,7 @@ STATUS_CODES = {
     FAILED: "failed",
     STALLED: "stalled",
     AT_BOUNDS: "at_bounds",
+    SLOW_MANIFOLD: "slow_manifold",
 }
 
 
@@ -331,12 +360,18 @@ def _status(
     system: RecurrentSystem,
     h: FloatArray,
     speed: FloatArray,
-    relative_grad: FloatArray,
+    gradient: tuple[FloatArray, FloatArray],
     stop_reason: NDArray[np.int8],
-    tol: float,
-    stationarity_tol: float,
+    tols: tuple[float, float],
 ) -> NDArray[np.int8]:
-    """Status of each returned state, from its recomputed speed and gradient."""
+    """Status of each returned state, from its recomputed speed and gradient.
+
+    ``gradient``: the relative gradient and the neutral share
+    (:func:`~dynalyze.fixedpoints.neutral.neutral_share`); ``tols``: the speed
+    tolerance and ``stationarity_tol``.
+    """
+    relative_grad, neutral = gradient
+    tol, stationarity_tol = tols
     finite = np.all(np.isfinite(h), axis=1)
     status = np.full(h.shape[0], FAILED, dtype=np.int8)
     early = np.isin(stop_reason, (STOP_STATIONARY, STOP_SMALL_STEP, STOP_DAMPING))
@@ -347,6 +382,7 @@ def _status(
         width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
         on_face = np.any((h <= lo + 1e-9 * width) | (h >= hi - 1e-9 * width), axis=1)
         status[finite & early & on_face] = AT_BOUNDS
+    status[finite & (neutral >= NEUTRAL_SHARE)] = SLOW_MANIFOLD
     status[finite & (relative_grad <= stationarity_tol)] = SLOW_POINT
     status[finite & (speed <= tol)] = CONVERGED
     return status

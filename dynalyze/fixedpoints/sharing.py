@@ -48,6 +48,13 @@ class Groups:
         Each group's positions, its leader first; every group has two or more.
     alone : ndarray
         Positions in no group: they take their own Newton step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> groups = Groups([np.array([3, 0, 1])], np.array([2]))
+    >>> groups.leaders.tolist(), groups.alone.tolist()
+    ([3], [2])
     """
 
     members: list[np.ndarray]

@@ -66,7 +66,14 @@ DIMENSIONS: Mapping[str, str] = MappingProxyType(_DIMENSIONS)
 
 #: Fixed-point solver status.
 STATUS_FLAGS: Mapping[int, str] = MappingProxyType(
-    {0: "converged", 1: "slow_point", 2: "failed", 3: "stalled", 4: "at_bounds"}
+    {
+        0: "converged",
+        1: "slow_point",
+        2: "failed",
+        3: "stalled",
+        4: "at_bounds",
+        5: "slow_manifold",
+    }
 )
 #: Linear stability class of an expansion point.
 STABILITY_FLAGS: Mapping[int, str] = MappingProxyType(
@@ -186,7 +193,10 @@ _VARIABLES: dict[str, VariableSpec] = {
         "above the tolerance (relative gradient below stationarity_tol); failed: neither "
         "within the iteration budget; stalled: the solver stopped early (tiny steps or "
         "no damped step lowered the speed) at a non-stationary point; at_bounds: the same "
-        "on the face of the state box",
+        "on the face of the state box; slow_manifold: above the tolerance, its residual "
+        "along nearly neutral directions of J - I (90% of the speed or more along singular "
+        "directions below neutral_tol): "
+        "a point of a slow manifold, where the flow crawls",
     ),
     "is_duplicate": _V(
         ("fixed_point",),

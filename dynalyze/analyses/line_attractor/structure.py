@@ -326,8 +326,15 @@ def _newton_roots(
 
     if starts.shape[0] == 0:
         return np.zeros((0, system.state_dim)), np.zeros(0, dtype=np.int64)
+    # Each root by its own Newton iteration (no shared factorisations): the recorded roots
+    # stay exactly where their starts lead.
     finder = LevenbergMarquardtFinder(
-        newton_steps=True, tol=root_tol, max_iter=max_iter, dedup_tol=0.0, outlier_scale=None
+        newton_steps=True,
+        tol=root_tol,
+        max_iter=max_iter,
+        dedup_tol=0.0,
+        outlier_scale=None,
+        share_radius=0.0,
     )
     found = finder.find(system, starts)
     ok = found["status"].values == 0

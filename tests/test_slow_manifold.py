@@ -1,0 +1,108 @@
+"""Searches that end on a slow manifold are said to, not reported as failed.
+
+A constructed map whose answer is known: a stiff direction that settles at once and a
+nearly neutral direction along which the residual never vanishes (no fixed point, no
+stationary point of the speed): every search must end as ``slow_manifold``, soon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dynalyze.fixedpoints import LevenbergMarquardtFinder
+from dynalyze.fixedpoints.base import FAILED, SLOW_MANIFOLD
+from dynalyze.fixedpoints.neutral import neutral_share
+from dynalyze.systems import RecurrentSystem, SimpleRNNSystem
+
+DRIFT = 1e-3
+
+
+class SlowDrift(RecurrentSystem):
+    """h1' = 0.3 sin(h2) (stiff), h2' = h2 + DRIFT (2 + tanh(h2 / 10)) in the box [-2, 2]^2.
+
+    The manifold h1 = 0.3 sin(h2) drifts at a speed that never vanishes in the box
+    and changes by about 1e-4 per unit along it: no fixed point, and the speed's
+    gradient there is about 1e-4 of the residual (not a stationary point).
+    """
+
+    name = "test-slow-drift"
+
+    @property
+    def state_dim(self) -> int:
+        return 2
+
+    @property
+    def input_dim(self) -> int:
+        return 1
+
+    def _step(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+        h1 = 0.3 * np.sin(h[:, 1])
+        h2 = h[:, 1] + DRIFT * (2.0 + np.tanh(h[:, 1] / 10.0))
+        return np.stack([h1, h2], axis=1) + 0.0 * x
+
+    def _jacobian_state(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+        jac = np.zeros((h.shape[0], 2, 2))
+        jac[:, 0, 1] = 0.3 * np.cos(h[:, 1])
+        jac[:, 1, 1] = 1.0 + 0.1 * DRIFT / np.cosh(h[:, 1] / 10.0) ** 2
+        return jac
+
+    @property
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.full(2, -2.0), np.full(2, 2.0)
+
+    def _jacobian_input(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.zeros((h.shape[0], 2, 1))
+
+
+@pytest.mark.parametrize("newton_steps", [True, False])
+def test_searches_on_a_drifting_manifold_end_as_slow_manifold(newton_steps):
+    starts = np.random.default_rng(0).uniform(-1, 1, size=(16, 2))
+    finder = LevenbergMarquardtFinder(newton_steps=newton_steps, tol=1e-12)
+    ds = finder.find(SlowDrift(), starts)
+    assert (ds["status"].values == SLOW_MANIFOLD).all()
+    assert ds.dynalyze.labels("status").values.tolist() == ["slow_manifold"] * 16
+    # On the manifold: 90% of the speed or more is the drift's, the stiff residual is small.
+    h = ds["fixed_point_state"].values
+    stiff = 0.5 * (0.3 * np.sin(h[:, 1]) - h[:, 0]) ** 2
+    assert (stiff <= 0.1 * ds["speed"].values).all()
+    assert (ds["speed"].values >= 0.5 * DRIFT**2).all()
+    # Found crawling and stopped, instead of spending the whole budget.
+    assert ds["iterations"].values.max() < 60
+    crawled = LevenbergMarquardtFinder(newton_steps=newton_steps, tol=1e-12, crawl_window=0).find(
+        SlowDrift(), starts
+    )
+    assert (crawled["iterations"].values == 200).all()
+    # The status is decided from the returned state: the crawl ends on the manifold too.
+    assert (crawled["status"].values == SLOW_MANIFOLD).all()
+
+
+def test_a_search_out_of_budget_off_any_manifold_still_failed():
+    rng = np.random.default_rng(5)
+    n = 16
+    hard = SimpleRNNSystem(np.zeros((1, n)), rng.normal(scale=3 / np.sqrt(n), size=(n, n)))
+    ds = LevenbergMarquardtFinder(max_iter=1).find(hard, rng.normal(size=(20, n)))
+    assert (ds["status"].values == FAILED).any()
+    assert not (ds["status"].values == SLOW_MANIFOLD).any()
+
+
+def test_neutral_share_matches_the_singular_value_filter():
+    """Closed form: sum_i c_i^2 (eps^2 / (s_i^2 + eps^2))^2 / sum_i c_i^2 over r = sum c_i u_i."""
+    rng = np.random.default_rng(3)
+    n, eps = 12, 0.03
+    u, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    v, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    sigma = np.geomspace(2.0, 1e-4, n)
+    a = u @ np.diag(sigma) @ v.T
+    coeff = rng.normal(size=n)
+    residual = u @ coeff
+    expected = np.sum(coeff**2 * (eps**2 / (sigma**2 + eps**2)) ** 2) / np.sum(coeff**2)
+    share = neutral_share((a + np.eye(n))[None], residual[None], eps)
+    np.testing.assert_allclose(share, [expected], rtol=1e-8)
+
+
+def test_bad_neutral_tol():
+    from dynalyze.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        LevenbergMarquardtFinder(neutral_tol=0.0)
