@@ -11,7 +11,10 @@ PyTorch's (every weight U(-1/sqrt(u), 1/sqrt(u))); a random LSTM-128
 (FixedPointFinder cannot analyse an LSTM: our Adam is the reference there); and
 optionally a trained classifier saved by ``dynalyze run`` (``--model``), started
 from states it visits on IMDB test documents, at tol 1e-12 and at the paper's
-criterion ||F(h) - h||^2 / N < 1e-8 (tol = 0.5e-8 N on q).
+criterion ||F(h) - h||^2 / N < 1e-8 (tol = 0.5e-8 N on q); and optionally the
+near-continuum GRU-256 of issue 23 (``--continuum FOLDER``: trained there first
+with ``dynalyze run --units 256 --embedding-dim 128 --batch-size 64 --epochs 4
+--max-len 1000`` if the folder holds no model), the same way.
 
 Finders:
 
@@ -43,13 +46,24 @@ every start; ``unique`` the finder's own count of unique fixed points
 ``unique_fixed_points``); ``spurious`` the starts a finder reports as fixed
 points that are not (recomputed q above 10x the tolerance) or that lie outside
 the state box no trajectory leaves (|h| > 1 for a GRU, roots of saturated gates
-no input reaches); ``x dyn`` the wall time relative to dynalyze's row.
+no input reaches); ``settled`` (dynalyze rows) the share of starts whose
+status says where the search ended: converged, slow point or slow manifold,
+not failed, stalled or at the bounds; ``x dyn`` the wall time relative to
+dynalyze's row.
 
 A second table times the Jacobian + eigendecomposition phase on the same set
 of points: FixedPointFinder's ``_compute_recurrent_jacobians`` (torch
 autograd) and ``FixedPoints.decompose_jacobians`` (``np.linalg.eig``, float32)
 vs dynalyze's ``Linearization().compute`` (analytic Jacobians, eigenvalues,
 right and left eigenvectors, condition numbers, float64).
+
+A third table (trained networks; the first GRU with ``--quick``) times the whole
+job as each tool's users run it, at the same tolerance: FixedPointFinder's
+``find_fixed_points`` with its defaults (its unique and outlier filter, then
+Jacobians and eigendecomposition at its unique points) against dynalyze's
+``find_fixed_points`` -> ``unique_fixed_points`` -> ``linearize``, with each
+tool's unique points and how many are true roots (q recomputed in float64
+below 10x the tolerance, inside the state box).
 
 Usage::
 
@@ -580,13 +594,19 @@ def main(argv: list[str] | None = None) -> None:
         system = make()
         starts = visited_states(system, args.starts, noise=0.05, seed=args.seed + 1)
         jobs.append((label, system, starts, [("default", 1e-20, 1e-12)]))
-    models = [args.model] if args.model else []
+    # (model folder, whether the Jacobian and end-to-end tables run on it too)
+    models = [(args.model, True)] if args.model else []
     if args.continuum:
-        models.append(continuum_model(args.continuum, args.seed))
-    for model in models:
+        models.append((continuum_model(args.continuum, args.seed), False))
+    extras: set[str] = set()
+    for model, full in models:
         system, starts, label = trained_starts(
             model, args.starts, args.docs, args.max_len, args.dataset, args.seed
         )
+        if not full:
+            label = f"trained GRU-{system.state_dim} near-continuum (issue 23)"
+        else:
+            extras.add(label)
         paper = 0.5e-8 * system.state_dim
         jobs.append((label, system, starts, [("default", 1e-20, 1e-12), ("paper", paper, paper)]))
 
@@ -609,7 +629,7 @@ def main(argv: list[str] | None = None) -> None:
                 uniques=uniques,
                 from_module=from_module,
             )
-            if fpf is not None and isinstance(system, GRUSystem) and label.startswith("trained"):
+            if fpf is not None and isinstance(system, GRUSystem) and label in extras:
                 sets = [(f"the same {starts.shape[0]} states", starts, starts)]
                 theirs = uniques.get("FixedPointFinder")
                 if theirs is not None and theirs.shape[0] and uniques["dynalyze"].shape[0]:
@@ -622,7 +642,7 @@ def main(argv: list[str] | None = None) -> None:
                     )
                 lin += linearization_rows(label, system, sets, threads=threads, fpf=fpf)
             if fpf is not None and isinstance(system, GRUSystem) and system.reset_after:
-                if label.startswith("trained") or (args.quick and not whole):
+                if label in extras or (args.quick and not whole):
                     whole += end_to_end_rows(
                         label,
                         system,

@@ -9,7 +9,9 @@ Two tables:
    Jacobians, 1,024 x 128 x 128 = 134 MB).
 2. **Phases of the default finder** (``LevenbergMarquardtFinder()``, one
    thread) on each system: Jacobian assembly (``system._jacobian_state``),
-   Newton solves, the normal equations of damped steps (``A^T A``, a batched
+   Newton solves (a point's own LU), shared solves (one LU per group of
+   gathered points, chord steps for its members: point-iterations are the
+   members served, leaders included), the normal equations of damped steps (``A^T A``, a batched
    GEMM), damped solves, step evaluations (``system._step``, line-search trials
    included) and the rest (bookkeeping: gathers, masks, the status and
    deduplication after the search). Each phase's seconds, share of the total,
@@ -46,6 +48,9 @@ from _common import blas_threads, emit, make_parser, random_gru, visited_states
 import dynalyze.fixedpoints.levenberg_marquardt as lm_module
 from dynalyze.fixedpoints import LevenbergMarquardtFinder
 
+#: The phase of shared factorisations: one LU per group, two triangular solves per member.
+SHARED = "shared solves (a leader's LU, chord steps)"
+
 
 def best(fn: Callable[[], Any], repeat: int = 3) -> float:
     times = []
@@ -78,17 +83,22 @@ class Phases:
         self.points: dict[str, int] = defaultdict(int)
         self.system = system
         self._saved: list[tuple[Any, str, Any]] = []
+        self._inner = 0.0  # seconds spent in wrapped calls, so nested ones count once
 
     def _wrap(self, owner: Any, name: str, phase: str, count: Callable[..., int]) -> None:
         original = getattr(owner, name)
         self._saved.append((owner, name, original))
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            begin = time.perf_counter()
+            begin, inner_before = time.perf_counter(), self._inner
             try:
                 return original(*args, **kwargs)
             finally:
-                self.seconds[phase] += time.perf_counter() - begin
+                elapsed = time.perf_counter() - begin
+                # A wrapped call inside this one (a leader's Jacobian in a shared solve)
+                # counts in its own phase only.
+                self.seconds[phase] += elapsed - (self._inner - inner_before)
+                self._inner = inner_before + elapsed
                 self.points[phase] += count(*args, **kwargs)
 
         setattr(owner, name, timed)
@@ -96,6 +106,12 @@ class Phases:
     def __enter__(self) -> Phases:
         self._wrap(self.system, "_jacobian_state", "Jacobian assembly", lambda h, x: len(h))
         self._wrap(lm_module, "_newton_step", "Newton solve", lambda jac, r: len(jac))
+        self._wrap(
+            lm_module,
+            "shared_directions",
+            SHARED,
+            lambda system, h, x, r, groups, **_: sum(g.size for g in groups.members),
+        )
         self._wrap(
             lm_module, "_normal_equations", "normal equations (A^T A)", lambda n, i, j, r: len(i)
         )
@@ -133,6 +149,7 @@ def phase_rows(label: str, system: Any, starts: np.ndarray, roof: dict[str, floa
     for phase in [
         "Jacobian assembly",
         "Newton solve",
+        SHARED,
         "normal equations (A^T A)",
         "damped solve",
         "step evaluation",
