@@ -55,7 +55,8 @@ def neutral_share_normal(
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(rr > 0, 1.0 + change / rr, 0.0)
-    return np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
+    out: FloatArray = np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
+    return out
 
 
 def neutral_share(jac: FloatArray, residual: FloatArray, eps: float) -> FloatArray:
