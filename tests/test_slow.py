@@ -338,7 +338,6 @@ def test_a_pytorch_gru_gets_the_keras_report(tmp_path, monkeypatch):
     np.testing.assert_allclose([p for _, p in ours], [p for _, p in roots], atol=0.02)
     assert t["slow_fraction"] == pytest.approx(k["slow_fraction"], abs=0.05)
     assert t["bow_pearson_r"] == pytest.approx(k["bow_pearson_r"], abs=0.01)
-
     def headings(path: Path) -> list[str]:
         return [line for line in path.read_text().splitlines() if line.startswith("## ")]
 

@@ -293,3 +293,4 @@ class Analysis(abc.ABC):
     def figures(self, output: AnalysisOutput, folder: Path) -> dict[str, Path]:
         """Save the analysis's figures under ``folder``; name -> path (default: none)."""
         return {}
+

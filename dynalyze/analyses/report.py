@@ -110,26 +110,13 @@ def render_report(
     lines += _figures(figures, sections, base)
     glossary = [item for x in sections for item in x.glossary]
     lines += ["## How to read this report", ""] + [f"- {item}" for item in glossary]
-    lines += (
-        [
-            "- ✓ agrees with the paper (or meets the target stated), ✗ differs, n/a not "
-            "applicable.",
-            "",
-        ]
-        if glossary
-        else [""]
-    )
-    lines += [
-        "## Files",
-        "",
-        "- `model/`: the trained Keras model (`model.keras`) and its `vocabulary.txt`.",
-    ]
+    lines += ["- ✓ agrees with the paper (or meets the target stated), ✗ differs, n/a not "
+              "applicable.", ""] if glossary else [""]
+    lines += ["## Files", "", "- `model/`: the trained Keras model (`model.keras`) and its "
+              "`vocabulary.txt`."]
     lines += [f"- {item}" for x in sections for item in x.files]
-    lines += [
-        "- `figures/`: the PNG figures; `run.json`: configuration, data split, training "
-        "history, every analysis's summary and seconds per stage.",
-        "",
-    ]
+    lines += ["- `figures/`: the PNG figures; `run.json`: configuration, data split, training "
+              "history, every analysis's summary and seconds per stage.", ""]
     return "\n".join(lines)
 
 

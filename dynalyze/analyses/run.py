@@ -79,7 +79,9 @@ def _no_stage(_name: str) -> Any:
     return contextlib.nullcontext()
 
 
-def _save(analysis: Analysis, output: AnalysisOutput, folder: Path, files: dict[str, Path]) -> None:
+def _save(
+    analysis: Analysis, output: AnalysisOutput, folder: Path, files: dict[str, Path]
+) -> None:
     from dynalyze.results.io import save
 
     for stem, ds in output.datasets.items():

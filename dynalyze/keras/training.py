@@ -107,7 +107,6 @@ class LabelledSplits(Protocol):
     def split(self, which: Any) -> tuple[list[str], NDArray[np.int8]]:
         """Texts and labels of one split (``"train"``, ``"validation"`` or ``"test"``)."""
 
-
 logger = logging.getLogger(__name__)
 
 

@@ -70,7 +70,9 @@ class SchemaFragment:
     name: str
     version: str
     kinds: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_frozen_mapping)
-    variables: Mapping[str, VariableSpec] = attrs.field(factory=dict, converter=_frozen_mapping)
+    variables: Mapping[str, VariableSpec] = attrs.field(
+        factory=dict, converter=_frozen_mapping
+    )
     dimensions: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
 
     def declares(self, variable: str) -> bool:

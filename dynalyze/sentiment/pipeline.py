@@ -46,6 +46,7 @@ __all__ = ["RunConfig", "RunResult", "analyze_classifier", "analyze_model", "run
 logger = logging.getLogger(__name__)
 
 
+
 def _check_dataset(value: str) -> None:
     from dynalyze.sentiment.datasets import DATASET_NAMES
 
@@ -88,7 +89,8 @@ def _check_analyses(_instance: Any, _attribute: Any, value: tuple[Any, ...] | No
     bad = [item for item in value or () if not isinstance(item, (str, Analysis))]
     if bad:
         raise ConfigurationError(
-            f"analyses must be analysis names or dynalyze.analyses.Analysis instances; got {bad!r}."
+            f"analyses must be analysis names or dynalyze.analyses.Analysis instances; "
+            f"got {bad!r}."
         )
     check_names([item for item in value or () if isinstance(item, str)])
 

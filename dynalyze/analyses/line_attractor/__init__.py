@@ -126,7 +126,9 @@ def _evidence(context: RunContext) -> dict[str, Any]:
         evidence["untrained_states"] = untrained.stream(context.analysed_ids)
     if getattr(data, "true_valences", None) is not None:
         truth = data.true_valences
-        evidence["true_valence"] = np.array([truth.get(t, np.nan) for t in clf.vocabulary.tokens])
+        evidence["true_valence"] = np.array(
+            [truth.get(t, np.nan) for t in clf.vocabulary.tokens]
+        )
     return evidence
 
 

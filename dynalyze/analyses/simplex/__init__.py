@@ -180,3 +180,4 @@ class SimplexAnalysis(Analysis):
     def report(self, output: AnalysisOutput, context: RunContext) -> ReportSection:
         """The attractor's dimension, fixed points, slow modes and readout geometry."""
         return simplex_section(output.summary.to_dict(), output.datasets["simplex_attractor"])
+
