@@ -24,6 +24,7 @@ from dynalyze._validation import (
     attrs_positive,
     attrs_unit_interval,
 )
+from dynalyze.fixedpoints._lm_state import _RUNNING, _Iterates, _Trial
 from dynalyze.fixedpoints.base import (
     STOP_BUDGET,
     STOP_DAMPING,
@@ -41,9 +42,6 @@ from dynalyze.systems.base import RecurrentSystem
 __all__ = ["LevenbergMarquardtFinder"]
 
 logger = logging.getLogger(__name__)
-
-#: Stop-reason placeholder while a point is still being iterated.
-_RUNNING = -1
 
 #: A point crawls when a whole ``crawl_window`` lowered its speed by less than 10%.
 _CRAWL = 0.9
@@ -192,13 +190,13 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         """
         rel_newton = index[it.newton[index]]
         if rel_newton.size:
-            self._newton_directions(system, it, rel_newton)
+            self._directions(system, it, rel_newton)
         rel_damped = index[~it.newton[index]]
         if rel_damped.size:
             active = self._linearize_damped(system, it, rel_damped, active, bar)
         return active
 
-    def _newton_directions(self, system: RecurrentSystem, it: _Iterates, index: np.ndarray) -> None:
+    def _directions(self, system: RecurrentSystem, it: _Iterates, index: np.ndarray) -> None:
         """Newton directions at ``index``: shared factorisations where points have gathered."""
         it.chord[index] = False
         own = index
@@ -399,94 +397,6 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         restart = index[full]
         it.mark_iter[restart], it.mark_cost[restart] = it.iterations[restart], it.cost[restart]
         return crawling
-
-
-@attrs.define
-class _Iterates:
-    """The mutable state of one chunk's search, one row per point."""
-
-    h: FloatArray
-    x: FloatArray
-    r: FloatArray  # F(h, x) - h
-    cost: FloatArray  # q = 1/2 ||r||^2
-    iterations: np.ndarray
-    shared: np.ndarray  # iterations whose step came from another point's factorisation
-    stop: np.ndarray  # why each point stopped (_RUNNING while it goes on)
-    newton: np.ndarray  # still taking Newton steps (else damped LM)
-    own: np.ndarray  # a chord step failed: its own Newton step next
-    chord: np.ndarray  # this iteration's step is a chord step
-    newton_step: FloatArray
-    mu: FloatArray  # damping
-    nu: FloatArray  # damping growth after a rejection
-    normal: FloatArray  # A^T A (points in damped mode)
-    grad: FloatArray  # A^T r
-    trace: FloatArray  # trace(A^T A)
-    mark_iter: np.ndarray  # where the current crawl window began (iteration) ...
-    mark_cost: FloatArray  # ... and the speed there
-
-    @classmethod
-    def start(
-        cls, system: RecurrentSystem, h0: FloatArray, x: FloatArray, *, newton: bool
-    ) -> _Iterates:
-        m, d = h0.shape
-        h = h0.copy()
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = system._step(h, x) - h
-        return cls(
-            h=h,
-            x=x,
-            r=r,
-            cost=0.5 * np.einsum("ni,ni->n", r, r),
-            iterations=np.zeros(m, dtype=np.int64),
-            shared=np.zeros(m, dtype=np.int64),
-            stop=np.full(m, _RUNNING, dtype=np.int8),
-            newton=np.full(m, newton),
-            own=np.zeros(m, dtype=bool),
-            chord=np.zeros(m, dtype=bool),
-            newton_step=np.zeros((m, d)),
-            mu=np.zeros(m),
-            nu=np.full(m, 2.0),
-            normal=np.empty((m, d, d)),
-            grad=np.empty((m, d)),
-            trace=np.zeros(m),
-            mark_iter=np.zeros(m, dtype=np.int64),
-            mark_cost=0.5 * np.einsum("ni,ni->n", r, r),
-        )
-
-
-@attrs.define
-class _Trial:
-    """Each active point's trial step: the step, where it lands, and whether it is taken."""
-
-    delta: FloatArray
-    state: FloatArray
-    res: FloatArray
-    value: FloatArray
-    accept: np.ndarray
-    rho: FloatArray  # gain ratio of damped steps
-
-    @classmethod
-    def empty(cls, k: int, d: int) -> _Trial:
-        return cls(
-            delta=np.empty((k, d)),
-            state=np.empty((k, d)),
-            res=np.empty((k, d)),
-            value=np.full(k, np.inf),
-            accept=np.zeros(k, dtype=bool),
-            rho=np.zeros(k),
-        )
-
-    def set(
-        self,
-        pos: np.ndarray,
-        accept: np.ndarray,
-        delta: FloatArray,
-        state: FloatArray,
-        res: FloatArray,
-        value: FloatArray,
-    ) -> None:
-        self.accept[pos], self.delta[pos], self.state[pos] = accept, delta, state
-        self.res[pos], self.value[pos] = res, value
 
 
 #: Bytes of the Jacobians one worker holds at a time: small blocks keep the buffers
