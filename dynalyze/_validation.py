@@ -124,6 +124,14 @@ def attrs_non_negative(_instance: object, attribute: Any, value: float) -> None:
     non_negative(attribute.name, value)
 
 
+def attrs_non_negative_int(_instance: object, attribute: Any, value: int) -> None:
+    """attrs validator: an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigurationError(
+            f"{attribute.name} must be an integer >= 0 (0 turns it off); got {value!r}."
+        )
+
+
 def attrs_unit_interval(_instance: object, attribute: Any, value: float) -> None:
     """attrs validator: a number in the open interval (0, 1)."""
     positive(attribute.name, value)

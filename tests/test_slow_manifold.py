@@ -101,8 +101,11 @@ def test_neutral_share_matches_the_singular_value_filter():
     np.testing.assert_allclose(share, [expected], rtol=1e-8)
 
 
-def test_bad_neutral_tol():
+@pytest.mark.parametrize(
+    "options", [{"neutral_tol": 0.0}, {"crawl_window": -1}, {"crawl_window": 2.5}]
+)
+def test_bad_slow_manifold_options(options):
     from dynalyze.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError):
-        LevenbergMarquardtFinder(neutral_tol=0.0)
+        LevenbergMarquardtFinder(**options)

@@ -21,6 +21,7 @@ from dynalyze._parallel import map_batches, single_threaded_blas
 from dynalyze._validation import (
     FloatArray,
     attrs_non_negative,
+    attrs_non_negative_int,
     attrs_positive,
     attrs_unit_interval,
 )
@@ -133,7 +134,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     newton_steps: bool = True
     share_radius: float = attrs.field(default=0.5, validator=attrs_non_negative)
     contraction: float = attrs.field(default=0.25, validator=attrs_unit_interval)
-    crawl_window: int = attrs.field(default=10, validator=attrs_non_negative)
+    crawl_window: int = attrs.field(default=10, validator=attrs_non_negative_int)
     bounded: bool = True
 
     def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
