@@ -180,7 +180,8 @@ def continuum_lines(record: dict[str, Any] | None) -> list[str]:
         "The near-continuum GRU-256 (`dynalyze run --units 256 --embedding-dim 128 --batch-size "
         "64 --epochs 4 --max-len 1000`, seed 0): long slow regions of nearly marginal points. "
         "*Settled*: converged, or reported as a slow point or a `slow_manifold` point (90% of "
-        "its speed along nearly neutral directions of J - I), not `failed`:",
+        "its speed along singular directions of J - I with singular values at most 0.03), "
+        "not `failed`, `stalled` or `at_bounds`:",
         "",
         "| system (1,024 starts) | threads | dynalyze default | FixedPointFinder, lr_init 0.05 "
         "| ratio | targets |",

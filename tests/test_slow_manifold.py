@@ -12,7 +12,7 @@ import pytest
 
 from dynalyze.fixedpoints import LevenbergMarquardtFinder
 from dynalyze.fixedpoints.base import FAILED, SLOW_MANIFOLD
-from dynalyze.fixedpoints.neutral import neutral_share
+from dynalyze.fixedpoints.neutral import is_neutral, neutral_share, normal_equations
 from dynalyze.systems import RecurrentSystem, SimpleRNNSystem
 
 DRIFT = 1e-3
@@ -86,19 +86,47 @@ def test_a_search_out_of_budget_off_any_manifold_still_failed():
     assert not (ds["status"].values == SLOW_MANIFOLD).any()
 
 
-def test_neutral_share_matches_the_singular_value_filter():
-    """Closed form: sum_i c_i^2 (eps^2 / (s_i^2 + eps^2))^2 / sum_i c_i^2 over r = sum c_i u_i."""
-    rng = np.random.default_rng(3)
-    n, eps = 12, 0.03
+def _random_svd_system(rng, n, sigma):
     u, _ = np.linalg.qr(rng.normal(size=(n, n)))
     v, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    return u, u @ np.diag(sigma) @ v.T
+
+
+def test_neutral_share_is_the_share_of_q_along_small_singular_values():
+    """Closed form: sum over sigma_i <= eps of c_i^2 / sum_i c_i^2, for r = sum c_i u_i."""
+    rng = np.random.default_rng(3)
+    n, eps = 12, 0.03
     sigma = np.geomspace(2.0, 1e-4, n)
-    a = u @ np.diag(sigma) @ v.T
+    u, a = _random_svd_system(rng, n, sigma)
     coeff = rng.normal(size=n)
     residual = u @ coeff
-    expected = np.sum(coeff**2 * (eps**2 / (sigma**2 + eps**2)) ** 2) / np.sum(coeff**2)
+    expected = np.sum(coeff**2 * (sigma <= eps)) / np.sum(coeff**2)
     share = neutral_share((a + np.eye(n))[None], residual[None], eps)
     np.testing.assert_allclose(share, [expected], rtol=1e-8)
+    # The same from numpy's SVD of J - I, an independent factorisation.
+    left, values, _ = np.linalg.svd(a)
+    along = (left.T @ residual) ** 2
+    np.testing.assert_allclose(share, [along[values <= eps].sum() / along.sum()], rtol=1e-8)
+
+
+def test_is_neutral_screen_agrees_with_the_exact_share():
+    """The Tikhonov screen only decides where its bounds are sure; the verdict is the exact one.
+
+    Residuals are drawn so that the exact share lands on both sides of 0.9 and near it,
+    with singular values on both sides of eps and right at it.
+    """
+    rng = np.random.default_rng(7)
+    n, eps = 10, 0.03
+    sigma = np.array([1.5, 0.6, 0.2, 0.09, 0.045, 0.031, 0.029, 0.02, 0.005, 1e-5])
+    u, a = _random_svd_system(rng, n, sigma)
+    neutral = sigma <= eps
+    coeffs = rng.normal(size=(400, n)) * np.where(neutral, 1.0, rng.uniform(0.0, 0.6, (400, 1)))
+    residual = coeffs @ u.T
+    normal, grad, rr = normal_equations(np.broadcast_to(a + np.eye(n), (400, n, n)), residual)
+    exact = np.sum(coeffs**2 * neutral, axis=1) / np.sum(coeffs**2, axis=1)
+    assert (exact >= 0.9).sum() > 50 and (exact < 0.9).sum() > 50
+    np.testing.assert_array_equal(is_neutral(normal, grad, rr, eps), exact >= 0.9)
+    np.testing.assert_array_equal(is_neutral(normal, grad, rr, eps, share=0.5), exact >= 0.5)
 
 
 @pytest.mark.parametrize(

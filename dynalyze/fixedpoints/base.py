@@ -24,8 +24,8 @@ decided from the returned state itself, not from the solver's word:
 ``slow_manifold``
     above the tolerance and not stationary, but its residual lies (almost)
     entirely along nearly neutral directions, where ``J - I`` nearly vanishes
-    (90% or more of ``q``, recomputed, along directions whose singular values
-    are about ``neutral_tol`` or less): a point of
+    (90% or more of ``q``, recomputed, along left singular directions of
+    ``J - I`` whose singular values are at most ``neutral_tol``): a point of
     a slow manifold, e.g. a near-continuum of fixed points, where the flow
     crawls along the manifold and no step of any local solver lowers ``q``
     much. A search that stops there is not a failed one; more iterations
@@ -54,7 +54,7 @@ from dynalyze._validation import (
     attrs_positive_int,
 )
 from dynalyze.errors import InputShapeError
-from dynalyze.fixedpoints.neutral import NEUTRAL_SHARE, neutral_share
+from dynalyze.fixedpoints.neutral import is_neutral, normal_equations
 from dynalyze.fixedpoints.selection import deduplicate, outlier_mask
 from dynalyze.results.build import make_dataset, state_coords
 from dynalyze.systems.base import RecurrentSystem
@@ -162,10 +162,10 @@ class FixedPointFinder(abc.ABC):
         A non-converged, non-stationary candidate with 90% or more of its
         speed along nearly neutral directions of ``J - I`` is on a slow
         manifold (status ``slow_manifold``; see
-        :mod:`dynalyze.fixedpoints.neutral`). A direction whose singular value
-        is ``neutral_tol / 3`` counts 81% neutral, ``neutral_tol`` 25%,
-        ``3 neutral_tol`` 1%: with the default 0.03, directions with time
-        constants of about 100 steps or more count fully.
+        :mod:`dynalyze.fixedpoints.neutral`): nearly neutral are the singular
+        directions of ``J - I`` with singular values at most ``neutral_tol``
+        (exactly; with the default 0.03, time constants of about 33 steps or
+        more).
     progress : bool
         Show a progress bar.
 
@@ -275,12 +275,12 @@ class FixedPointFinder(abc.ABC):
         # The scale-free stationarity test needs ||J - I||: only where it decides the status.
         undecided = rows[~(speed[rows] <= self.tol)]
         chunk = max(1, 2**24 // (h.shape[1] ** 2))
-        neutral = np.zeros(h.shape[0])
+        neutral = np.zeros(h.shape[0], dtype=bool)
         for begin in range(0, undecided.size, chunk):
             part = undecided[begin : begin + chunk]
             jac = system._jacobian_state(h[part], x[part])
             relative_grad[part] = _relative_gradient(jac, residual[part], grad_norm[part])
-            neutral[part] = neutral_share(jac, residual[part], self.neutral_tol)
+            neutral[part] = is_neutral(*normal_equations(jac, residual[part]), self.neutral_tol)
         _, speed0 = residual_and_speed(system, h0, x)
         status = _status(
             system,
@@ -360,14 +360,15 @@ def _status(
     system: RecurrentSystem,
     h: FloatArray,
     speed: FloatArray,
-    gradient: tuple[FloatArray, FloatArray],
+    gradient: tuple[FloatArray, np.ndarray],
     stop_reason: NDArray[np.int8],
     tols: tuple[float, float],
 ) -> NDArray[np.int8]:
     """Status of each returned state, from its recomputed speed and gradient.
 
-    ``gradient``: the relative gradient and the neutral share
-    (:func:`~dynalyze.fixedpoints.neutral.neutral_share`); ``tols``: the speed
+    ``gradient``: the relative gradient and whether the neutral share is
+    :data:`~dynalyze.fixedpoints.neutral.NEUTRAL_SHARE` or more
+    (:func:`~dynalyze.fixedpoints.neutral.is_neutral`); ``tols``: the speed
     tolerance and ``stationarity_tol``.
     """
     relative_grad, neutral = gradient
@@ -382,7 +383,7 @@ def _status(
         width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
         on_face = np.any((h <= lo + 1e-9 * width) | (h >= hi - 1e-9 * width), axis=1)
         status[finite & early & on_face] = AT_BOUNDS
-    status[finite & (neutral >= NEUTRAL_SHARE)] = SLOW_MANIFOLD
+    status[finite & neutral] = SLOW_MANIFOLD
     status[finite & (relative_grad <= stationarity_tol)] = SLOW_POINT
     status[finite & (speed <= tol)] = CONVERGED
     return status

@@ -36,7 +36,7 @@ from dynalyze.fixedpoints.base import (
     FixedPointFinder,
     SolverOutput,
 )
-from dynalyze.fixedpoints.neutral import NEUTRAL_SHARE, neutral_share_normal
+from dynalyze.fixedpoints.neutral import is_neutral
 from dynalyze.fixedpoints.sharing import chord_trial, gather, shared_directions
 from dynalyze.systems.base import RecurrentSystem
 
@@ -44,7 +44,8 @@ __all__ = ["LevenbergMarquardtFinder"]
 
 logger = logging.getLogger(__name__)
 
-#: A point crawls when a whole ``crawl_window`` lowered its speed by less than 10%.
+#: A point crawls when a whole ``crawl_window`` lowered its speed by less than 10%
+#: (or, after the first window, too slowly to reach the tolerance within the budget).
 _CRAWL = 0.9
 
 #: Bytes of Jacobian-sized work arrays allowed per chunk of points.
@@ -97,8 +98,10 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     contraction : float
         Least shrinking of ``||F(h) - h||`` a chord step must achieve to be kept.
     crawl_window : int
-        A point taking damped steps whose speed has not halved over this many
-        iterations and lies (90% or more) along nearly neutral directions of
+        A point taking damped steps whose speed fell by less than 10% over this
+        many iterations (or, after the first such window, too slowly to reach
+        ``tol`` within ``max_iter`` at that rate) and lies (90% or more) along
+        nearly neutral directions of
         ``J - I`` (:mod:`dynalyze.fixedpoints.neutral`, ``neutral_tol``)
         stops there (status ``slow_manifold``): it is crawling along a slow
         manifold, where no local step lowers ``q`` much (on the near-continuum
@@ -380,21 +383,31 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         """Points at ``index`` crawling along a slow manifold.
 
         Every ``crawl_window`` iterations each point's speed is compared with
-        the window's start; where it has not halved, the neutral share of its
-        speed is computed from the normal equations at hand (one more solve);
-        at :data:`~dynalyze.fixedpoints.neutral.NEUTRAL_SHARE` or more it crawls.
+        the window's start; where it fell by less than 10%, or (after the first
+        window) too slowly to reach ``tol`` within the budget, the neutral share
+        of its speed is tested from the normal equations at hand
+        (:func:`~dynalyze.fixedpoints.neutral.is_neutral`: one more solve, an
+        eigendecomposition where that does not decide); at
+        :data:`~dynalyze.fixedpoints.neutral.NEUTRAL_SHARE` or more it crawls.
         """
         if not self.crawl_window:
             return np.zeros(index.size, dtype=bool)
         full = it.iterations[index] - it.mark_iter[index] >= self.crawl_window
         crawling = np.zeros(index.size, dtype=bool)
-        check = np.flatnonzero(full & (it.cost[index] > _CRAWL * it.mark_cost[index]))
+        ratio = it.cost[index] / it.mark_cost[index]
+        # Windows left in the budget; at the window's rate the speed would end at ratio**left q.
+        left = np.maximum(self.max_iter - it.iterations[index], 0) / self.crawl_window
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            hopeless = ratio**left * it.cost[index] > self.tol
+        # The first window holds the Newton steps that brought the point here: no rate to
+        # extrapolate (a point converging to a slow point, a ghost, gets there meanwhile).
+        first = it.mark_iter[index] == 0
+        check = np.flatnonzero(full & ((ratio > _CRAWL) | (hopeless & ~first)))
         if check.size:
             at = index[check]
-            share = neutral_share_normal(
+            crawling[check] = is_neutral(
                 it.normal[at], it.grad[at], 2.0 * it.cost[at], self.neutral_tol
             )
-            crawling[check] = share >= NEUTRAL_SHARE
         restart = index[full]
         it.mark_iter[restart], it.mark_cost[restart] = it.iterations[restart], it.cost[restart]
         return crawling

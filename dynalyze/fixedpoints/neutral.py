@@ -5,18 +5,28 @@ a slow manifold) ``J - I`` has singular values close to zero along the
 manifold. A point whose residual ``r = F(h) - h`` lies along those directions
 moves along the manifold, slowly, and no local solver step lowers ``q`` much
 there: Newton's steps along the manifold are huge and rejected, damped steps
-crawl. The test here is linear algebra on the point's own linearization:
-the Tikhonov step ``delta = -(A^T A + eps^2 I)^-1 A^T r`` (``A = J - I``)
-removes the parts of ``r`` along directions whose singular value is well
-above ``eps`` and leaves those well below it (a direction with singular value
-``sigma`` is left with the factor ``(eps^2 / (sigma^2 + eps^2))^2`` of its
-share: 81% at ``eps / 3``, 25% at ``eps``, 1% at ``3 eps``), so
+crawl.
 
-``share = ||r + A delta||^2 / ||r||^2``
+The neutral share of a point is the share of its speed ``q = 1/2 ||r||^2``
+along the left singular directions ``u_i`` of ``A = J - I`` whose singular
+values are at most ``eps``:
 
-is the share of ``q`` lying along directions with singular values well below
-``eps`` (time constants well above ``1/eps`` steps). A point whose
-share is at least :data:`NEUTRAL_SHARE` is on a slow manifold.
+``share = sum_{sigma_i <= eps} (u_i . r)^2 / ||r||^2``
+
+(exactly; the directions with time constants of ``1 / eps`` steps or more).
+A point whose share is at least :data:`NEUTRAL_SHARE` is on a slow manifold.
+
+It is computed from the normal equations ``A^T A`` and ``A^T r`` that a damped
+solver holds anyway, in two stages. A Tikhonov screen (one solve) bounds it:
+the step ``delta = -(A^T A + eps^2 I)^-1 A^T r`` leaves each component of
+``r`` with the factor ``eps^2 / (sigma^2 + eps^2)``, so
+``s = ||r + A delta||^2 / ||r||^2`` weighs a direction's share of ``q`` by at
+least 1/4 where ``sigma <= eps`` and less than 1/4 where ``sigma > eps``;
+hence ``(4 s - 1) / 3 <= share <= 4 s``. Where those bounds do not decide the
+comparison with :data:`NEUTRAL_SHARE`, the share is computed exactly from the
+eigendecomposition ``A^T A = V diag(sigma^2) V^T``: the part of ``q`` along the
+directions with ``sigma > eps`` is ``sum (v_i . A^T r)^2 / sigma_i^2`` over
+them (no division by a small singular value), and the share is the rest.
 """
 
 from __future__ import annotations
@@ -25,7 +35,13 @@ import numpy as np
 
 from dynalyze._validation import FloatArray
 
-__all__ = ["NEUTRAL_SHARE", "neutral_share", "neutral_share_normal"]
+__all__ = [
+    "NEUTRAL_SHARE",
+    "is_neutral",
+    "neutral_share",
+    "neutral_share_normal",
+    "normal_equations",
+]
 
 #: A point is on a slow manifold when at least this share of its speed q lies along
 #: nearly neutral directions.
@@ -36,6 +52,8 @@ def neutral_share_normal(
     normal: FloatArray, grad: FloatArray, rr: FloatArray, eps: float
 ) -> FloatArray:
     """The neutral share from the normal equations: ``A^T A``, ``A^T r`` and ``||r||^2``.
+
+    Exact (an eigendecomposition of each ``A^T A``); :func:`is_neutral` screens first.
 
     Examples
     --------
@@ -48,14 +66,58 @@ def neutral_share_normal(
     >>> round(float(share[0]), 3)  # 1 / 1.01 of q lies along the neutral axis
     0.99
     """
+    if not normal.shape[0]:
+        return np.zeros(0)
+    values, vectors = np.linalg.eigh(normal)
+    stiff = values > eps**2
+    along = np.einsum("nij,ni->nj", vectors, grad)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stiff_rr = np.sum(np.where(stiff, along**2 / np.where(stiff, values, 1.0), 0.0), axis=1)
+        share = np.where(rr > 0, 1.0 - stiff_rr / rr, 0.0)
+    out: FloatArray = np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
+    return out
+
+
+def _screen(normal: FloatArray, grad: FloatArray, rr: FloatArray, eps: float) -> FloatArray:
+    """The Tikhonov-weighted share ``s`` (module docstring): ``(4 s - 1) / 3 <= share <= 4 s``."""
     lhs = normal + eps**2 * np.eye(normal.shape[-1])
     delta = -np.linalg.solve(lhs, grad[..., None])[..., 0]
     change = 2.0 * np.einsum("ni,ni->n", delta, grad) + np.einsum(
         "ni,nij,nj->n", delta, normal, delta
     )
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(rr > 0, 1.0 + change / rr, 0.0)
-    out: FloatArray = np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
+        weighted = np.where(rr > 0, 1.0 + change / rr, 0.0)
+    out: FloatArray = np.clip(np.nan_to_num(weighted, nan=0.0), 0.0, 1.0)
+    return out
+
+
+def is_neutral(
+    normal: FloatArray,
+    grad: FloatArray,
+    rr: FloatArray,
+    eps: float,
+    *,
+    share: float = NEUTRAL_SHARE,
+) -> np.ndarray:
+    """Whether the neutral share is at least ``share``: screened, exact where undecided.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.diag([1.0, 0.02])[None]     # one stiff, one slow direction (sigma 0.02 < 0.03)
+    >>> normal = a.transpose(0, 2, 1) @ a
+    >>> for r in ([0.0, 1.0], [1.0, 1.0]):
+    ...     r = np.array([r]); g = np.einsum("nji,nj->ni", a, r)
+    ...     print(is_neutral(normal, g, (r**2).sum(1), eps=0.03).tolist())
+    [True]
+    [False]
+    """
+    weighted = _screen(normal, grad, rr, eps)
+    out = weighted >= (3.0 * share + 1.0) / 4.0
+    undecided = np.flatnonzero(~out & (4.0 * weighted >= share))
+    if undecided.size:
+        exact = neutral_share_normal(normal[undecided], grad[undecided], rr[undecided], eps)
+        out[undecided] = exact >= share
     return out
 
 
@@ -71,7 +133,22 @@ def neutral_share(jac: FloatArray, residual: FloatArray, eps: float) -> FloatArr
     >>> neutral_share(jac, np.array([[0.0, 1.0]]), 1e-2).round(3).tolist()   # neutral
     [1.0]
     """
+    return neutral_share_normal(*normal_equations(jac, residual), eps)
+
+
+def normal_equations(
+    jac: FloatArray, residual: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``A^T A``, ``A^T r`` and ``||r||^2`` with ``A = J - I``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normal, grad, rr = normal_equations(np.diag([3.0, 1.0])[None], np.array([[1.0, 2.0]]))
+    >>> normal[0].tolist(), grad.tolist(), rr.tolist()
+    ([[4.0, 0.0], [0.0, 0.0]], [[2.0, 0.0]], [5.0])
+    """
     a = jac - np.eye(jac.shape[-1])
     normal = np.matmul(np.transpose(a, (0, 2, 1)), a)
     grad = np.einsum("nji,nj->ni", a, residual)
-    return neutral_share_normal(normal, grad, np.einsum("ni,ni->n", residual, residual), eps)
+    return normal, grad, np.einsum("ni,ni->n", residual, residual)

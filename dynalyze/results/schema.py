@@ -200,8 +200,8 @@ _VARIABLES: dict[str, VariableSpec] = (
             "no damped step lowered the speed) at a non-stationary point; at_bounds: the same "
             "on the face of the state box; slow_manifold: above the tolerance, its residual "
             "along nearly neutral directions of J - I (90% of the speed or more along "
-            "singular directions below neutral_tol): a point of a slow manifold, where the "
-            "flow crawls",
+            "singular directions with singular values at most neutral_tol): a point of a "
+            "slow manifold, where the flow crawls",
         ),
         "is_duplicate": _V(
             ("fixed_point",),
