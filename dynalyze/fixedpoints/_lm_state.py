@@ -9,6 +9,7 @@ import attrs
 import numpy as np
 
 from dynalyze._validation import FloatArray
+from dynalyze.fixedpoints.base import residual_and_speed
 from dynalyze.systems.base import RecurrentSystem
 
 #: Stop-reason placeholder while a point is still being iterated.
@@ -44,9 +45,7 @@ class _Iterates:
     ) -> _Iterates:
         m, d = h0.shape
         h = h0.copy()
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = system._step(h, x) - h
-        cost = 0.5 * np.einsum("ni,ni->n", r, r)
+        r, cost = residual_and_speed(system, h, x)
         return cls(
             h=h,
             x=x,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import abc
 import logging
 import time
+from functools import partial
 from typing import Any, ClassVar
 
 import attrs
@@ -45,6 +46,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from dynalyze._parallel import map_batches
 from dynalyze._validation import (
     FloatArray,
     as_batch,
@@ -122,6 +124,10 @@ def residual_and_speed(
 ) -> tuple[FloatArray, FloatArray]:
     """Residual ``F(h, x) - h`` and speed ``q = 1/2 ||F(h, x) - h||^2`` per point.
 
+    Large batches are split across the worker threads
+    (:func:`~dynalyze._parallel.map_batches`); an overflow gives ``inf`` or
+    ``NaN`` rows, without a warning (callers test ``np.isfinite``).
+
     Examples
     --------
     >>> import numpy as np
@@ -131,8 +137,22 @@ def residual_and_speed(
     >>> residual.tolist(), speed.tolist()
     ([[-1.0, 0.0]], [0.5])
     """
-    residual = system._step(h, x) - h
-    return residual, 0.5 * np.einsum("ni,ni->n", residual, residual)
+    out: tuple[FloatArray, FloatArray] = map_batches(
+        partial(_residual_and_speed, system), [h, x], min_batch=_STEP_BATCH
+    )
+    return out
+
+
+#: Fewest points per worker thread worth splitting a step evaluation for.
+_STEP_BATCH = 128
+
+
+def _residual_and_speed(
+    system: RecurrentSystem, h: FloatArray, x: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    with np.errstate(over="ignore", invalid="ignore"):
+        residual = system._step(h, x) - h
+        return residual, 0.5 * np.einsum("ni,ni->n", residual, residual)
 
 
 @attrs.frozen(kw_only=True)
@@ -266,9 +286,8 @@ class FixedPointFinder(abc.ABC):
         relative_grad = np.full(h.shape[0], np.inf)
         rows = np.flatnonzero(finite)
         if rows.size:
+            residual[rows], speed[rows] = residual_and_speed(system, h[rows], x[rows])
             with np.errstate(over="ignore", invalid="ignore"):
-                residual[rows] = system._step(h[rows], x[rows]) - h[rows]
-                speed[rows] = 0.5 * np.einsum("ni,ni->n", residual[rows], residual[rows])
                 # Gradient of the speed, (J - I)^T r, by a vector-Jacobian product.
                 grad = system._vjp_state(h[rows], x[rows], residual[rows]) - residual[rows]
             grad_norm[rows] = np.linalg.norm(grad, axis=1)

@@ -35,6 +35,7 @@ from dynalyze.fixedpoints.base import (
     STOP_TOLERANCE,
     FixedPointFinder,
     SolverOutput,
+    residual_and_speed,
 )
 from dynalyze.fixedpoints.neutral import is_neutral
 from dynalyze.fixedpoints.sharing import chord_trial, gather, shared_directions
@@ -287,9 +288,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                     np.einsum("ni,ni->n", step[moved], it.grad[damped[moved]])
                     + 0.5 * np.einsum("ni,ni->n", step[moved], curvature)
                 )
-        with np.errstate(over="ignore", invalid="ignore"):
-            res = system._step(state, it.x[damped]) - state
-            value = 0.5 * np.einsum("ni,ni->n", res, res)
+        res, value = residual_and_speed(system, state, it.x[damped])
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = (it.cost[damped] - value) / predicted
         accept = np.isfinite(value) & (value < it.cost[damped]) & (ratio > 0)
@@ -530,9 +529,8 @@ def _newton_line_search(
         if bounds is not None:
             valid &= np.all((trials >= bounds[0]) & (trials <= bounds[1]), axis=2)
         flat = trials.reshape(-1, d)
-        with np.errstate(over="ignore", invalid="ignore"):
-            r_all = system._step(flat, np.tile(x[todo], (lengths.size, 1))) - flat
-            q_all = 0.5 * np.einsum("ni,ni->n", r_all, r_all).reshape(lengths.size, todo.size)
+        r_all, q_flat = residual_and_speed(system, flat, np.tile(x[todo], (lengths.size, 1)))
+        q_all = q_flat.reshape(lengths.size, todo.size)
         with np.errstate(invalid="ignore"):
             valid &= np.isfinite(q_all) & (
                 q_all <= cost[todo] * (1.0 - _ARMIJO * 2.0 * lengths[:, None])

@@ -28,6 +28,7 @@ import attrs
 import numpy as np
 
 from dynalyze._validation import FloatArray
+from dynalyze.fixedpoints.base import residual_and_speed
 from dynalyze.systems.base import RecurrentSystem
 
 __all__ = ["Groups", "chord_trial", "gather", "shared_directions"]
@@ -202,10 +203,8 @@ def chord_trial(
     valid = np.all(np.isfinite(state), axis=1)
     if bounds is not None:
         valid &= np.all((state >= bounds[0]) & (state <= bounds[1]), axis=1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        safe = np.where(valid[:, None], state, h)
-        res = system._step(safe, x) - safe
-        value = 0.5 * np.einsum("ni,ni->n", res, res)
+    safe = np.where(valid[:, None], state, h)
+    res, value = residual_and_speed(system, safe, x)
     with np.errstate(invalid="ignore"):
         accepted = valid & np.isfinite(value) & (value <= contraction**2 * cost)
     return accepted, state, res, value
