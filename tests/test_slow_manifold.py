@@ -137,3 +137,30 @@ def test_bad_slow_manifold_options(options):
 
     with pytest.raises(ConfigurationError):
         LevenbergMarquardtFinder(**options)
+
+
+def test_crawl_test_extrapolates_the_window_rate_to_the_budget():
+    """After the first window, a search whose speed falls too slowly to reach ``tol``
+    within ``max_iter`` is tested for neutrality even though it fell by more than 10%;
+    one that would get there, or is still in its first window, is not stopped.
+    """
+    from dynalyze.fixedpoints._lm_state import _Iterates
+
+    finder = LevenbergMarquardtFinder(tol=1e-12, max_iter=200, crawl_window=10)
+    h = np.zeros((4, 2))
+    it = _Iterates.start(SlowDrift(), h, np.zeros((4, 1)), newton=False)
+    # Every point's residual lies along the neutral axis (A = diag(-1, 1e-4)).
+    a = np.diag([-1.0, 1e-4])
+    r = np.array([0.0, 1e-2])
+    it.normal[:] = a.T @ a
+    it.grad[:] = a.T @ r
+    it.cost[:] = 0.5 * r @ r  # 5e-5
+    it.iterations[:] = 30
+    # Window ratios: 0.5 (50 more halvings of q would be needed: hopeless), 0.5 in the
+    # first window (no rate yet), 1e-3 (reaches 1e-12 in three windows), 0.95 (crawling).
+    it.mark_iter[:] = [20, 0, 20, 20]
+    it.mark_cost[:] = it.cost / np.array([0.5, 0.5, 1e-3, 0.95])
+    crawling = finder._crawling(it, np.arange(4))
+    assert crawling.tolist() == [True, False, False, True]
+    # Windows restart where they were full.
+    assert it.mark_iter.tolist() == [30, 30, 30, 30]
