@@ -191,6 +191,61 @@ def test_performance_blocks_are_generated_from_the_recorded_benchmarks():
     assert {"FixedPointFinder tuned, lr 0.05", "FixedPointFinder defaults, lr 1.0"} <= finders
 
 
+def test_end_to_end_bound_is_computed_from_the_recorded_rows():
+    """A missed end-to-end row gets its bound: search time + unique points x per-point
+    linearization, from the same record; a met row gets none."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import readme_performance as rp
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+    def record(fpf_seconds: float) -> dict:
+        system = "trained GRU-128 (x)"
+        whole = [
+            {
+                "system": system,
+                "finder": "dynalyze find -> unique -> linearize",
+                "tol": 1e-6,
+                "wall s": 3.0,
+                "unique": 100,
+                "true roots": 100,
+                "x dyn": 1.0,
+            },
+            {
+                "system": system,
+                "finder": rp.TUNED,
+                "tol": 1e-6,
+                "wall s": fpf_seconds,
+                "unique": 90,
+                "true roots": 80,
+                "x dyn": fpf_seconds / 3.0,
+            },
+        ]
+        search = [
+            {"system": system, "finder": "dynalyze LM (tol 1e-06)", "tol": 1e-6, "wall s": 1.0}
+        ]
+        lin = [
+            {
+                "points": "the same 1024 states",
+                "dynalyze points": 1000,
+                "dynalyze linearization s": 20.0,
+            }
+        ]
+        return {
+            "tables": {
+                "The whole job, end to end, 1 thread(s)": whole,
+                "Fixed points, 1 thread(s)": search,
+                "Jacobians + eigendecomposition, 1 thread(s)": lin,
+            }
+        }
+
+    (missed,) = [line for line in rp.end_to_end_bounds(record(30.0)) if line]
+    # 1 s + 100 x 20 ms = 3.0 s; 30 s / 3.0 s = 10x, measured 10x (< 30x).
+    assert "search 1.00 s + 100 points x 20.0 ms = 3.0 s, about 10.0x (measured 10.0x)" in missed
+    assert rp.end_to_end_bounds(record(300.0)) == []
+
+
 def test_study_blocks_are_generated_from_the_recorded_studies():
     """README.md's recipe and architecture paragraphs and docs/architectures.md come from
     the recorded studies (docs/recipes.json, docs/architectures.json), never typed in."""
