@@ -7,25 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _systems import random_gru
 from scipy.optimize import root
 
 import dynalyze
 from dynalyze.systems.gru import GRUSystem
-
-
-def random_gru(units: int, gain: float, seed: int) -> GRUSystem:
-    """Keras's default GRU initialisation (Glorot kernel, orthogonal recurrent, zero bias)."""
-    rng = np.random.default_rng(seed)
-    blocks = []
-    for _ in range(3):
-        q, r = np.linalg.qr(rng.normal(size=(units, units)))
-        blocks.append(q * np.sign(np.diag(r)))
-    limit = np.sqrt(6.0 / (4 + 3 * units))
-    return GRUSystem(
-        rng.uniform(-limit, limit, size=(4, 3 * units)),
-        gain * np.concatenate(blocks, axis=1),
-        np.zeros((2, 3 * units)),
-    )
 
 
 # (units, seed): both have several fixed points plus slow points at gain 2.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _systems import random_gru
 from scipy.optimize import root
 
 from dynalyze.errors import ConfigurationError
@@ -15,20 +16,6 @@ from dynalyze.fixedpoints import LevenbergMarquardtFinder
 from dynalyze.fixedpoints.sharing import chord_trial, gather, shared_directions
 from dynalyze.systems import SimpleRNNSystem
 from dynalyze.systems.gru import GRUSystem
-
-
-def random_gru(units: int, gain: float, seed: int = 0) -> GRUSystem:
-    rng = np.random.default_rng(seed)
-    blocks = []
-    for _ in range(3):
-        q, r = np.linalg.qr(rng.normal(size=(units, units)))
-        blocks.append(q * np.sign(np.diag(r)))
-    limit = np.sqrt(6.0 / (4 + 3 * units))
-    return GRUSystem(
-        rng.uniform(-limit, limit, size=(4, 3 * units)),
-        gain * np.concatenate(blocks, axis=1),
-        rng.normal(scale=0.1, size=(2, 3 * units)),
-    )
 
 
 def visited(system: GRUSystem, n: int, seed: int = 1) -> np.ndarray:
@@ -41,7 +28,7 @@ def visited(system: GRUSystem, n: int, seed: int = 1) -> np.ndarray:
 
 @pytest.mark.parametrize("gain", [1.0, 2.0])
 def test_sharing_ends_where_own_newton_ends(gain):
-    system = random_gru(32, gain)
+    system = random_gru(32, gain, bias_scale=0.1)
     starts = visited(system, 256)
     shared = LevenbergMarquardtFinder().find(system, starts)
     alone = LevenbergMarquardtFinder(share_radius=0.0).find(system, starts)
@@ -61,7 +48,7 @@ def test_sharing_ends_where_own_newton_ends(gain):
 
 
 def test_shared_roots_are_minpack_roots():
-    system = random_gru(24, 1.0)
+    system = random_gru(24, 1.0, bias_scale=0.1)
     ds = LevenbergMarquardtFinder().find(system, visited(system, 128))
     assert ds["shared_steps"].values.mean() >= 1.0
     for h in ds.dynalyze.unique()["fixed_point_state"].values:
@@ -71,7 +58,7 @@ def test_shared_roots_are_minpack_roots():
 
 def test_sharing_saves_factorisations(monkeypatch):
     """Where starts gather, Jacobians are assembled for far fewer point-iterations."""
-    system = random_gru(32, 1.0)
+    system = random_gru(32, 1.0, bias_scale=0.1)
     starts = visited(system, 256)
     counted = {"points": 0}
     original = GRUSystem._jacobian_state
