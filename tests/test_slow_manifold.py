@@ -164,3 +164,26 @@ def test_crawl_test_extrapolates_the_window_rate_to_the_budget():
     assert crawling.tolist() == [True, False, False, True]
     # Windows restart where they were full.
     assert it.mark_iter.tolist() == [30, 30, 30, 30]
+
+
+def test_the_line_attractor_report_says_how_the_other_searches_ended():
+    """The acceptance row counts the searches that ended on the slow manifold, from the data."""
+    from dynalyze.analyses.line_attractor.checks import checks
+    from dynalyze.analyses.line_attractor.views import _stage_acceptance, accepted_candidates
+
+    rng = np.random.default_rng(0)
+    drifting = LevenbergMarquardtFinder(tol=1e-12).find(SlowDrift(), rng.uniform(-1, 1, (6, 2)))
+    counts = _stage_acceptance(drifting, accepted_candidates(drifting, 1e-8))
+    assert counts["n_candidates"] == 6 and counts["n_accepted"] == 0
+    assert counts["n_slow_manifold_searches"] == 6
+    assert counts["n_slow_point_searches"] == counts["n_unsettled_searches"] == 0
+    row = next(r for r in checks(counts) if r["quantity"].startswith("approximate fixed points"))
+    assert row["ours"].startswith("0 of 6 searches (each stops at the criterion; of the other 6:")
+    assert "6 ended on a slow manifold above the criterion" in row["ours"]
+    # A contraction: every search converges to the one root; all but one are duplicates.
+    contraction = SimpleRNNSystem(np.zeros((1, 2)), 0.5 * np.eye(2), activation="linear")
+    found = LevenbergMarquardtFinder().find(contraction, rng.normal(size=(4, 2)))
+    counts = _stage_acceptance(found, accepted_candidates(found, 1e-8))
+    assert (counts["n_accepted"], counts["n_slow_manifold_searches"]) == (1, 0)
+    row = next(r for r in checks(counts) if r["quantity"].startswith("approximate fixed points"))
+    assert "of the other 3: 3 converged but were duplicates or outliers" in row["ours"]

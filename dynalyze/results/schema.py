@@ -539,6 +539,23 @@ _VARIABLES: dict[str, VariableSpec] = (
         "n_accepted": _V(
             (), "number of unique candidates passing the paper's criterion", "1", "int64"
         ),
+        "n_slow_point_searches": _V(
+            (), "candidate searches that ended at a slow point (status slow_point)", "1", "int64"
+        ),
+        "n_slow_manifold_searches": _V(
+            (),
+            "candidate searches that ended on a slow manifold, above the criterion "
+            "(status slow_manifold)",
+            "1",
+            "int64",
+        ),
+        "n_unsettled_searches": _V(
+            (),
+            "candidate searches that ended neither converged nor classified "
+            "(status failed, stalled or at_bounds)",
+            "1",
+            "int64",
+        ),
         "state_top3_variance": _V(
             (), "fraction of state variance in the top 3 PCs (trained)", "1", "float64"
         ),

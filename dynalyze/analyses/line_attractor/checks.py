@@ -158,6 +158,47 @@ def _dimension_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _other_searches(s: Mapping[str, Any]) -> str:
+    """How the searches that were not accepted ended: ``"; of the other 3: ..."`` or ``""``.
+
+    Examples
+    --------
+    >>> counts = {"n_slow_point_searches": 0, "n_unsettled_searches": 0}
+    >>> _other_searches({"n_candidates": 1000, "n_accepted": 999, **counts,
+    ...                  "n_slow_manifold_searches": 1})
+    '; the other one ended on a slow manifold above the criterion'
+    >>> counts = {"n_slow_point_searches": 0, "n_unsettled_searches": 1}
+    >>> _other_searches({"n_candidates": 10, "n_accepted": 5, **counts,
+    ...                  "n_slow_manifold_searches": 2}).split(": ")[1].split(", ")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['2 ended on a slow manifold above the criterion', '1 failed or stalled',
+     '2 converged but were duplicates or outliers']
+    """
+    accepted, candidates = _get(s, "n_accepted"), _get(s, "n_candidates")
+    counts = [
+        _get(s, f"n_{kind}_searches") for kind in ("slow_manifold", "slow_point", "unsettled")
+    ]
+    if accepted is None or candidates is None or any(c is None for c in counts):
+        return ""
+    other = int(candidates) - int(accepted)
+    if other <= 0:
+        return ""
+    manifold, slow_point, unsettled = (int(c) for c in counts)
+    parts = []
+    if manifold:
+        parts.append(f"{_num(manifold)} ended on a slow manifold above the criterion")
+    if slow_point:
+        parts.append(f"{_num(slow_point)} at a slow point (a local minimum of the speed)")
+    if unsettled:
+        parts.append(f"{_num(unsettled)} failed or stalled")
+    rest = other - manifold - slow_point - unsettled
+    if rest:
+        parts.append(f"{_num(rest)} converged but were duplicates or outliers")
+    if other == 1 and len(parts) == 1:
+        return "; the other one " + parts[0].split(" ", 1)[1]
+    return f"; of the other {_num(other)}: " + ", ".join(parts)
+
+
 def _fixed_point_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
     """How many candidates meet the criterion; the distinct fixed points and their stability."""
     rows: list[dict[str, Any]] = []
@@ -165,8 +206,8 @@ def _fixed_point_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows.append(
         _row(
             "approximate fixed points with ||F(h, x_b) - h||^2 / N < 1e-8",
-            f"{_num(accepted)} of {_num(candidates)} searches (each stops at the criterion; "
-            "see the distinct clusters below)",
+            f"{_num(accepted)} of {_num(candidates)} searches (each stops at the criterion"
+            f"{_other_searches(s)}; see the distinct clusters below)",
             "~500 (target here: at least 100)",
             _at_least(accepted, 100),
             "too few searches met the paper's criterion (see the counts at other thresholds in "

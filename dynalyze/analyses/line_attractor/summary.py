@@ -57,6 +57,9 @@ SCALARS = (
     "matched_null_tangent_informative",
     "matched_null_subspace_informative",
     "n_candidates",
+    "n_slow_point_searches",
+    "n_slow_manifold_searches",
+    "n_unsettled_searches",
     "manifold_extent",
     "manifold_pc1_variance",
     "manifold_curvature",
@@ -184,6 +187,9 @@ class LineAttractorSummary(Summary):
     matched_null_tangent_informative: int | None = None
     matched_null_subspace_informative: int | None = None
     n_candidates: int | None = None
+    n_slow_point_searches: int | None = None
+    n_slow_manifold_searches: int | None = None
+    n_unsettled_searches: int | None = None
     manifold_extent: float | None = None
     manifold_pc1_variance: float | None = None
     manifold_curvature: float | None = None

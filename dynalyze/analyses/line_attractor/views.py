@@ -45,6 +45,7 @@ from dynalyze.analyses.line_attractor.structure import (
     fixed_point_structure,
 )
 from dynalyze.baseline import BaselineInput
+from dynalyze.fixedpoints.base import AT_BOUNDS, FAILED, SLOW_MANIFOLD, SLOW_POINT, STALLED
 from dynalyze.fixedpoints.selection import unique_fixed_points
 from dynalyze.linearization import eigendecompose
 from dynalyze.systems.base import RecurrentSystem
@@ -315,11 +316,15 @@ def accepted_candidates(fixed_points: xr.Dataset, criterion: float) -> xr.Datase
 
 
 def _stage_acceptance(fixed_points: xr.Dataset, accepted: xr.Dataset) -> dict[str, Any]:
-    """Counts of candidates and the accepted ones."""
+    """Counts of candidates, the accepted ones and how the other searches ended."""
     n_state = fixed_points.sizes["state"]
+    status = fixed_points["status"].values
     return {
         "n_candidates": int(fixed_points.sizes["fixed_point"]),
         "n_accepted": int(accepted.sizes["fixed_point"]),
+        "n_slow_point_searches": int(np.sum(status == SLOW_POINT)),
+        "n_slow_manifold_searches": int(np.sum(status == SLOW_MANIFOLD)),
+        "n_unsettled_searches": int(np.isin(status, (FAILED, STALLED, AT_BOUNDS)).sum()),
         "fixed_point_state": accepted["fixed_point_state"].values,
         "normalized_speed": 2.0 * accepted["speed"].values / n_state,
     }
