@@ -115,7 +115,7 @@ class Phases:
         self._wrap(
             lm_module, "_normal_equations", "normal equations (A^T A)", lambda n, i, j, r: len(i)
         )
-        self._wrap(lm_module, "_damped_step", "damped solve", lambda n, i, mu, g: len(i))
+        self._wrap(lm_module, "_damped_step", "damped solve", lambda n, i, mu, g, p: len(i))
         self._wrap(self.system, "_step", "step evaluation", lambda h, x: len(h))
         return self
 

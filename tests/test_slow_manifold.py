@@ -67,12 +67,15 @@ def test_searches_on_a_drifting_manifold_end_as_slow_manifold(newton_steps):
     stiff = 0.5 * (0.3 * np.sin(h[:, 1]) - h[:, 0]) ** 2
     assert (stiff <= 0.1 * ds["speed"].values).all()
     assert (ds["speed"].values >= 0.5 * DRIFT**2).all()
-    # Found crawling and stopped, instead of spending the whole budget.
-    assert ds["iterations"].values.max() < 60
+    # Found crawling and stopped, instead of crawling on.
+    assert ds["iterations"].values.max() < 20
     crawled = LevenbergMarquardtFinder(newton_steps=newton_steps, tol=1e-12, crawl_window=0).find(
         SlowDrift(), starts
     )
-    assert (crawled["iterations"].values == 200).all()
+    # Without the crawl test every search crawls down the manifold to the face of the box
+    # where q is least (h2 = -2; the steps keep h2 on that face), several times longer.
+    assert (crawled["iterations"].values > 3 * ds["iterations"].values.max()).all()
+    np.testing.assert_array_equal(crawled["fixed_point_state"].values[:, 1], -2.0)
     # The status is decided from the returned state: the crawl ends on the manifold too.
     assert (crawled["status"].values == SLOW_MANIFOLD).all()
 
@@ -160,10 +163,61 @@ def test_crawl_test_extrapolates_the_window_rate_to_the_budget():
     # first window (no rate yet), 1e-3 (reaches 1e-12 in three windows), 0.95 (crawling).
     it.mark_iter[:] = [20, 0, 20, 20]
     it.mark_cost[:] = it.cost / np.array([0.5, 0.5, 1e-3, 0.95])
+    it.trace[:] = np.trace(a.T @ a)
+    it.mu[:] = 1e-6  # well below trace(A^T A) = 1
     crawling = finder._crawling(it, np.arange(4))
     assert crawling.tolist() == [True, False, False, True]
     # Windows restart where they were full.
     assert it.mark_iter.tolist() == [30, 30, 30, 30]
+    # Over-damped (mu above trace(A^T A)): its steps are slow because of the damping,
+    # so no verdict, however slowly the speed falls.
+    it.iterations[:] = 40
+    it.mark_cost[:] = it.cost / 0.95
+    it.mu[:] = [1e-6, 2.0, 1e-6, 2.0]
+    assert finder._crawling(it, np.arange(4)).tolist() == [True, False, True, False]
+
+
+def test_a_failed_newton_step_starts_the_crawl_windows_of_the_damped_steps():
+    """The damped phase's rate is measured from where Newton's steps gave up."""
+    from dynalyze.fixedpoints._lm_state import _Iterates, _Trial
+
+    finder = LevenbergMarquardtFinder(tol=1e-12)
+    it = _Iterates.start(SlowDrift(), np.zeros((2, 2)), np.zeros((2, 1)), newton=True)
+    it.iterations[:] = 4
+    cost = it.cost.copy()
+    trial = _Trial.empty(2, 2)
+    trial.accept[:] = [False, True]
+    trial.delta[:], trial.state[:], trial.res[:] = 0.01, it.h + 0.01, it.r
+    trial.value[:] = 0.5 * cost
+    finder._update(it, np.arange(2), trial, _NoBar())
+    assert it.newton.tolist() == [False, True]
+    assert it.mark_iter.tolist() == [5, 0] and it.mark_cost[0] == cost[0]
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+def test_damped_steps_keep_pinned_coordinates_and_solve_the_others_exactly():
+    """Closed form: the pinned coordinate does not move; the rest solve the reduced system."""
+    from dynalyze.fixedpoints.levenberg_marquardt import _damped_step
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(5, 5))
+    normal = (a.T @ a)[None]
+    grad = rng.normal(size=(1, 5))
+    pinned = np.array([[False, True, False, False, True]])
+    grad[pinned] = 0.0
+    mu = np.array([0.1])
+    step = _damped_step(normal, np.array([0]), mu, grad, pinned)
+    free = ~pinned[0]
+    reduced = normal[0][np.ix_(free, free)] + mu[0] * np.eye(free.sum())
+    np.testing.assert_allclose(step[0, free], -np.linalg.solve(reduced, grad[0, free]))
+    assert (step[0, ~free] == 0.0).all()
+    # Nothing pinned: the plain damped normal equations.
+    step = _damped_step(normal, np.array([0]), mu, grad, np.zeros_like(pinned))
+    np.testing.assert_allclose(step[0], -np.linalg.solve(normal[0] + 0.1 * np.eye(5), grad[0]))
 
 
 def test_the_line_attractor_report_says_how_the_other_searches_ended():

@@ -88,8 +88,11 @@ class Search:
             return self.finder
         # Damped steps only: a full Newton step would jump along an approximate line
         # attractor to its exact roots instead of stopping where the criterion is met.
+        # Longer crawl windows than the finder's: points crawling down to the criterion
+        # along the line are what this search collects.
         return LevenbergMarquardtFinder(
             newton_steps=False,
+            crawl_window=10,
             tol=0.5 * self.criterion * state_dim,
             max_iter=self.max_iter,
             dedup_tol=self.dedup_tol,
