@@ -498,21 +498,23 @@ def _normal_equations(
 def _damped_step(
     normal: FloatArray, index: np.ndarray, mu: FloatArray, grad: FloatArray, pinned: np.ndarray
 ) -> FloatArray:
-    """Solve ``(A^T A + mu I) delta = -A^T r`` for one block of points ``normal[index]``.
+    """Solve ``(A^T A + mu I) delta = -A^T r`` for one worker's points ``normal[index]``.
 
     Coordinates flagged in ``pinned`` (their entries of ``grad`` zero) get a zero step:
-    their rows and columns of ``A^T A`` are replaced by those of the identity.
+    their rows and columns of ``A^T A`` are replaced by those of the identity. Block by
+    block, so the damped copies of ``A^T A`` reuse warm buffers.
     """
-    lhs = normal[index]  # a copy, damped in place
-    point, coord = np.nonzero(pinned)
-    if point.size:
-        lhs[point, coord, :] = 0.0
-        lhs[point, :, coord] = 0.0
-        np.einsum("nii->ni", lhs)[...] += pinned
-    diagonal = np.einsum("nii->ni", lhs)
-    diagonal += mu[:, None]
-    out = -np.linalg.solve(lhs, grad[..., None])[..., 0]
-    return np.asarray(out, dtype=np.float64)
+    out = np.empty_like(grad)
+    for part in _blocks(index.size, normal.shape[-1]):
+        lhs = normal[index[part]]  # a copy, damped in place
+        point, coord = np.nonzero(pinned[part])
+        if point.size:
+            lhs[point, coord, :] = 0.0
+            lhs[point, :, coord] = 0.0
+            np.einsum("nii->ni", lhs)[...] += pinned[part]
+        np.einsum("nii->ni", lhs)[...] += mu[part, None]
+        out[part] = -np.linalg.solve(lhs, grad[part, :, None])[..., 0]
+    return out
 
 
 #: Step lengths tried along a Newton direction, longest first (backtracking line search).
