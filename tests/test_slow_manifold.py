@@ -179,6 +179,8 @@ def test_crawl_test_extrapolates_the_window_rate_to_the_budget():
 
 def test_a_failed_newton_step_starts_the_crawl_windows_of_the_damped_steps():
     """The damped phase's rate is measured from where Newton's steps gave up."""
+    from tqdm.auto import tqdm
+
     from dynalyze.fixedpoints._lm_state import _Iterates, _Trial
 
     finder = LevenbergMarquardtFinder(tol=1e-12)
@@ -189,14 +191,9 @@ def test_a_failed_newton_step_starts_the_crawl_windows_of_the_damped_steps():
     trial.accept[:] = [False, True]
     trial.delta[:], trial.state[:], trial.res[:] = 0.01, it.h + 0.01, it.r
     trial.value[:] = 0.5 * cost
-    finder._update(it, np.arange(2), trial, _NoBar())
+    finder._update(it, np.arange(2), trial, tqdm(disable=True))
     assert it.newton.tolist() == [False, True]
     assert it.mark_iter.tolist() == [5, 0] and it.mark_cost[0] == cost[0]
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
 
 
 def test_damped_steps_keep_pinned_coordinates_and_solve_the_others_exactly():

@@ -511,8 +511,7 @@ def _damped_step(
         if point.size:
             lhs[point, coord, :] = 0.0
             lhs[point, :, coord] = 0.0
-            np.einsum("nii->ni", lhs)[...] += pinned[part]
-        np.einsum("nii->ni", lhs)[...] += mu[part, None]
+        np.einsum("nii->ni", lhs)[...] += mu[part, None] + pinned[part]
         out[part] = -np.linalg.solve(lhs, grad[part, :, None])[..., 0]
     return out
 

@@ -184,19 +184,22 @@ def _other_searches(s: Mapping[str, Any]) -> str:
     if other <= 0:
         return ""
     manifold, slow_point, unsettled = (int(c) for c in counts)
-    parts = []
-    if manifold:
-        parts.append(f"{_num(manifold)} ended on a slow manifold above the criterion")
-    if slow_point:
-        parts.append(f"{_num(slow_point)} at a slow point (a local minimum of the speed)")
-    if unsettled:
-        parts.append(f"{_num(unsettled)} failed or stalled")
-    rest = other - manifold - slow_point - unsettled
-    if rest:
-        parts.append(f"{_num(rest)} converged but were duplicates or outliers")
+    parts = [
+        (count, text)
+        for count, text in (
+            (manifold, "ended on a slow manifold above the criterion"),
+            (slow_point, "at a slow point (a local minimum of the speed)"),
+            (unsettled, "failed or stalled"),
+            (
+                other - manifold - slow_point - unsettled,
+                "converged but were duplicates or outliers",
+            ),
+        )
+        if count > 0
+    ]
     if other == 1 and len(parts) == 1:
-        return "; the other one " + parts[0].split(" ", 1)[1]
-    return f"; of the other {_num(other)}: " + ", ".join(parts)
+        return f"; the other one {parts[0][1]}"
+    return f"; of the other {_num(other)}: " + ", ".join(f"{_num(n)} {t}" for n, t in parts)
 
 
 def _fixed_point_rows(s: Mapping[str, Any]) -> list[dict[str, Any]]:
