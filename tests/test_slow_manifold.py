@@ -95,16 +95,22 @@ def _random_svd_system(rng, n, sigma):
     return u, u @ np.diag(sigma) @ v.T
 
 
-def test_neutral_share_is_the_share_of_q_along_small_singular_values():
-    """Closed form: sum over sigma_i <= eps of c_i^2 / sum_i c_i^2, for r = sum c_i u_i."""
+@pytest.mark.parametrize("n", [12, 40, 256])
+def test_neutral_share_is_the_share_of_q_along_small_singular_values(n):
+    """Closed form: sum over sigma_i <= eps of c_i^2 / sum_i c_i^2, for r = sum c_i u_i.
+
+    Below 32 units from a full eigendecomposition, from 32 on from the neutral
+    eigenpairs alone (``dsyevr`` on a subset): both must give the closed form.
+    """
     rng = np.random.default_rng(3)
-    n, eps = 12, 0.03
+    eps = 0.03
     sigma = np.geomspace(2.0, 1e-4, n)
     u, a = _random_svd_system(rng, n, sigma)
     coeff = rng.normal(size=n)
     residual = u @ coeff
     expected = np.sum(coeff**2 * (sigma <= eps)) / np.sum(coeff**2)
     share = neutral_share((a + np.eye(n))[None], residual[None], eps)
+    assert 0.2 < expected < 0.8  # both kinds of directions carry part of q
     np.testing.assert_allclose(share, [expected], rtol=1e-8)
     # The same from numpy's SVD of J - I, an independent factorisation.
     left, values, _ = np.linalg.svd(a)

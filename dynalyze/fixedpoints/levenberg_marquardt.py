@@ -26,6 +26,7 @@ from dynalyze._validation import (
     attrs_unit_interval,
 )
 from dynalyze.fixedpoints._lm_state import _RUNNING, _Iterates, _Trial
+from dynalyze.fixedpoints._spd import solve_spd
 from dynalyze.fixedpoints.base import (
     STOP_BUDGET,
     STOP_DAMPING,
@@ -298,7 +299,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
                 state[moved] = inside[moved]
                 step[moved] = state[moved] - it.h[damped[moved]]
                 # Decrease the quadratic model predicts for the projected step.
-                curvature = np.einsum("nij,nj->ni", it.normal[damped[moved]], step[moved])
+                curvature = _products(it.normal, damped[moved], step[moved])
                 predicted[moved] = -(
                     np.einsum("ni,ni->n", step[moved], grad[moved])
                     + 0.5 * np.einsum("ni,ni->n", step[moved], curvature)
@@ -495,6 +496,14 @@ def _normal_equations(
     return np.einsum("nii->ni", block).copy(), np.einsum("nij,nj->ni", at, r)
 
 
+def _products(normal: FloatArray, index: np.ndarray, vectors: FloatArray) -> FloatArray:
+    """``normal[index[k]] @ vectors[k]`` for each ``k``, without gathering the matrices."""
+    out = np.empty_like(vectors)
+    for k, i in enumerate(index):
+        np.matmul(normal[i], vectors[k], out=out[k])
+    return out
+
+
 def _damped_step(
     normal: FloatArray, index: np.ndarray, mu: FloatArray, grad: FloatArray, pinned: np.ndarray
 ) -> FloatArray:
@@ -512,7 +521,7 @@ def _damped_step(
             lhs[point, coord, :] = 0.0
             lhs[point, :, coord] = 0.0
         np.einsum("nii->ni", lhs)[...] += mu[part, None] + pinned[part]
-        out[part] = -np.linalg.solve(lhs, grad[part, :, None])[..., 0]
+        out[part] = -solve_spd(lhs, grad[part])
     return out
 
 
