@@ -183,6 +183,49 @@ def test_crawl_test_extrapolates_the_window_rate_to_the_budget():
     assert finder._crawling(it, np.arange(4)).tolist() == [True, False, True, False]
 
 
+def test_crawl_test_looks_at_most_ten_windows_ahead():
+    """A speed falling linearly, 0.2 per window, would reach tol = 1e-12 from 5e-5 in 11
+    windows, within the budget's 17 but not within the 10-window horizon: tested, and it
+    crawls; 0.1 per window gets there in 8: not tested."""
+    from dynalyze.fixedpoints._lm_state import _Iterates
+    from dynalyze.fixedpoints.levenberg_marquardt import _HORIZON
+
+    assert _HORIZON == 10
+    finder = LevenbergMarquardtFinder(tol=1e-12, max_iter=200, crawl_window=10)
+    it = _Iterates.start(SlowDrift(), np.zeros((2, 2)), np.zeros((2, 1)), newton=False)
+    a = np.diag([-1.0, 1e-4])
+    r = np.array([0.0, 1e-2])
+    it.normal[:], it.grad[:], it.cost[:] = a.T @ a, a.T @ r, 0.5 * r @ r
+    it.iterations[:], it.mark_iter[:] = 30, 20
+    it.mark_cost[:] = it.cost / np.array([0.2, 0.1])
+    it.trace[:], it.mu[:] = 1.0, 1e-6
+    assert finder._crawling(it, np.arange(2)).tolist() == [True, False]
+    # With 40 windows of budget left instead, 0.2 per window is no longer judged hopeless
+    # by the budget alone: only the horizon makes the first point crawl.
+    assert 0.2 ** ((200 - 30) / 10) * it.cost[0] < finder.tol
+
+
+def test_the_slow_manifold_verdicts_the_finder_hands_over_hold_at_the_returned_states():
+    """The status takes the finder's neutral verdicts instead of recomputing them: an
+    independent SVD of J - I at each returned state must agree that 90% or more of q lies
+    along singular values of at most neutral_tol."""
+    rng = np.random.default_rng(1)
+    system = SlowDrift()
+    starts = rng.uniform(-1.5, 1.5, (8, 2))
+    finder = LevenbergMarquardtFinder(tol=1e-12)
+    out = finder._solve(system, starts.copy(), np.zeros((8, 1)))
+    assert out.neutral is not None and out.neutral.all()
+    ds = finder.find(system, starts)
+    assert (ds["status"].values == SLOW_MANIFOLD).all()
+    h = ds["fixed_point_state"].values
+    jac = system._jacobian_state(h, np.zeros((8, 1)))
+    residual = system._step(h, np.zeros((8, 1))) - h
+    for k in range(8):
+        left, values, _ = np.linalg.svd(jac[k] - np.eye(2))
+        along = (left.T @ residual[k]) ** 2
+        assert along[values <= finder.neutral_tol].sum() >= 0.9 * along.sum()
+
+
 def test_a_failed_newton_step_starts_the_crawl_windows_of_the_damped_steps():
     """The damped phase's rate is measured from where Newton's steps gave up."""
     from tqdm.auto import tqdm

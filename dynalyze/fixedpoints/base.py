@@ -103,6 +103,12 @@ class SolverOutput:
         How many of the iterations took a step with another point's
         factorisation (chord steps, :mod:`dynalyze.fixedpoints.sharing`);
         ``None`` for solvers that do not share.
+    neutral : ndarray of bool, shape (n,), optional
+        Points the solver found, at their returned state and with
+        :func:`~dynalyze.fixedpoints.neutral.is_neutral` from that state's
+        ``J - I`` and residual, to lie on a slow manifold: their status takes
+        that verdict instead of computing it again (an eigendecomposition each,
+        often). ``None``: every point's share is computed.
 
     Examples
     --------
@@ -117,6 +123,7 @@ class SolverOutput:
     iterations: NDArray[np.int64]
     stop_reason: NDArray[np.int8]
     shared_steps: NDArray[np.int64] | None = None
+    neutral: NDArray[np.bool_] | None = None
 
 
 def residual_and_speed(
@@ -293,13 +300,15 @@ class FixedPointFinder(abc.ABC):
             grad_norm[rows] = np.linalg.norm(grad, axis=1)
         # The scale-free stationarity test needs ||J - I||: only where it decides the status.
         undecided = rows[~(speed[rows] <= self.tol)]
-        chunk = max(1, 2**24 // (h.shape[1] ** 2))
         neutral = np.zeros(h.shape[0], dtype=bool)
-        for begin in range(0, undecided.size, chunk):
-            part = undecided[begin : begin + chunk]
-            jac = system._jacobian_state(h[part], x[part])
-            relative_grad[part] = _relative_gradient(jac, residual[part], grad_norm[part])
-            neutral[part] = is_neutral(*normal_equations(jac, residual[part]), self.neutral_tol)
+        known = neutral if out.neutral is None else out.neutral
+        relative_grad[undecided], neutral[undecided] = _slow_tests(
+            system,
+            (h[undecided], x[undecided]),
+            (residual[undecided], grad_norm[undecided]),
+            known[undecided],
+            self.neutral_tol,
+        )
         _, speed0 = residual_and_speed(system, h0, x)
         status = _status(
             system,
@@ -406,6 +415,35 @@ def _status(
     status[finite & (relative_grad <= stationarity_tol)] = SLOW_POINT
     status[finite & (speed <= tol)] = CONVERGED
     return status
+
+
+def _slow_tests(
+    system: RecurrentSystem,
+    at: tuple[FloatArray, FloatArray],
+    speed: tuple[FloatArray, FloatArray],
+    known: np.ndarray,
+    neutral_tol: float,
+) -> tuple[FloatArray, np.ndarray]:
+    """Relative gradients and neutral verdicts at unconverged points, Jacobians in chunks.
+
+    ``at`` holds the states and inputs, ``speed`` the residuals and the norms of
+    the speed's gradient; points whose verdict is ``known`` (the solver's, at the
+    same state) keep it instead of having their share computed again.
+    """
+    (h, x), (residual, grad_norm) = at, speed
+    relative = np.empty(h.shape[0])
+    neutral = known.copy()
+    chunk = max(1, 2**24 // (h.shape[1] ** 2))
+    for begin in range(0, h.shape[0], chunk):
+        part = np.arange(begin, min(begin + chunk, h.shape[0]))
+        jac = system._jacobian_state(h[part], x[part])
+        relative[part] = _relative_gradient(jac, residual[part], grad_norm[part])
+        ask = ~known[part]
+        if ask.any():
+            neutral[part[ask]] = is_neutral(
+                *normal_equations(jac[ask], residual[part[ask]]), neutral_tol
+            )
+    return relative, neutral
 
 
 def _relative_gradient(jac: FloatArray, residual: FloatArray, grad_norm: FloatArray) -> FloatArray:
