@@ -138,6 +138,28 @@ def test_is_neutral_screen_agrees_with_the_exact_share():
     np.testing.assert_array_equal(is_neutral(normal, grad, rr, eps, share=0.5), exact >= 0.5)
 
 
+def test_every_tikhonov_screen_brackets_the_exact_share():
+    """(s - a) / (1 - a) <= share <= s / a with a = (t^2 / (eps^2 + t^2))^2, for each
+    screen's t, on spectra crowded around eps (where the bounds are tightest)."""
+    from dynalyze.fixedpoints.neutral import _SCREENS, _screen
+
+    rng = np.random.default_rng(11)
+    n, eps = 40, 0.03
+    sigma = np.sort(eps * np.exp(rng.uniform(-3.0, 3.0, n)))[::-1]
+    u, a = _random_svd_system(rng, n, sigma)
+    coeffs = rng.normal(size=(300, n)) * rng.uniform(0.0, 1.0, (300, n))
+    normal, grad, rr = normal_equations(np.broadcast_to(a + np.eye(n), (300, n, n)), coeffs @ u.T)
+    exact = np.sum(coeffs**2 * (sigma <= eps), axis=1) / np.sum(coeffs**2, axis=1)
+    for factor in _SCREENS:
+        t = factor * eps
+        weight = (t**2 / (eps**2 + t**2)) ** 2
+        s = _screen(normal, grad, rr, t)
+        assert np.all((s - weight) / (1 - weight) <= exact + 1e-9)
+        assert np.all(exact <= s / weight + 1e-9)
+        # The bounds are not vacuous: each screen is within 0.5 of the share somewhere.
+        assert np.any(s / weight - exact < 0.5)
+
+
 @pytest.mark.parametrize(
     "options", [{"neutral_tol": 0.0}, {"crawl_window": -1}, {"crawl_window": 2.5}]
 )
