@@ -208,20 +208,23 @@ def test_crawl_test_extrapolates_the_window_rate_to_the_budget():
 def test_crawl_test_looks_at_most_ten_windows_ahead():
     """A speed falling linearly, 0.2 per window, would reach tol = 1e-12 from 5e-5 in 11
     windows, within the budget's 17 but not within the 10-window horizon: tested, and it
-    crawls; 0.1 per window gets there in 8: not tested."""
+    crawls; 0.1 per window gets there in 8: not tested. A window with a rejected step
+    holds the damping's adaptation, not a rate: only the budget counts for it."""
     from dynalyze.fixedpoints._lm_state import _Iterates
     from dynalyze.fixedpoints.levenberg_marquardt import _HORIZON
 
     assert _HORIZON == 10
     finder = LevenbergMarquardtFinder(tol=1e-12, max_iter=200, crawl_window=10)
-    it = _Iterates.start(SlowDrift(), np.zeros((2, 2)), np.zeros((2, 1)), newton=False)
+    it = _Iterates.start(SlowDrift(), np.zeros((3, 2)), np.zeros((3, 1)), newton=False)
     a = np.diag([-1.0, 1e-4])
     r = np.array([0.0, 1e-2])
     it.normal[:], it.grad[:], it.cost[:] = a.T @ a, a.T @ r, 0.5 * r @ r
     it.iterations[:], it.mark_iter[:] = 30, 20
-    it.mark_cost[:] = it.cost / np.array([0.2, 0.1])
+    it.mark_cost[:] = it.cost / np.array([0.2, 0.1, 0.2])
+    it.rejected[:] = [0, 0, 1]
     it.trace[:], it.mu[:] = 1.0, 1e-6
-    assert finder._crawling(it, np.arange(2)).tolist() == [True, False]
+    assert finder._crawling(it, np.arange(3)).tolist() == [True, False, False]
+    assert it.rejected.tolist() == [0, 0, 0]  # the windows restart
     # With 40 windows of budget left instead, 0.2 per window is no longer judged hopeless
     # by the budget alone: only the horizon makes the first point crawl.
     assert 0.2 ** ((200 - 30) / 10) * it.cost[0] < finder.tol
@@ -265,6 +268,13 @@ def test_a_failed_newton_step_starts_the_crawl_windows_of_the_damped_steps():
     finder._update(it, np.arange(2), trial, tqdm(disable=True))
     assert it.newton.tolist() == [False, True]
     assert it.mark_iter.tolist() == [5, 0] and it.mark_cost[0] == cost[0]
+    # Its damped steps' rejections are counted from there, for the horizon's rule.
+    assert it.rejected.tolist() == [0, 0]
+    trial = _Trial.empty(1, 2)
+    trial.value[:] = np.inf
+    it.mu[:], it.grad[:], it.trace[:] = 1e-3, 1.0, 1.0
+    finder._update(it, np.arange(1), trial, tqdm(disable=True))
+    assert it.rejected.tolist() == [1, 0] and it.mu[0] == 2e-3
 
 
 def test_damped_steps_keep_pinned_coordinates_and_solve_the_others_exactly():

@@ -38,6 +38,7 @@ class _Iterates:
     trace: FloatArray  # trace(A^T A)
     mark_iter: np.ndarray  # where the current crawl window began (iteration) ...
     mark_cost: FloatArray  # ... and the speed there
+    rejected: np.ndarray  # damped steps rejected since then
 
     @classmethod
     def start(
@@ -65,6 +66,7 @@ class _Iterates:
             trace=np.zeros(m),
             mark_iter=np.zeros(m, dtype=np.int64),
             mark_cost=cost.copy(),
+            rejected=np.zeros(m, dtype=np.int64),
         )
 
 

@@ -50,10 +50,13 @@ logger = logging.getLogger(__name__)
 #: (or too slowly to reach the tolerance within the budget).
 _CRAWL = 0.9
 
-#: ... within the budget, or within this many more windows if that is sooner: a
-#: point on a slow manifold whose speed falls linearly (e.g. towards a degenerate
-#: root along it, 0.7-0.8 per window of 3) would otherwise crawl on for up to 100
-#: iterations before the budget's extrapolation gives up on it.
+#: ... within the budget, or, for a window whose damped steps were all accepted,
+#: within this many more windows if that is sooner: a point on a slow manifold whose
+#: speed falls linearly (e.g. towards a degenerate root along it, 0.7-0.8 per window
+#: of 3) would otherwise crawl on for up to 100 iterations before the budget's
+#: extrapolation gives up on it. A window with rejected steps holds the damping's
+#: adaptation, not a rate to extrapolate (a trained GRU-128's search that was 3
+#: iterations from its root would have stopped there).
 _HORIZON = 10
 
 #: Bytes of Jacobian-sized work arrays allowed per chunk of points.
@@ -108,8 +111,8 @@ class LevenbergMarquardtFinder(FixedPointFinder):
     crawl_window : int
         A point taking damped steps whose speed fell by less than 10% over this
         many iterations (or too slowly to reach ``tol`` within ``max_iter``, or
-        within 10 more windows, at that rate; not in the first window of a
-        search damped from its start)
+        within 10 more windows if all its steps were accepted, at that rate;
+        not in the first window of a search damped from its start)
         and lies (90% or more) along nearly neutral directions of
         ``J - I`` (:mod:`dynalyze.fixedpoints.neutral`, ``neutral_tol``)
         stops there (status ``slow_manifold``): it is crawling along a slow
@@ -121,8 +124,9 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         windows of 3 instead of 10, took the search from 26,084 to 17,861
         iterations; 420 searches converge instead of 456, the other 36 now
         stopping on the manifold instead of crawling down to the root; the
-        10-window horizon took it on to 13,037 iterations with the same
-        statuses (and from 13,324 to 11,973 at the paper's tolerance).
+        10-window horizon for windows of accepted steps took it on to 15,576
+        iterations with the same statuses (and from 13,324 to 13,199 at the
+        paper's tolerance).
         :class:`dynalyze.LineAttractor` uses 10: it collects the points that
         crawl down to the paper's criterion.
     bounded : bool
@@ -353,6 +357,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         rej_chord = rej[it.newton[rej] & it.chord[rej]]
         rej_damped = rej[~it.newton[rej]]
         it.mu[rej_damped] *= it.nu[rej_damped]
+        it.rejected[rej_damped] += 1
         it.nu[rej_damped] *= 2.0
         # A rejected Newton step (no step length along it lowers the speed): switch the
         # point to damped (LM) steps from here on, its crawl windows starting here (the
@@ -361,6 +366,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         it.newton[rej_newton] = False
         it.mark_iter[rej_newton] = it.iterations[rej_newton]
         it.mark_cost[rej_newton] = it.cost[rej_newton]
+        it.rejected[rej_newton] = 0
         it.own[rej_chord] = True
 
         it.stop[acc[small]] = STOP_SMALL_STEP
@@ -415,7 +421,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         Every ``crawl_window`` iterations each point's speed is compared with
         the window's start; where it fell by less than 10%, or (except in the
         first window of a search damped from its start) too slowly to reach
-        ``tol`` within the budget or :data:`_HORIZON` more windows, and the
+        ``tol`` within the budget (or :data:`_HORIZON` more windows), and the
         point is not over-damped, the neutral share of its speed is tested from
         the normal equations at hand
         (:func:`~dynalyze.fixedpoints.neutral.is_neutral`: one more solve, an
@@ -427,11 +433,10 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         full = it.iterations[index] - it.mark_iter[index] >= self.crawl_window
         crawling = np.zeros(index.size, dtype=bool)
         ratio = it.cost[index] / it.mark_cost[index]
-        # Windows left in the budget (at most _HORIZON); at the window's rate the speed would
-        # end at ratio**left q.
-        left = np.minimum(
-            np.maximum(self.max_iter - it.iterations[index], 0) / self.crawl_window, _HORIZON
-        )
+        # Windows left in the budget (at most _HORIZON after a window of accepted steps); at
+        # the window's rate the speed would end at ratio**left q.
+        left = np.maximum(self.max_iter - it.iterations[index], 0) / self.crawl_window
+        left = np.where(it.rejected[index] == 0, np.minimum(left, _HORIZON), left)
         with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
             hopeless = ratio**left * it.cost[index] > self.tol
         # The first window of a search damped from its start holds its first descent: no
@@ -449,6 +454,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             )
         restart = index[full]
         it.mark_iter[restart], it.mark_cost[restart] = it.iterations[restart], it.cost[restart]
+        it.rejected[restart] = 0
         return crawling
 
 
