@@ -282,7 +282,9 @@ def roofline_line(record: dict[str, Any] | None) -> list[str]:
     if record is None:
         return []
     ceilings = {
-        r["measurement"]: r["value"] for r in record["tables"]["Machine ceilings (one thread)"]
+        r["measurement"]: r["value"]
+        for r in record["tables"]["Machine ceilings (one thread)"]
+        if r["size"].endswith(" 128 x 128")
     }
     phases = {
         r["phase"]: r
