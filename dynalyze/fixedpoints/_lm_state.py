@@ -69,6 +69,12 @@ class _Iterates:
             rejected=np.zeros(m, dtype=np.int64),
         )
 
+    def start_window(self, index: np.ndarray) -> None:
+        """A new crawl window at ``index``: from this iteration and speed, no rejections yet."""
+        self.mark_iter[index] = self.iterations[index]
+        self.mark_cost[index] = self.cost[index]
+        self.rejected[index] = 0
+
 
 @attrs.define
 class _Trial:

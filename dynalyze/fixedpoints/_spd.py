@@ -15,7 +15,7 @@ from scipy.linalg import lapack
 
 from dynalyze._validation import FloatArray
 
-__all__ = ["solve_spd"]
+__all__ = ["solve_lu", "solve_spd"]
 
 #: Smallest matrix size solved matrix by matrix with Cholesky (measured: at 32 units
 #: ``dposv`` takes 0.0044 ms against 0.0053 ms for the batched LU solve, at 16 units
@@ -41,7 +41,7 @@ def solve_spd(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
     """
     n, d = rhs.shape
     if d < _LOOP_MIN:
-        return _solve_lu(lhs, rhs)
+        return solve_lu(lhs, rhs)
     out = np.empty_like(rhs)
     for k in range(n):
         diag = np.diag(lhs[k]).copy()
@@ -54,12 +54,12 @@ def solve_spd(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
         else:
             lower = np.tril(lhs[k], -1)
             whole = lower + lower.T + np.diag(diag)
-            out[k] = _solve_lu(whole[None], rhs[k : k + 1])[0]
+            out[k] = solve_lu(whole[None], rhs[k : k + 1])[0]
     return out
 
 
-def _solve_lu(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
-    """Batched LU solve; NaN for the matrices that are exactly singular."""
+def solve_lu(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Batched LU solve of ``lhs[k] x[k] = rhs[k]``; NaN for the exactly singular matrices."""
     try:
         return np.asarray(np.linalg.solve(lhs, rhs[..., None])[..., 0], dtype=np.float64)
     except np.linalg.LinAlgError:

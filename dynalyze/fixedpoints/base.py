@@ -301,7 +301,7 @@ class FixedPointFinder(abc.ABC):
         # The scale-free stationarity test needs ||J - I||: only where it decides the status.
         undecided = rows[~(speed[rows] <= self.tol)]
         neutral = np.zeros(h.shape[0], dtype=bool)
-        known = neutral if out.neutral is None else out.neutral
+        known = np.zeros(h.shape[0], dtype=bool) if out.neutral is None else out.neutral
         relative_grad[undecided], neutral[undecided] = _slow_tests(
             system,
             (h[undecided], x[undecided]),

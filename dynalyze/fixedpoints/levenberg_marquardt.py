@@ -27,7 +27,7 @@ from dynalyze._validation import (
 )
 from dynalyze.fixedpoints._line_search import newton_line_search
 from dynalyze.fixedpoints._lm_state import _RUNNING, _Iterates, _Trial
-from dynalyze.fixedpoints._spd import solve_spd
+from dynalyze.fixedpoints._spd import solve_lu, solve_spd
 from dynalyze.fixedpoints.base import (
     STOP_BUDGET,
     STOP_DAMPING,
@@ -365,9 +365,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         # Newton steps' rate says nothing of the damped ones). A rejected chord step: its
         # own Newton step next, from where it is.
         it.newton[rej_newton] = False
-        it.mark_iter[rej_newton] = it.iterations[rej_newton]
-        it.mark_cost[rej_newton] = it.cost[rej_newton]
-        it.rejected[rej_newton] = 0
+        it.start_window(rej_newton)
         it.own[rej_chord] = True
 
         it.stop[acc[small]] = STOP_SMALL_STEP
@@ -453,9 +451,7 @@ class LevenbergMarquardtFinder(FixedPointFinder):
             crawling[check] = is_neutral(
                 it.normal[at], it.grad[at], 2.0 * it.cost[at], self.neutral_tol
             )
-        restart = index[full]
-        it.mark_iter[restart], it.mark_cost[restart] = it.iterations[restart], it.cost[restart]
-        it.rejected[restart] = 0
+        it.start_window(index[full])
         return crawling
 
 
@@ -553,15 +549,5 @@ def _newton_step(jac: FloatArray, r: FloatArray) -> FloatArray:
 
     ``jac`` is overwritten with ``J - I``.
     """
-    a = jac
-    np.einsum("nii->ni", a)[...] -= 1.0
-    try:
-        out = -np.linalg.solve(a, r[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        out = np.full_like(r, np.nan)
-        for k in range(a.shape[0]):
-            try:
-                out[k] = -np.linalg.solve(a[k], r[k])
-            except np.linalg.LinAlgError:
-                continue
-    return np.asarray(out, dtype=np.float64)
+    np.einsum("nii->ni", jac)[...] -= 1.0
+    return -solve_lu(jac, r)

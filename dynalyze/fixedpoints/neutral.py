@@ -182,7 +182,9 @@ def is_neutral(
             break
         t = factor * eps
         weight = (t**2 / (eps**2 + t**2)) ** 2
-        weighted = _screen(normal[undecided], grad[undecided], rr[undecided], t)
+        # Every point is open at the first screen: no gathered copy of the matrices then.
+        sub = normal if undecided.size == normal.shape[0] else normal[undecided]
+        weighted = _screen(sub, grad[undecided], rr[undecided], t)
         sure = (weighted - weight) / (1.0 - weight) >= share
         out[undecided[sure]] = True
         undecided = undecided[~sure & (weighted >= share * weight)]
