@@ -320,14 +320,7 @@ class FixedPointFinder(abc.ABC):
         )
 
         joint = np.concatenate([np.where(finite[:, None], h, 0.0), x], axis=1)
-        duplicate_of = np.arange(h.shape[0], dtype=np.int64)
-        for code in STATUS_CODES:
-            if code == FAILED:
-                continue
-            idx = np.flatnonzero(status == code)
-            if idx.size:
-                rep = deduplicate(joint[idx], self.dedup_tol, order=speed[idx])
-                duplicate_of[idx] = idx[rep]
+        duplicate_of = _duplicates(joint, status, speed, self.dedup_tol)
         is_outlier, distance = outlier_mask(
             np.where(finite[:, None], h, np.inf), h0, self.outlier_scale
         )
@@ -415,6 +408,25 @@ def _status(
     status[finite & (relative_grad <= stationarity_tol)] = SLOW_POINT
     status[finite & (speed <= tol)] = CONVERGED
     return status
+
+
+def _duplicates(
+    joint: FloatArray, status: np.ndarray, speed: FloatArray, dedup_tol: float
+) -> NDArray[np.int64]:
+    """Each point's representative among the points of its status (failed ones: itself).
+
+    ``joint`` holds each point's state and input; the slowest point of a group
+    represents it.
+    """
+    duplicate_of = np.arange(joint.shape[0], dtype=np.int64)
+    for code in STATUS_CODES:
+        if code == FAILED:
+            continue
+        idx = np.flatnonzero(status == code)
+        if idx.size:
+            rep = deduplicate(joint[idx], dedup_tol, order=speed[idx])
+            duplicate_of[idx] = idx[rep]
+    return duplicate_of
 
 
 def _slow_tests(
