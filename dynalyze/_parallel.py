@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["cpu_count", "map_batches", "single_threaded_blas"]
+__all__ = ["cpu_count", "fill_batches", "map_batches", "single_threaded_blas"]
 
 
 def cpu_count() -> int:
@@ -92,6 +92,34 @@ def map_batches(
     return np.concatenate(results, axis=0)
 
 
+def fill_batches(fn: Callable[[slice], None], n: int, *, min_batch: int = 16) -> None:
+    """Call ``fn(part)`` on slices covering ``range(n)`` in parallel (BLAS on one thread).
+
+    For work that writes its results into arrays allocated once by the caller:
+    unlike :func:`map_batches` nothing is concatenated, so large outputs are
+    neither copied nor allocated twice.
+
+    Examples
+    --------
+    >>> out = np.zeros(40)
+    >>> def square(part: slice) -> None:
+    ...     out[part] = np.arange(40)[part] ** 2
+    >>> fill_batches(square, 40)
+    >>> out[[0, 7, 39]].tolist()
+    [0.0, 49.0, 1521.0]
+    """
+    workers = min(cpu_count(), max(1, n // min_batch))
+    if getattr(_local, "in_worker", False):
+        workers = 1
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if workers <= 1:
+            fn(slice(0, n))
+            return
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        parts = [(slice(lo, hi),) for lo, hi in itertools.pairwise(bounds)]
+        list(_pool(workers).map(lambda part: _run_chunk(fn, part), parts))
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Pin BLAS to one thread inside the block (restored on exit).
@@ -132,7 +160,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _executor[2]
 
 
-def _run_chunk(fn: Callable[..., Any], chunk: tuple[np.ndarray, ...]) -> Any:
+def _run_chunk(fn: Callable[..., Any], chunk: tuple[Any, ...]) -> Any:
     _local.in_worker = True
     try:
         return fn(*chunk)

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from dynalyze._parallel import map_batches
+from dynalyze._parallel import fill_batches
 from dynalyze._validation import FloatArray, as_batch, attrs_positive, attrs_positive_int
 from dynalyze.errors import IllConditionedWarning, InputShapeError, UnsupportedModelError
 from dynalyze.results.build import make_dataset, state_coords
@@ -61,6 +61,12 @@ logger = logging.getLogger(__name__)
 STABLE, MARGINAL, SADDLE, UNSTABLE = 0, 1, 2, 3
 
 ComplexArray = NDArray[np.complex128]
+
+
+#: Matrices decomposed together: their temporaries (a few MB at 128 units) reuse
+#: the allocator's memory instead of faulting in fresh pages (measured: ~0.1 s
+#: per fresh 1,024 x 128 x 128 complex array on this class of machine).
+_EIG_CHUNK = 32
 
 
 def eigendecompose(jac: ArrayLike) -> tuple[ComplexArray, ComplexArray, ComplexArray]:
@@ -102,28 +108,98 @@ def eigendecompose(jac: ArrayLike) -> tuple[ComplexArray, ComplexArray, ComplexA
         d = matrices.shape[1]
         empty = np.zeros((0, d, d), dtype=np.complex128)
         return np.zeros((0, d), dtype=np.complex128), empty, empty.copy()
-    values, vectors, left = map_batches(_eig_block, [matrices])
-    return values, vectors, left
+    n, d, _ = matrices.shape
+    values = np.empty((n, d), dtype=np.complex128)
+    right = np.empty((n, d, d), dtype=np.complex128)
+    left = np.empty((n, d, d), dtype=np.complex128)
+
+    def fill(part: slice) -> None:
+        for lo in range(part.start, part.stop, _EIG_CHUNK):
+            chunk = slice(lo, min(part.stop, lo + _EIG_CHUNK))
+            _eig_chunk(matrices[chunk], values[chunk], right[chunk], left[chunk])
+
+    fill_batches(fill, n)
+    return values, right, left
 
 
-def _eig_block(matrices: FloatArray) -> tuple[ComplexArray, ComplexArray, ComplexArray]:
-    values, vectors = np.linalg.eig(matrices)
-    values = values.astype(np.complex128)
-    vectors = vectors.astype(np.complex128)
-    order = np.lexsort((-values.imag, -np.abs(values)), axis=-1)
-    values = np.take_along_axis(values, order, axis=-1)
-    vectors = np.take_along_axis(vectors, order[:, None, :], axis=-1)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+def _eig_chunk(
+    matrices: FloatArray, values: ComplexArray, right: ComplexArray, left: ComplexArray
+) -> None:
+    """Sorted eigenvalues, unit right eigenvectors and ``R^-1`` of a few matrices, in place."""
+    found, vectors = np.linalg.eig(matrices)
+    found = found.astype(np.complex128, copy=False)
+    order = np.lexsort((-found.imag, -np.abs(found)), axis=-1)
+    values[...] = np.take_along_axis(found, order, axis=-1)
+    right[...] = np.take_along_axis(vectors, order[:, None, :], axis=-1)
+    right /= _column_norms(right)[:, None, :]
+    if not _inverse_by_real_form(values, right, left):
+        left[...] = _complex_inverse(right)
+
+
+def _inverse_by_real_form(values: ComplexArray, right: ComplexArray, out: ComplexArray) -> bool:
+    """``R^-1`` from one real inverse (a quarter of the complex one's flops).
+
+    A real matrix's eigenvectors come in conjugate pairs: where ``r_{k+1} =
+    conj(r_k)``, ``R = Y M`` with ``Y``'s columns ``k, k+1`` the real and
+    imaginary parts of ``r_k`` and ``M``'s block ``[[1, 1], [i, -i]]``, so
+    ``R^-1 = M^-1 Y^-1``: rows ``(y_k -+ i y_{k+1}) / 2`` of ``Y^-1``. False
+    (nothing written) where some pair is not adjacent (two pairs of equal
+    magnitude can interleave) or ``Y`` is singular: the caller inverts ``R``.
+    """
+    pair = (values.imag[:, :-1] > 0) & (values[:, 1:] == values[:, :-1].conj())
+    pair &= np.all(right[:, :, 1:] == right[:, :, :-1].conj(), axis=1)
+    partner = np.zeros(values.shape, dtype=bool)
+    partner[:, 1:] = pair
+    first = np.zeros(values.shape, dtype=bool)
+    first[:, :-1] = pair
+    if np.any((first | partner) != (values.imag != 0)):
+        return False
+    real = right.real.copy()
+    rows, cols = np.nonzero(partner)
+    real[rows, :, cols] = right[rows, :, cols - 1].imag
     try:
-        left = np.linalg.inv(vectors)
+        inverse = np.linalg.inv(real)
     except np.linalg.LinAlgError:
-        left = np.empty_like(vectors)
-        for k in range(vectors.shape[0]):
+        return False
+    out[...] = inverse
+    rows, cols = np.nonzero(first)
+    half_re = inverse[rows, cols, :] / 2
+    half_im = inverse[rows, cols + 1, :] / 2
+    out[rows, cols, :] = half_re - 1j * half_im
+    out[rows, cols + 1, :] = half_re + 1j * half_im
+    return True
+
+
+def _complex_inverse(right: ComplexArray) -> ComplexArray:
+    """``R^-1``, the pseudo-inverse for a singular ``R`` (a defective matrix)."""
+    try:
+        inverse: ComplexArray = np.linalg.inv(right)
+        return inverse
+    except np.linalg.LinAlgError:
+        inverse = np.empty_like(right)
+        for k in range(right.shape[0]):
             try:
-                left[k] = np.linalg.inv(vectors[k])
+                inverse[k] = np.linalg.inv(right[k])
             except np.linalg.LinAlgError:
-                left[k] = np.linalg.pinv(vectors[k])
-    return values, vectors, left
+                inverse[k] = np.linalg.pinv(right[k])
+        return inverse
+
+
+def _column_norms(matrices: ComplexArray) -> FloatArray:
+    """2-norms of the columns of complex ``(n, d, d)`` matrices, without temporaries."""
+    n, d, _ = matrices.shape
+    parts = matrices.view(np.float64).reshape(n, d, 2 * d)
+    squares = np.einsum("nik,nik->nk", parts, parts)
+    out: FloatArray = np.sqrt(squares[:, 0::2] + squares[:, 1::2])
+    return out
+
+
+def _row_norms(matrices: ComplexArray) -> FloatArray:
+    """2-norms of the rows of complex ``(n, d, d)`` matrices, without temporaries."""
+    n, d, _ = matrices.shape
+    parts = matrices.view(np.float64).reshape(n, d, 2 * d)
+    out: FloatArray = np.sqrt(np.einsum("nik,nik->ni", parts, parts))
+    return out
 
 
 def condition_numbers(right: ArrayLike, left: ArrayLike) -> FloatArray:
@@ -153,10 +229,10 @@ def condition_numbers(right: ArrayLike, left: ArrayLike) -> FloatArray:
     >>> bool(np.all(condition_numbers(R, L) > 1e8))
     True
     """
-    r = np.asarray(right)
-    lv = np.asarray(left)
-    r_norm = np.linalg.norm(r, axis=1)  # columns
-    l_norm = np.linalg.norm(lv, axis=2)  # rows
+    r = np.ascontiguousarray(right, dtype=np.complex128)
+    lv = np.ascontiguousarray(left, dtype=np.complex128)
+    r_norm = _column_norms(r)
+    l_norm = _row_norms(lv)
     dot = np.abs(np.einsum("nij,nji->ni", lv, r))
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = l_norm * r_norm / dot

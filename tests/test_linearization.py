@@ -135,3 +135,36 @@ def test_a_marginal_top_mode_keeps_its_time_constant():
     assert float(grows["growth_rate"].isel(fixed_point=0, eigenmode=0)) == pytest.approx(
         np.log(1.01)
     )
+
+
+def test_left_eigenvectors_by_real_form_match_the_complex_inverse():
+    # A real matrix's complex eigenvectors come in conjugate pairs; R^-1 is then
+    # computed from one real inverse. It must be the complex inverse of R.
+    from dynalyze.linearization import _inverse_by_real_form
+
+    rng = np.random.default_rng(3)
+    jac = rng.normal(scale=0.3, size=(20, 40, 40))
+    values, right, left = eigendecompose(jac)
+    assert np.all(np.sum(values.imag != 0, axis=1) >= 10)  # many conjugate pairs
+    out = np.empty_like(right)
+    assert _inverse_by_real_form(values, right, out)
+    np.testing.assert_allclose(out, np.linalg.inv(right), atol=1e-10)
+    np.testing.assert_allclose(left, out)
+
+
+def test_interleaved_conjugate_pairs_fall_back_to_the_complex_inverse():
+    # Two blocks with the same pair of eigenvalues +-2i: sorted by magnitude then
+    # imaginary part, the pairs interleave (2i, 2i, -2i, -2i), so the real form
+    # does not apply.
+    from dynalyze.linearization import _inverse_by_real_form
+
+    jac = np.zeros((1, 4, 4))
+    jac[0, :2, :2] = [[0.0, -4.0], [1.0, 0.0]]
+    jac[0, 2:, 2:] = [[0.0, -1.0], [4.0, 0.0]]
+    values, right, left = eigendecompose(jac)
+    lam = values[0]
+    assert lam[0] == lam[1] and lam[2] == lam[3] == lam[0].conj()
+    np.testing.assert_allclose(lam, [2j, 2j, -2j, -2j])
+    assert not _inverse_by_real_form(values, right, np.empty_like(right))
+    np.testing.assert_allclose(left[0] @ right[0], np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(left[0] @ jac[0], values[0][:, None] * left[0], atol=1e-12)
