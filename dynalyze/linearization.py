@@ -172,17 +172,16 @@ def _inverse_by_real_form(values: ComplexArray, right: ComplexArray, out: Comple
 
 def _complex_inverse(right: ComplexArray) -> ComplexArray:
     """``R^-1``, the pseudo-inverse for a singular ``R`` (a defective matrix)."""
+    inverse: ComplexArray = np.empty_like(right)
     try:
-        inverse: ComplexArray = np.linalg.inv(right)
-        return inverse
+        inverse[...] = np.linalg.inv(right)
     except np.linalg.LinAlgError:
-        inverse = np.empty_like(right)
         for k in range(right.shape[0]):
             try:
                 inverse[k] = np.linalg.inv(right[k])
             except np.linalg.LinAlgError:
                 inverse[k] = np.linalg.pinv(right[k])
-        return inverse
+    return inverse
 
 
 def _column_norms(matrices: ComplexArray) -> FloatArray:
