@@ -162,6 +162,16 @@ def _residual_and_speed(
         return residual, 0.5 * np.einsum("ni,ni->n", residual, residual)
 
 
+def _residual_speed_gradient(
+    system: RecurrentSystem, h: FloatArray, x: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Residual, speed and the norm of the speed's gradient ``(J - I)^T r`` (a VJP)."""
+    residual, speed = _residual_and_speed(system, h, x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = system._vjp_state(h, x, residual) - residual
+    return residual, speed, np.linalg.norm(grad, axis=1)
+
+
 @attrs.frozen(kw_only=True)
 class FixedPointFinder(abc.ABC):
     """Base class of fixed-point finders; the configuration is the finder.
@@ -293,11 +303,9 @@ class FixedPointFinder(abc.ABC):
         relative_grad = np.full(h.shape[0], np.inf)
         rows = np.flatnonzero(finite)
         if rows.size:
-            residual[rows], speed[rows] = residual_and_speed(system, h[rows], x[rows])
-            with np.errstate(over="ignore", invalid="ignore"):
-                # Gradient of the speed, (J - I)^T r, by a vector-Jacobian product.
-                grad = system._vjp_state(h[rows], x[rows], residual[rows]) - residual[rows]
-            grad_norm[rows] = np.linalg.norm(grad, axis=1)
+            residual[rows], speed[rows], grad_norm[rows] = map_batches(
+                partial(_residual_speed_gradient, system), [h[rows], x[rows]], min_batch=_STEP_BATCH
+            )
         # The scale-free stationarity test needs ||J - I||: only where it decides the status.
         undecided = rows[~(speed[rows] <= self.tol)]
         neutral = np.zeros(h.shape[0], dtype=bool)
