@@ -36,6 +36,10 @@ Finders:
 * ``dynalyze Adam lr 0.05`` (secondary): our own NumPy reimplementation of
   FixedPointFinder's optimiser, float64.
 
+Wall times in this table: every tool's call that takes under 3 s is repeated
+(3 calls in all) and its best time kept, the same rule for each (``timeit``'s:
+one call of a second varies by +-30% on a busy machine).
+
 Columns (every number recomputed here in float64 with ``system.step`` at the
 states each finder returns, for all 1,024 starts): ``reach tol`` the share of
 starts whose q is within the row's tolerance; ``q max`` the largest q over
@@ -244,10 +248,14 @@ def dynalyze_row(
     starts: np.ndarray,
     reference: float | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Time one dynalyze finder; its row and its unique fixed points."""
-    begin = time.perf_counter()
-    ds = finder.find(system, starts)
-    seconds = time.perf_counter() - begin
+    """Time one dynalyze finder (:func:`best_of_short`); its row and its unique fixed points."""
+
+    def call() -> tuple[float, Any]:
+        begin = time.perf_counter()
+        found = finder.find(system, starts)
+        return time.perf_counter() - begin, found
+
+    seconds, ds = best_of_short(call)
     unique = unique_fixed_points(ds)["fixed_point_state"].values
     out = row(
         label,
@@ -263,6 +271,29 @@ def dynalyze_row(
         np.isin(ds["status"].values, SETTLED),
     )
     return out, unique
+
+
+#: A call shorter than this is repeated (up to :data:`SHORT_REPEAT` calls in all) and
+#: its best time kept: on a noisy machine one call of a second or so varies by +-30%
+#: (FixedPointFinder tuned on one random GRU-128: 1.02 s and 1.61 s in two records).
+SHORT_CALL_S = 3.0
+SHORT_REPEAT = 3
+
+
+def best_of_short(call: Callable[[], tuple[float, Any]]) -> tuple[float, Any]:
+    """``(best seconds, last result)`` of ``call()``, repeated while its calls are short.
+
+    The same rule for every tool: a call under :data:`SHORT_CALL_S` seconds is
+    run again, up to :data:`SHORT_REPEAT` calls, and the least time kept
+    (``timeit``'s rule: the minimum is the run least disturbed by the machine).
+    """
+    seconds, result = call()
+    for _ in range(SHORT_REPEAT - 1):
+        if seconds >= SHORT_CALL_S:
+            break
+        again, result = call()
+        seconds = min(seconds, again)
+    return seconds, result
 
 
 def load_dynalyze_torch() -> tuple[Callable[[Any], RecurrentSystem] | None, str]:
@@ -340,7 +371,7 @@ def benchmark_system(
                 )
             if fpf is not None and is_gru:
                 for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
-                    out = run_fpf(fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=fpf_iter)
+                    out = run_fpf_best(fpf, system, starts, lr=lr, tol=tol, max_iters=fpf_iter)
                     if uniques is not None and group == "default" and lr == 0.05:
                         uniques["FixedPointFinder"] = out["unique_states"]
                     rows.append(
@@ -366,6 +397,19 @@ def benchmark_system(
                 )
                 rows.append(adam_row)
     return rows
+
+
+def run_fpf_best(
+    fpf: Any, system: GRUSystem, starts: np.ndarray, *, lr: float, tol: float, max_iters: int
+) -> dict[str, Any]:
+    """:func:`run_fpf`, timed by :func:`best_of_short` like dynalyze's rows."""
+
+    def call() -> tuple[float, dict[str, Any]]:
+        out = run_fpf(fpf, system, starts, lr_init=lr, tol_q=tol, max_iters=max_iters)
+        return float(out["seconds"]), out
+
+    seconds, out = best_of_short(call)
+    return {**out, "seconds": seconds}
 
 
 def linearization_rows(
@@ -660,7 +704,8 @@ def main(argv: list[str] | None = None) -> None:
     notes.append(
         f"{args.starts} starts per system; FixedPointFinder max_iters {args.fpf_iter} "
         f"(float32, as shipped); our Adam {args.adam_iter} iterations; wall time of the "
-        "whole find call (optimisation, status, deduplication)."
+        "whole find call (optimisation, status, deduplication), for every tool the best "
+        f"of up to {SHORT_REPEAT} calls where a call takes under {SHORT_CALL_S:g} s."
     )
     emit(tables, args, notes=notes, script="fixed_points")
 
