@@ -120,6 +120,7 @@ from _fpf import (
     torch_threads,
 )
 
+from dynalyze._parallel import map_batches
 from dynalyze.fixedpoints import (
     AdamFinder,
     LevenbergMarquardtFinder,
@@ -486,9 +487,18 @@ def end_to_end_rows(
             ours = time.perf_counter() - begin
             points = unique["fixed_point_state"].values
             rows.append(
-                _end_to_end(
-                    "dynalyze find -> unique -> linearize", label, tol, ours, ours, system, points
-                )
+                {
+                    **_end_to_end(
+                        "dynalyze find -> unique -> linearize",
+                        label,
+                        tol,
+                        ours,
+                        ours,
+                        system,
+                        points,
+                    ),
+                    "eigenvalues only s": eigenvalues_floor(system, points),
+                }
             )
             for name, lr in (("tuned, lr 0.05", 0.05), ("defaults, lr 1.0", 1.0)):
                 out = run_fpf(
@@ -506,6 +516,21 @@ def end_to_end_rows(
                     )
                 )
     return rows
+
+
+def eigenvalues_floor(system: RecurrentSystem, points: np.ndarray) -> float:
+    """Seconds for the eigenvalues alone of the Jacobians at ``points`` (no eigenvectors).
+
+    LAPACK's ``dgeev`` without vectors (``np.linalg.eigvals``), split across the
+    pinned threads like dynalyze's own eigendecomposition: a floor under any
+    tool that decomposes every one of these points, whatever its search costs.
+    """
+    if points.shape[0] == 0:
+        return 0.0
+    jac = system.jacobian_state(points)
+    begin = time.perf_counter()
+    map_batches(np.linalg.eigvals, [jac])
+    return time.perf_counter() - begin
 
 
 def _end_to_end(

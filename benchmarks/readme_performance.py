@@ -187,11 +187,20 @@ def end_to_end_bounds(record: dict[str, Any]) -> list[str]:
             if tuned is None or not per_point or not search or tuned["x dyn"] >= TARGET_END_TO_END:
                 continue
             floor = search[0] + ours["unique"] * per_point[0]
-            bounds.append(
-                f"{threads} thread(s), {ours['tol']:.1e}: search {search[0]:.2f} s + "
+            text = (
+                f"At {threads} thread(s) and tol {ours['tol']:.1e}: search {search[0]:.2f} s + "
                 f"{ours['unique']} points x {1e3 * per_point[0]:.1f} ms = {floor:.1f} s, "
                 f"about {tuned['wall s'] / floor:.1f}x (measured {tuned['x dyn']:.1f}x)"
             )
+            eigenvalues = ours.get("eigenvalues only s")
+            if eigenvalues:
+                text += (
+                    f"; the eigenvalues alone of those {ours['unique']} points take "
+                    f"{eigenvalues:.2f} s ({1e3 * eigenvalues / ours['unique']:.1f} ms each), "
+                    f"so even a free search, free Jacobians and free eigenvectors would "
+                    f"give at most {tuned['wall s'] / eigenvalues:.0f}x"
+                )
+            bounds.append(text)
     if not bounds:
         return []
     return [
@@ -201,7 +210,7 @@ def end_to_end_bounds(record: dict[str, Any]) -> list[str]:
         "eigenvalues, left and right eigenvectors). dynalyze's search time plus its unique "
         "points times its linearization cost per point (measured on the 1,024 states, table "
         "below) is about its whole job, so the ratio is held to about FixedPointFinder's "
-        "time over it, whatever the search does: " + "; ".join(bounds) + ".",
+        "time over it, whatever the search does. " + ". ".join(bounds) + ".",
     ]
 
 
