@@ -46,7 +46,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from dynalyze._parallel import map_batches
+from dynalyze._parallel import map_batches, single_threaded_blas
 from dynalyze._validation import (
     FloatArray,
     as_batch,
@@ -276,10 +276,15 @@ class FixedPointFinder(abc.ABC):
             x = np.zeros((n, system.input_dim))
         else:
             x = np.ascontiguousarray(as_batch(inputs, system.input_dim, "inputs", n=n))
-        start = time.perf_counter()
-        out = self._solve(system, h0.copy(), x)
-        elapsed = time.perf_counter() - start
-        return self._assemble(system, h0, x, out, elapsed)
+        # BLAS on one thread throughout: parallelism comes from map_batches. A BLAS
+        # call on several threads leaves them spinning for a while afterwards, on
+        # the cores the worker threads need (measured: a GRU-64 search at 2 threads
+        # took 0.10-0.12 s with BLAS on 2 threads in the caller, 0.07-0.09 s on 1).
+        with single_threaded_blas():
+            start = time.perf_counter()
+            out = self._solve(system, h0.copy(), x)
+            elapsed = time.perf_counter() - start
+            return self._assemble(system, h0, x, out, elapsed)
 
     @abc.abstractmethod
     def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:

@@ -11,6 +11,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from dynalyze._parallel import fill_batches
 from dynalyze._validation import FloatArray
 
 __all__ = ["deduplicate", "distance_to_nearest", "outlier_mask", "unique_fixed_points"]
@@ -87,10 +88,14 @@ def distance_to_nearest(points: FloatArray, reference: FloatArray) -> FloatArray
     ref_sq = np.einsum("ij,ij->i", reference, reference)
     out = np.empty(points.shape[0])
     block = max(1, 2**24 // max(reference.shape[0], 1))
-    for start in range(0, points.shape[0], block):
-        p = points[start : start + block]
-        sq = np.einsum("ij,ij->i", p, p)[:, None] + ref_sq[None, :] - 2.0 * (p @ reference.T)
-        out[start : start + block] = np.sqrt(np.maximum(sq.min(axis=1), 0.0))
+
+    def fill(part: slice) -> None:
+        for start in range(part.start, part.stop, block):
+            p = points[start : min(start + block, part.stop)]
+            sq = np.einsum("ij,ij->i", p, p)[:, None] + ref_sq[None, :] - 2.0 * (p @ reference.T)
+            out[start : start + p.shape[0]] = np.sqrt(np.maximum(sq.min(axis=1), 0.0))
+
+    fill_batches(fill, points.shape[0], min_batch=256)
     return out
 
 
