@@ -78,14 +78,11 @@ def map_batches(
     [1.0, 0.5, 0.3333333333333333, 0.25]
     """
     n = arrays[0].shape[0]
-    workers = min(cpu_count(), max(1, n // min_batch))
-    if getattr(_local, "in_worker", False):
-        workers = 1  # called from inside a chunk: no nested fan-out
+    workers = _workers(n, min_batch)
     with _blas_controller().limit(limits=1, user_api="blas"):
         if workers <= 1:
             return fn(*arrays)
-        bounds = np.linspace(0, n, workers + 1).astype(int)
-        parts = [tuple(a[lo:hi] for a in arrays) for lo, hi in itertools.pairwise(bounds)]
+        parts = [tuple(a[part] for a in arrays) for part in _parts(n, workers)]
         results = list(_pool(workers).map(lambda chunk: _run_chunk(fn, chunk), parts))
     if isinstance(results[0], tuple):
         return tuple(np.concatenate(items, axis=0) for items in zip(*results, strict=True))
@@ -108,16 +105,26 @@ def fill_batches(fn: Callable[[slice], None], n: int, *, min_batch: int = 16) ->
     >>> out[[0, 7, 39]].tolist()
     [0.0, 49.0, 1521.0]
     """
-    workers = min(cpu_count(), max(1, n // min_batch))
-    if getattr(_local, "in_worker", False):
-        workers = 1
+    workers = _workers(n, min_batch)
     with _blas_controller().limit(limits=1, user_api="blas"):
         if workers <= 1:
             fn(slice(0, n))
             return
-        bounds = np.linspace(0, n, workers + 1).astype(int)
-        parts = [(slice(lo, hi),) for lo, hi in itertools.pairwise(bounds)]
+        parts = [(part,) for part in _parts(n, workers)]
         list(_pool(workers).map(lambda part: _run_chunk(fn, part), parts))
+
+
+def _workers(n: int, min_batch: int) -> int:
+    """Worker threads for ``n`` items: one per core, ``min_batch`` items each at least."""
+    if getattr(_local, "in_worker", False):
+        return 1  # called from inside a chunk: no nested fan-out
+    return min(cpu_count(), max(1, n // min_batch))
+
+
+def _parts(n: int, workers: int) -> list[slice]:
+    """``range(n)`` in ``workers`` contiguous slices of nearly equal length."""
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
 @contextlib.contextmanager
