@@ -15,7 +15,6 @@ import attrs
 import numpy as np
 from tqdm.auto import tqdm
 
-from dynalyze._parallel import single_threaded_blas
 from dynalyze._validation import FloatArray, attrs_positive, attrs_positive_int
 from dynalyze.errors import ConfigurationError
 from dynalyze.fixedpoints.base import (
@@ -84,12 +83,8 @@ class AdamFinder(FixedPointFinder):
     tol_dq: float = attrs.field(default=1e-20, validator=attrs_positive)
 
     def _solve(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
-        # Like the LM solver, keep BLAS single-threaded: its thread start-up dominates
-        # the small per-iteration products (measured 20x slower on a busy 2-core CPU).
-        with single_threaded_blas():
-            return self._iterate(system, h0, x)
-
-    def _iterate(self, system: RecurrentSystem, h0: FloatArray, x: FloatArray) -> SolverOutput:
+        # BLAS is on one thread here (FixedPointFinder.find): its thread start-up would
+        # dominate the small per-iteration products (measured 20x slower on 2 cores).
         n = h0.shape[0]
         h = h0.copy()
         m1 = np.zeros_like(h)

@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 from tqdm.auto import tqdm
 
-from dynalyze._parallel import map_batches, single_threaded_blas
+from dynalyze._parallel import map_batches
 from dynalyze._validation import (
     FloatArray,
     attrs_non_negative,
@@ -170,13 +170,11 @@ class LevenbergMarquardtFinder(FixedPointFinder):
         iterations = np.zeros(n, dtype=np.int64)
         shared = np.zeros(n, dtype=np.int64)
         stop = np.empty(n, dtype=np.int8)
-        with (
-            tqdm(
-                total=n, desc="fixed points (LM)", unit="pt", disable=not self.progress, leave=False
-            ) as bar,
-            # Small BLAS calls between the batched solves: threads cost more than they give.
-            single_threaded_blas(),
-        ):
+        # BLAS is on one thread here (FixedPointFinder.find): the small BLAS calls between
+        # the batched solves would cost more on threads than they give.
+        with tqdm(
+            total=n, desc="fixed points (LM)", unit="pt", disable=not self.progress, leave=False
+        ) as bar:
             for start in range(0, n, chunk):
                 part = slice(start, min(start + chunk, n))
                 it = self._solve_chunk(system, h0[part], x[part], bar)
