@@ -100,6 +100,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    SHORT_CALL_S,
+    SHORT_REPEAT,
+    best_of_short,
     blas_threads,
     csv_ints,
     csv_strings,
@@ -272,29 +275,6 @@ def dynalyze_row(
         np.isin(ds["status"].values, SETTLED),
     )
     return out, unique
-
-
-#: A call shorter than this is repeated (up to :data:`SHORT_REPEAT` calls in all) and
-#: its best time kept: on a noisy machine one call of a second or so varies by +-30%
-#: (FixedPointFinder tuned on one random GRU-128: 1.02 s and 1.61 s in two records).
-SHORT_CALL_S = 3.0
-SHORT_REPEAT = 3
-
-
-def best_of_short(call: Callable[[], tuple[float, Any]]) -> tuple[float, Any]:
-    """``(best seconds, last result)`` of ``call()``, repeated while its calls are short.
-
-    The same rule for every tool: a call under :data:`SHORT_CALL_S` seconds is
-    run again, up to :data:`SHORT_REPEAT` calls, and the least time kept
-    (``timeit``'s rule: the minimum is the run least disturbed by the machine).
-    """
-    seconds, result = call()
-    for _ in range(SHORT_REPEAT - 1):
-        if seconds >= SHORT_CALL_S:
-            break
-        again, result = call()
-        seconds = min(seconds, again)
-    return seconds, result
 
 
 def load_dynalyze_torch() -> tuple[Callable[[Any], RecurrentSystem] | None, str]:
